@@ -1,0 +1,1 @@
+//! mnist-edge device runtime (see issue 4).

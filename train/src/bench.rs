@@ -1,0 +1,132 @@
+//! Training-step throughput: our step (forward, backward, our AdamW) against plain candle
+//! (the same network with candle-nn's `AdamW::backward_step`), alternated in one run so both
+//! see the same machine load. Reports medians over repeats.
+
+use std::time::Instant;
+
+use candle_core::{Device, Module};
+use candle_nn::Optimizer as _;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::model::{ArchConfig, Model};
+use crate::optim::{self, OptimizerConfig};
+use crate::trainer::train_step;
+use crate::{batch, device, Result};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The network.
+    pub arch: ArchConfig,
+    /// Images per step.
+    pub batch: usize,
+    /// Timed steps per repeat.
+    pub steps: usize,
+    /// Untimed steps before the first repeat.
+    pub warmup: usize,
+    /// Repeats of each side; the median is reported.
+    pub repeats: usize,
+}
+
+/// Throughput of both sides.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Architecture measured.
+    pub arch: String,
+    /// Device measured on.
+    pub device: String,
+    /// Images per step.
+    pub batch: usize,
+    /// Median images per second of our training step.
+    pub images_per_s: f64,
+    /// Median images per second of plain candle's training step.
+    pub baseline_images_per_s: f64,
+    /// `images_per_s / baseline_images_per_s`.
+    pub ratio: f64,
+    /// Every repeat of ours.
+    pub runs: Vec<f64>,
+    /// Every repeat of the baseline.
+    pub baseline_runs: Vec<f64>,
+}
+
+/// Runs the benchmark on random digits.
+pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let n = config.batch.max(1);
+    let pixels: Vec<u8> = (0..n * crate::mnist::PIXELS).map(|_| rng.random::<u8>()).collect();
+    let labels: Vec<u8> = (0..n).map(|_| rng.random_range(0..10u8)).collect();
+
+    let (model, varmap) = Model::fresh(&config.arch, 1, device)?;
+    let mut ours = optim::build(&OptimizerConfig::default(), optim::named_vars(&varmap)?)?;
+    let (base_model, base_varmap) = Model::fresh(&config.arch, 1, device)?;
+    let d = OptimizerConfig::default();
+    let params = candle_nn::ParamsAdamW {
+        lr: 1e-3,
+        beta1: d.beta1,
+        beta2: d.beta2,
+        eps: d.eps,
+        weight_decay: d.weight_decay,
+    };
+    let mut theirs = candle_nn::AdamW::new(base_varmap.all_vars(), params)?;
+    let xs = batch::images(pixels.chunks(crate::mnist::PIXELS), device)?;
+    let ys = batch::labels(labels.iter().copied(), device)?;
+    let mut baseline_step = || -> Result<()> {
+        let loss = candle_nn::loss::cross_entropy(&base_model.forward(&xs)?, &ys)?;
+        theirs.backward_step(&loss)?;
+        loss.to_scalar::<f32>()?;
+        Ok(())
+    };
+    for _ in 0..config.warmup {
+        train_step(&model, ours.as_mut(), &pixels, &labels, n, 1e-3, device)?;
+        baseline_step()?;
+    }
+    let (mut runs, mut baseline_runs) = (Vec::new(), Vec::new());
+    for _ in 0..config.repeats.max(1) {
+        let t = Instant::now();
+        for _ in 0..config.steps.max(1) {
+            train_step(&model, ours.as_mut(), &pixels, &labels, n, 1e-3, device)?;
+        }
+        runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for _ in 0..config.steps.max(1) {
+            baseline_step()?;
+        }
+        baseline_runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
+    }
+    let images_per_s = median(&runs);
+    let baseline_images_per_s = median(&baseline_runs);
+    Ok(BenchReport {
+        arch: config.arch.arch().to_string(),
+        device: device::name(device),
+        batch: n,
+        images_per_s,
+        baseline_images_per_s,
+        ratio: images_per_s / baseline_images_per_s,
+        runs,
+        baseline_runs,
+    })
+}
+
+/// Median of `v` (mean of the middle two for an even count).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}

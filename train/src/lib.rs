@@ -1,0 +1,25 @@
+//! Host side of mnist-edge: load MNIST, train the seed CNN and its lighter variants with
+//! candle, checkpoint and resume, evaluate, plot and benchmark.
+//!
+//! Tensors follow candle's NCHW layout: a batch of digits is `[N, 1, 28, 28]` f32, already
+//! normalised with [`mnist::MEAN`] and [`mnist::STD`]; a model returns logits `[N, 10]`.
+
+pub mod atomic;
+pub mod augment;
+pub mod batch;
+pub mod bench;
+pub mod checkpoint;
+pub mod device;
+pub mod error;
+pub mod evaluate;
+pub mod fetch;
+pub mod metrics;
+pub mod mnist;
+pub mod model;
+pub mod optim;
+pub mod picture;
+pub mod plot;
+pub mod schedule;
+pub mod trainer;
+
+pub use error::{Error, Result};

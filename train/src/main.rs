@@ -1,0 +1,282 @@
+//! `train`: fetch MNIST, train, evaluate and benchmark digit CNNs. Parses arguments, calls the
+//! library, prints results on standard output and the error chain on standard error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use train::augment::AugmentConfig;
+use train::bench::{self, BenchConfig};
+use train::checkpoint;
+use train::evaluate::evaluate;
+use train::fetch::{self, MIRRORS};
+use train::mnist::{self, Mnist};
+use train::model::Arch;
+use train::optim::{OptimizerConfig, OptimizerKind};
+use train::schedule::Schedule;
+use train::trainer::{self, RunOptions, TrainConfig};
+use train::{device, plot};
+
+/// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
+const DEFAULT_DATA: &str = "data/mnist";
+
+#[derive(Parser)]
+#[command(name = "train", version, about = "Train, evaluate and benchmark MNIST digit CNNs with candle")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download the four official MNIST files and check their SHA-256 sums.
+    Fetch {
+        #[command(flatten)]
+        data: DataArg,
+        /// Mirror base URL to try, in order (repeatable); defaults to the public mirrors.
+        #[arg(long = "mirror")]
+        mirrors: Vec<String>,
+    },
+    /// Train a network; writes checkpoint, metrics and pictures into --out.
+    Train(TrainArgs),
+    /// Accuracy of a checkpoint on the official 10,000 test images.
+    Eval {
+        /// Checkpoint or weights file (.safetensors) written by `train train`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the confusion matrix into this PNG file.
+        #[arg(long)]
+        confusion: Option<PathBuf>,
+        /// cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Images per second of the training step, ours beside plain candle's.
+    Bench {
+        #[arg(long, value_enum, default_value_t = Arch::Seed)]
+        arch: Arch,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed steps per repeat.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Parameters and multiply-accumulates of each architecture, layer by layer.
+    Archs {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DataArg {
+    /// Folder with the MNIST IDX files, gzipped or raw [env: MNIST_DIR] [default: data/mnist]
+    #[arg(long, env = "MNIST_DIR", hide_env = true)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArg,
+    #[arg(long, value_enum, default_value_t = Arch::Seed)]
+    arch: Arch,
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Images per optimizer step (the effective batch).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Split each step into N micro-batches and sum their gradients.
+    #[arg(long, default_value_t = 1)]
+    accumulate: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adamw)]
+    optimizer: OptimizerKind,
+    /// Peak learning rate [default: 2e-3 for adamw, 0.05 for sgd]
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long, value_enum, default_value_t = Schedule::Onecycle)]
+    schedule: Schedule,
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f64,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train on the images as they are, without random rotation and shift.
+    #[arg(long)]
+    no_augment: bool,
+    /// Output folder [default: runs/ARCH]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run whose checkpoint is in --out.
+    #[arg(long)]
+    resume: bool,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Use only the first N training images (smoke runs).
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Use only the first N test images (smoke runs).
+    #[arg(long)]
+    test_limit: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Fetch { data, mirrors } => {
+            let dir = data.data.unwrap_or_else(|| DEFAULT_DATA.into());
+            let mirrors = if mirrors.is_empty() { default_mirrors() } else { mirrors };
+            for (name, outcome) in fetch::fetch(&dir, &mirrors)? {
+                match outcome {
+                    fetch::Outcome::Present => println!("{name}: present, checksum ok"),
+                    fetch::Outcome::Downloaded(url) => println!("{name}: downloaded from {url}, checksum ok"),
+                }
+            }
+            Ok(())
+        }
+        Command::Train(args) => train_command(args),
+        Command::Eval { checkpoint, data, json, confusion, device } => {
+            let device = device::open(&device)?;
+            let ckpt = checkpoint::load(&checkpoint, &device)?;
+            let (model, _) = ckpt.model(&checkpoint, &device)?;
+            let mnist = load_data(data)?;
+            let eval = evaluate(&model, &mnist.test, &device, 500)?;
+            if let Some(path) = &confusion {
+                plot::confusion(&eval, &format!("{}", checkpoint.display()), path)?;
+            }
+            if json {
+                let mut v = serde_json::to_value(&eval)?;
+                v["checkpoint"] = checkpoint.display().to_string().into();
+                v["arch"] = ckpt.header.arch.arch().to_string().into();
+                println!("{v}");
+            } else {
+                println!("{}: {} on {} test images", checkpoint.display(), ckpt.header.arch.arch(), eval.count);
+                println!("accuracy {:.2}%  loss {:.4}", 100.0 * eval.accuracy, eval.loss);
+                for (digit, acc) in eval.per_class.iter().enumerate() {
+                    println!("  {digit}: {:.2}%", 100.0 * acc);
+                }
+            }
+            Ok(())
+        }
+        Command::Bench { arch, batch, steps, warmup, repeats, json, device } => {
+            let device = device::open(&device)?;
+            let config = BenchConfig { arch: arch.config(), batch, steps, warmup, repeats };
+            let report = bench::run(&config, &device)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("training step, {} at batch {} on {}, median of {} repeats:", report.arch, batch, report.device, repeats);
+                println!("  train (ours)          {:>8.0} images/s", report.images_per_s);
+                println!("  plain candle AdamW    {:>8.0} images/s", report.baseline_images_per_s);
+                println!("  ratio                 {:>8.2}", report.ratio);
+            }
+            Ok(())
+        }
+        Command::Archs { json } => {
+            let costs: Vec<_> = [Arch::Seed, Arch::Light].iter().map(|a| (a.to_string(), a.config().cost())).collect();
+            if json {
+                let v: serde_json::Map<String, serde_json::Value> =
+                    costs.into_iter().map(|(a, c)| Ok((a, serde_json::to_value(c)?))).collect::<Result<_>>()?;
+                println!("{}", serde_json::Value::Object(v));
+            } else {
+                for (arch, cost) in costs {
+                    println!("{arch}: {} parameters, {} MACs per image", cost.params, cost.macs);
+                    for l in cost.layers {
+                        println!("  {:<10} {:>8} params {:>10} MACs", l.name, l.params, l.macs);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn train_command(a: TrainArgs) -> Result<()> {
+    let device = device::open(&a.device)?;
+    let lr = a.lr.unwrap_or(match a.optimizer {
+        OptimizerKind::Adamw => 2e-3,
+        OptimizerKind::Sgd => 0.05,
+    });
+    let config = TrainConfig {
+        arch: a.arch.config(),
+        epochs: a.epochs,
+        batch: a.batch,
+        accumulate: a.accumulate,
+        optimizer: OptimizerConfig {
+            kind: a.optimizer,
+            weight_decay: a.weight_decay,
+            momentum: a.momentum,
+            ..Default::default()
+        },
+        lr,
+        schedule: a.schedule,
+        seed: a.seed,
+        augment: (!a.no_augment).then(AugmentConfig::default),
+        train_limit: a.train_limit,
+        test_limit: a.test_limit,
+    };
+    let out = a.out.unwrap_or_else(|| Path::new("runs").join(a.arch.to_string()));
+    let mnist = load_data(a.data)?;
+    let opts = RunOptions { out: out.clone(), resume: a.resume, device, eval_batch: 500 };
+    let outcome = trainer::train(config, &mnist, &opts)?;
+    println!(
+        "{}: test accuracy {:.2}% after {} epochs; weights {}, metrics and pictures in {}",
+        a.arch,
+        100.0 * outcome.evaluation.accuracy,
+        outcome.history.len(),
+        outcome.weights.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Loads MNIST from --data, MNIST_DIR or the default folder; the default folder is filled
+/// from the public mirrors when it holds none of the files (a fresh machine).
+fn load_data(arg: DataArg) -> Result<Mnist> {
+    let (dir, is_default) = match arg.data {
+        Some(d) => (d, false),
+        None => (PathBuf::from(DEFAULT_DATA), true),
+    };
+    if is_default && mnist::is_absent(&dir) {
+        tracing::info!("no MNIST in {}: downloading it", dir.display());
+        fetch::fetch(&dir, &default_mirrors()).context("fetching MNIST")?;
+    }
+    Ok(mnist::load(&dir)?)
+}
+
+fn default_mirrors() -> Vec<String> {
+    MIRRORS.iter().map(|m| m.to_string()).collect()
+}

@@ -1,0 +1,155 @@
+//! Digit classifiers: each maps `[N, 1, 28, 28]` normalised images to `[N, 10]` logits.
+
+mod cost;
+mod init;
+mod light;
+mod seed;
+
+pub use cost::{Cost, Layer};
+pub use init::init_uniform;
+pub use light::{Light, LightConfig};
+pub use seed::{Seed, SeedConfig};
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+/// The architectures `train --arch` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// The seed CNN (conv 32, conv 64, fc 128).
+    Seed,
+    /// The depthwise-separable network for small boards.
+    Light,
+}
+
+impl Arch {
+    /// The default configuration of this architecture.
+    pub fn config(self) -> ArchConfig {
+        match self {
+            Arch::Seed => ArchConfig::Seed(SeedConfig::default()),
+            Arch::Light => ArchConfig::Light(LightConfig::default()),
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arch::Seed => "seed",
+            Arch::Light => "light",
+        })
+    }
+}
+
+/// An architecture with its sizes; stored in every checkpoint so it rebuilds itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "lowercase")]
+pub enum ArchConfig {
+    /// The seed CNN or a slimmer copy of it.
+    Seed(SeedConfig),
+    /// The lightweight CNN.
+    Light(LightConfig),
+}
+
+impl ArchConfig {
+    /// Which architecture this is.
+    pub fn arch(&self) -> Arch {
+        match self {
+            ArchConfig::Seed(_) => Arch::Seed,
+            ArchConfig::Light(_) => Arch::Light,
+        }
+    }
+
+    /// Parameters and multiply-accumulates per image.
+    pub fn cost(&self) -> Cost {
+        match self {
+            ArchConfig::Seed(c) => c.cost(),
+            ArchConfig::Light(c) => c.cost(),
+        }
+    }
+}
+
+/// A built network of any architecture.
+#[derive(Clone, Debug)]
+pub enum Model {
+    /// See [`Seed`].
+    Seed(Seed),
+    /// See [`Light`].
+    Light(Light),
+}
+
+impl Model {
+    /// Builds the network for `config`, creating or loading its variables through `vb`.
+    pub fn new(config: &ArchConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(match config {
+            ArchConfig::Seed(c) => Model::Seed(Seed::new(c, vb)?),
+            ArchConfig::Light(c) => Model::Light(Light::new(c, vb)?),
+        })
+    }
+
+    /// Builds the network with fresh trainable variables in a new [`VarMap`], initialised from
+    /// `seed` so that runs repeat exactly.
+    pub fn fresh(config: &ArchConfig, seed: u64, device: &Device) -> candle_core::Result<(Self, VarMap)> {
+        let varmap = VarMap::new();
+        let model = Model::new(config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+        init_uniform(&varmap, seed)?;
+        Ok((model, varmap))
+    }
+}
+
+impl Module for Model {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Model::Seed(m) => m.forward(xs),
+            Model::Light(m) => m.forward(xs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counted(config: &ArchConfig) -> usize {
+        let (_, varmap) = Model::fresh(config, 0, &Device::Cpu).unwrap();
+        varmap.all_vars().iter().map(|v| v.elem_count()).sum()
+    }
+
+    #[test]
+    fn seed_cost_matches_the_article() {
+        let config = Arch::Seed.config();
+        let cost = config.cost();
+        assert_eq!(cost.macs, 2_631_040);
+        assert_eq!(cost.params, 225_034);
+        assert_eq!(counted(&config), cost.params);
+    }
+
+    #[test]
+    fn light_costs_at_most_a_quarter_of_the_seed() {
+        let config = Arch::Light.config();
+        let cost = config.cost();
+        assert_eq!(counted(&config), cost.params);
+        assert!(cost.macs * 4 <= 2_631_040, "{} MACs", cost.macs);
+    }
+
+    #[test]
+    fn both_architectures_map_images_to_ten_logits() {
+        for arch in [Arch::Seed, Arch::Light] {
+            let (model, _) = Model::fresh(&arch.config(), 1, &Device::Cpu).unwrap();
+            let xs = Tensor::zeros((3, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
+            assert_eq!(model.forward(&xs).unwrap().dims(), &[3, 10], "{arch}");
+        }
+    }
+
+    #[test]
+    fn slimmer_seed_configs_build() {
+        let config = ArchConfig::Seed(SeedConfig {
+            conv1: 8,
+            conv2: 16,
+            hidden: 32,
+        });
+        assert_eq!(counted(&config), config.cost().params);
+    }
+}

@@ -1,0 +1,75 @@
+//! The seed CNN.
+//!
+//! `[N,1,28,28]` → conv 3×3 1→32, ReLU, max-pool 2 → `[N,32,13,13]` → conv 3×3 32→64, ReLU,
+//! max-pool 2 → `[N,64,5,5]` → flatten `[N,1600]` → fc 1600→128, ReLU → fc 128→10 `[N,10]`.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::cost::{Cost, Layer};
+
+/// Channel and unit counts of the seed CNN; smaller counts give pruned or slimmer variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedConfig {
+    /// Filters of the first convolution.
+    pub conv1: usize,
+    /// Filters of the second convolution.
+    pub conv2: usize,
+    /// Units of the hidden fully connected layer.
+    pub hidden: usize,
+}
+
+impl Default for SeedConfig {
+    fn default() -> Self {
+        Self {
+            conv1: 32,
+            conv2: 64,
+            hidden: 128,
+        }
+    }
+}
+
+impl SeedConfig {
+    /// Parameters and multiply-accumulates per image, layer by layer.
+    pub fn cost(&self) -> Cost {
+        let flat = self.conv2 * 5 * 5;
+        Cost::new(vec![
+            Layer::conv("conv1", 1, self.conv1, 3, 1, 26),
+            Layer::conv("conv2", self.conv1, self.conv2, 3, 1, 11),
+            Layer::linear("fc1", flat, self.hidden),
+            Layer::linear("fc2", self.hidden, 10),
+        ])
+    }
+}
+
+/// The seed CNN; variable names follow PyTorch's (`conv1.weight`, `fc2.bias`, …).
+#[derive(Clone, Debug)]
+pub struct Seed {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl Seed {
+    /// Builds the network, creating or loading its variables through `vb`.
+    pub fn new(cfg: &SeedConfig, vb: VarBuilder) -> Result<Self> {
+        let conv = Conv2dConfig::default();
+        Ok(Self {
+            conv1: conv2d(1, cfg.conv1, 3, conv, vb.pp("conv1"))?,
+            conv2: conv2d(cfg.conv1, cfg.conv2, 3, conv, vb.pp("conv2"))?,
+            fc1: linear(cfg.conv2 * 25, cfg.hidden, vb.pp("fc1"))?,
+            fc2: linear(cfg.hidden, 10, vb.pp("fc2"))?,
+        })
+    }
+}
+
+impl Module for Seed {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let xs = self.conv1.forward(xs)?.relu()?.max_pool2d(2)?;
+        let xs = self.conv2.forward(&xs)?.relu()?.max_pool2d(2)?;
+        let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
+        self.fc2.forward(&xs)
+    }
+}

@@ -1,0 +1,413 @@
+//! The one training loop for every architecture and optimizer.
+//!
+//! Each optimizer step takes an effective batch of `batch` images `[B, 1, 28, 28]`, split into
+//! micro-batches whose gradients are summed (`--accumulate`). Shuffling and augmentation are
+//! drawn from `seed` and the epoch number, so a run resumed from a checkpoint continues exactly
+//! as the uninterrupted run would have. A checkpoint is written atomically after every epoch.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Module, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::{augment, AugmentConfig};
+use crate::checkpoint::{self, Header};
+use crate::evaluate::{evaluate, predictions, Evaluation};
+use crate::metrics::{self, EpochMetrics};
+use crate::mnist::{Digits, Mnist, PIXELS};
+use crate::model::{Arch, ArchConfig, Model};
+use crate::optim::{self, Optimizer, OptimizerConfig};
+use crate::schedule::Schedule;
+use crate::{batch, device, plot, Error, Result};
+
+/// Everything that decides what a run computes; stored in its checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Architecture and sizes.
+    pub arch: ArchConfig,
+    /// Passes over the training images.
+    pub epochs: usize,
+    /// Images per optimizer step (the effective batch).
+    pub batch: usize,
+    /// Micro-batches per step: gradients of `accumulate` micro-batches are summed.
+    pub accumulate: usize,
+    /// Optimizer and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// How the learning rate moves over the run.
+    pub schedule: Schedule,
+    /// Seed of initialisation, shuffling and augmentation.
+    pub seed: u64,
+    /// Random rotation and shift of training images; `None` trains on them as they are.
+    pub augment: Option<AugmentConfig>,
+    /// Train on only the first N training images (smoke runs, tests).
+    #[serde(default)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on only the first N test images (smoke runs, tests).
+    #[serde(default)]
+    pub test_limit: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            arch: Arch::Seed.config(),
+            epochs: 3,
+            batch: 64,
+            accumulate: 1,
+            optimizer: OptimizerConfig::default(),
+            lr: 2e-3,
+            schedule: Schedule::Onecycle,
+            seed: 42,
+            augment: Some(AugmentConfig::default()),
+            train_limit: None,
+            test_limit: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks ranges and consistency.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.into()));
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1");
+        }
+        if self.batch == 0 || self.accumulate == 0 {
+            return bad("--batch and --accumulate must be at least 1");
+        }
+        if self.accumulate > self.batch {
+            return bad("--accumulate cannot exceed --batch (each micro-batch needs an image)");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("--lr must be a positive number");
+        }
+        Ok(())
+    }
+}
+
+/// Where and how a run executes; none of it changes the numbers it computes.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Folder for checkpoint, metrics and pictures.
+    pub out: PathBuf,
+    /// Continue from `out/checkpoint.safetensors` if it exists.
+    pub resume: bool,
+    /// Where to compute.
+    pub device: Device,
+    /// Images per evaluation batch.
+    pub eval_batch: usize,
+}
+
+/// What a finished run leaves behind.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Metrics of every epoch, including those before a resume.
+    pub history: Vec<EpochMetrics>,
+    /// Evaluation on the test images after the last epoch.
+    pub evaluation: Evaluation,
+    /// The training checkpoint (weights and optimizer state).
+    pub checkpoint: PathBuf,
+    /// The final weights alone, for evaluation and export.
+    pub weights: PathBuf,
+}
+
+/// Names of the files a run writes in its output folder.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+/// Final weights without optimizer state.
+pub const WEIGHTS: &str = "model.safetensors";
+
+/// Trains per `config` on `data`, writing into `opts.out`.
+pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Outcome> {
+    let ckpt_path = opts.out.join(CHECKPOINT);
+    let (config, model, varmap, mut opt, mut history) = start(config, &ckpt_path, opts)?;
+    let train_set = limit(&data.train, config.train_limit);
+    let test_set = limit(&data.test, config.test_limit);
+    let cost = config.arch.cost();
+    tracing::info!(
+        "{}: {} parameters, {} multiply-accumulates per image; {} training images, {} test images, device {}",
+        config.arch.arch(),
+        cost.params,
+        cost.macs,
+        train_set.len(),
+        test_set.len(),
+        device::name(&opts.device)
+    );
+    let steps_per_epoch = train_set.len().div_ceil(config.batch) as u64;
+    let total_steps = steps_per_epoch * config.epochs as u64;
+    let mut micro = config.batch.div_ceil(config.accumulate);
+
+    let mut evaluation = None;
+    for epoch in history.len()..config.epochs {
+        let started = Instant::now();
+        let mut order: Vec<usize> = (0..train_set.len()).collect();
+        order.shuffle(&mut epoch_rng(config.seed, epoch, 0));
+        let mut aug_rng = epoch_rng(config.seed, epoch, 1);
+        let bar = progress(steps_per_epoch, epoch, config.epochs);
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut lr = config.lr;
+        for (k, idx) in order.chunks(config.batch).enumerate() {
+            let step = epoch as u64 * steps_per_epoch + k as u64;
+            lr = config.schedule.rate(config.lr, step, total_steps);
+            let mut images = Vec::with_capacity(idx.len() * PIXELS);
+            for &i in idx {
+                match &config.augment {
+                    Some(a) => images.extend(augment(train_set.image(i), a, &mut aug_rng)),
+                    None => images.extend_from_slice(train_set.image(i)),
+                }
+            }
+            let labels: Vec<u8> = idx.iter().map(|&i| train_set.labels[i]).collect();
+            let stats = loop {
+                match train_step(&model, opt.as_mut(), &images, &labels, micro, lr, &opts.device) {
+                    Ok(stats) => break stats,
+                    Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
+                        micro = micro.div_ceil(2);
+                        bar.suspend(|| {
+                            tracing::warn!(
+                                "out of GPU memory: micro-batch halved to {micro}, effective batch stays {}",
+                                config.batch
+                            )
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            loss_sum += stats.loss_sum;
+            correct += stats.correct;
+            seen += labels.len();
+            if k % 10 == 0 || k as u64 + 1 == steps_per_epoch {
+                let secs = started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "loss {:.4}  acc {:.2}%  {:.0} img/s  lr {:.1e}",
+                    loss_sum / seen as f64,
+                    100.0 * correct as f64 / seen as f64,
+                    seen as f64 / secs,
+                    lr
+                ));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
+        let eval = evaluate(&model, &test_set, &opts.device, opts.eval_batch)?;
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            test_loss: eval.loss,
+            test_accuracy: eval.accuracy,
+            images_per_s: seen as f64 / seconds.max(1e-9),
+            seconds,
+        };
+        tracing::info!(
+            "epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | {:.0} img/s, {:.1} s",
+            m.epoch,
+            config.epochs,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            m.test_loss,
+            100.0 * m.test_accuracy,
+            m.images_per_s,
+            m.seconds
+        );
+        history.push(m);
+        let header = Header {
+            arch: config.arch,
+            epoch: epoch + 1,
+            steps: opt.steps(),
+            train: Some(config.clone()),
+            history: history.clone(),
+            dataset_sha256: Some(data.sha256.clone()),
+            tool: format!("train {}", env!("CARGO_PKG_VERSION")),
+        };
+        checkpoint::save(&ckpt_path, &header, &varmap, Some(opt.as_ref()))?;
+        checkpoint::save(&opts.out.join(WEIGHTS), &header, &varmap, None)?;
+        write_reports(&opts.out, &history, &eval, &config)?;
+        evaluation = Some(eval);
+    }
+    let evaluation = match evaluation {
+        Some(e) => e,
+        None => {
+            tracing::info!("{}: all {} epochs were already done", ckpt_path.display(), config.epochs);
+            evaluate(&model, &test_set, &opts.device, opts.eval_batch)?
+        }
+    };
+    Ok(Outcome {
+        history,
+        evaluation,
+        checkpoint: ckpt_path,
+        weights: opts.out.join(WEIGHTS),
+    })
+}
+
+type Start = (TrainConfig, Model, candle_nn::VarMap, Box<dyn Optimizer>, Vec<EpochMetrics>);
+
+/// Builds the model and optimizer afresh, or restores them from the checkpoint.
+fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Start> {
+    config.validate()?;
+    if ckpt_path.exists() {
+        if !opts.resume {
+            return Err(Error::Config(format!(
+                "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+                opts.out.display()
+            )));
+        }
+        let ckpt = checkpoint::load(ckpt_path, &opts.device)?;
+        let stored = ckpt
+            .header
+            .train
+            .clone()
+            .ok_or_else(|| Error::checkpoint(ckpt_path, "holds weights only, no training state to resume"))?;
+        if stored != config {
+            tracing::warn!("resuming with the settings stored in {}; the ones given now are ignored", ckpt_path.display());
+        }
+        let (model, varmap) = ckpt.model(ckpt_path, &opts.device)?;
+        let mut opt = optim::build(&stored.optimizer, optim::named_vars(&varmap)?)?;
+        opt.load_state(&ckpt.tensors, ckpt.header.steps)
+            .map_err(|e| Error::checkpoint(ckpt_path, e.to_string()))?;
+        tracing::info!("resuming {} after epoch {}", ckpt_path.display(), ckpt.header.epoch);
+        let mut history = ckpt.header.history;
+        history.truncate(ckpt.header.epoch);
+        return Ok((stored, model, varmap, opt, history));
+    }
+    if opts.resume {
+        tracing::info!("no checkpoint in {}: starting afresh", opts.out.display());
+    }
+    let (model, varmap) = Model::fresh(&config.arch, config.seed, &opts.device)?;
+    let opt = optim::build(&config.optimizer, optim::named_vars(&varmap)?)?;
+    Ok((config, model, varmap, opt, Vec::new()))
+}
+
+/// Loss summed over a step's images and how many it classified right.
+pub struct StepStats {
+    /// Sum of per-image cross-entropy.
+    pub loss_sum: f64,
+    /// Images classified right (before the update).
+    pub correct: usize,
+}
+
+/// One optimizer step over `labels.len()` images, in micro-batches of `micro` whose gradients
+/// are summed, each weighted by its share of the batch so the step equals a full-batch step.
+pub fn train_step(
+    model: &Model,
+    opt: &mut dyn Optimizer,
+    images: &[u8],
+    labels: &[u8],
+    micro: usize,
+    lr: f64,
+    device: &Device,
+) -> Result<StepStats> {
+    let n = labels.len();
+    let vars: Vec<_> = opt.vars().iter().map(|(_, v)| v.clone()).collect();
+    let mut grads: Vec<Option<Tensor>> = vec![None; vars.len()];
+    let (mut loss_sum, mut correct) = (0.0, 0);
+    for start in (0..n).step_by(micro.max(1)) {
+        let end = (start + micro).min(n);
+        let xs = batch::images(images[start * PIXELS..end * PIXELS].chunks(PIXELS), device)?;
+        let ys = batch::labels(labels[start..end].iter().copied(), device)?;
+        let logits = model.forward(&xs)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+        let share = (end - start) as f64 / n as f64;
+        let store = if end - start == n { loss.backward()? } else { (&loss * share)?.backward()? };
+        for (slot, var) in grads.iter_mut().zip(&vars) {
+            if let Some(g) = store.get(var) {
+                *slot = Some(match slot.take() {
+                    Some(acc) => (acc + g)?,
+                    None => g.clone(),
+                });
+            }
+        }
+        loss_sum += loss.to_scalar::<f32>()? as f64 * (end - start) as f64;
+        let predicted = predictions(&logits)?;
+        correct += predicted.iter().zip(&labels[start..end]).filter(|(p, l)| **p == **l as u32).count();
+    }
+    opt.step(&grads, lr)?;
+    Ok(StepStats { loss_sum, correct })
+}
+
+fn write_reports(out: &Path, history: &[EpochMetrics], eval: &Evaluation, config: &TrainConfig) -> Result<()> {
+    metrics::write(out, history)?;
+    plot::curves(history, &out.join("curves.png"))?;
+    let title = format!("{} after epoch {}", config.arch.arch(), history.len());
+    plot::confusion(eval, &title, &out.join("confusion.png"))
+}
+
+fn epoch_rng(seed: u64, epoch: usize, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.set_stream(stream);
+    rng
+}
+
+fn limit(digits: &Digits, n: Option<usize>) -> Digits {
+    match n {
+        Some(n) => digits.truncated(n),
+        None => digits.clone(),
+    }
+}
+
+fn progress(steps: u64, epoch: usize, epochs: usize) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Arch;
+
+    fn images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let px = (0..n * PIXELS).map(|_| rng.random::<u8>()).collect();
+        let labels = (0..n).map(|_| rng.random_range(0..10u8)).collect();
+        (px, labels)
+    }
+
+    #[test]
+    fn accumulated_micro_batches_equal_one_full_batch() {
+        let (px, labels) = images(12, 5);
+        let mut weights = Vec::new();
+        for micro in [12, 4, 5] {
+            let (model, varmap) = Model::fresh(&Arch::Light.config(), 9, &Device::Cpu).unwrap();
+            let mut opt = optim::build(&OptimizerConfig::default(), optim::named_vars(&varmap).unwrap()).unwrap();
+            let stats = train_step(&model, opt.as_mut(), &px, &labels, micro, 1e-3, &Device::Cpu).unwrap();
+            assert!(stats.loss_sum > 0.0);
+            let w: Vec<f32> = optim::named_vars(&varmap)
+                .unwrap()
+                .iter()
+                .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            weights.push(w);
+        }
+        for other in &weights[1..] {
+            let max = weights[0].iter().zip(other).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(max < 1e-5, "accumulation changed the step by {max}");
+        }
+    }
+
+    #[test]
+    fn validation_rejects_nonsense() {
+        let ok = TrainConfig::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            TrainConfig { epochs: 0, ..ok.clone() },
+            TrainConfig { accumulate: 65, ..ok.clone() },
+            TrainConfig { lr: -1.0, ..ok.clone() },
+        ] {
+            assert!(bad.validate().is_err());
+        }
+    }
+}
