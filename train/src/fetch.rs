@@ -42,7 +42,12 @@ pub fn fetch(dir: &Path, mirrors: &[String]) -> Result<Vec<(&'static str, Outcom
         .collect()
 }
 
-fn fetch_one(agent: &ureq::Agent, dir: &Path, file: &OfficialFile, mirrors: &[String]) -> Result<Outcome> {
+fn fetch_one(
+    agent: &ureq::Agent,
+    dir: &Path,
+    file: &OfficialFile,
+    mirrors: &[String],
+) -> Result<Outcome> {
     if let Some(path) = mnist::locate(dir, file.name) {
         let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         match mnist::gunzip_if_needed(&path, raw) {
@@ -103,7 +108,10 @@ fn check(url: &str, gz: Vec<u8>, file: &OfficialFile) -> Result<Vec<u8>, String>
     let bytes = mnist::gunzip_if_needed(Path::new(url), gz.clone()).map_err(|e| e.to_string())?;
     let digest = mnist::hex(&Sha256::digest(&bytes));
     if digest != file.sha256 {
-        return Err(format!("{url}: SHA-256 {digest} is not the official {}", file.sha256));
+        return Err(format!(
+            "{url}: SHA-256 {digest} is not the official {}",
+            file.sha256
+        ));
     }
     if !gz.starts_with(&[0x1f, 0x8b]) {
         // A mirror that serves the raw file: store it compressed like the others.

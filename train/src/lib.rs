@@ -19,6 +19,7 @@ pub mod model;
 pub mod optim;
 pub mod picture;
 pub mod plot;
+pub mod publish;
 pub mod schedule;
 pub mod trainer;
 

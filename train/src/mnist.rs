@@ -120,7 +120,10 @@ pub fn load(dir: &Path) -> Result<Mnist> {
         for (file, bytes, path) in [(images, &ib, &ip), (labels, &lb, &lp)] {
             let digest = hex(&Sha256::digest(bytes));
             if digest != file.sha256 {
-                tracing::warn!("{}: not the official MNIST file (SHA-256 {digest})", path.display());
+                tracing::warn!(
+                    "{}: not the official MNIST file (SHA-256 {digest})",
+                    path.display()
+                );
                 official = false;
             }
             digests.push(digest);
@@ -199,7 +202,10 @@ fn parse_header(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec
     if bytes.len() < header {
         return Err(Error::data(
             path,
-            format!("truncated: {} bytes, shorter than an IDX header", bytes.len()),
+            format!(
+                "truncated: {} bytes, shorter than an IDX header",
+                bytes.len()
+            ),
         ));
     }
     let dims = (0..ndims as usize)
@@ -221,7 +227,10 @@ fn parse_header(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec
     if bytes.len() - header > body {
         return Err(Error::data(
             path,
-            format!("corrupt: {} bytes after the announced {what}", bytes.len() - header - body),
+            format!(
+                "corrupt: {} bytes after the announced {what}",
+                bytes.len() - header - body
+            ),
         ));
     }
     Ok((dims, header))
@@ -281,31 +290,41 @@ mod tests {
     #[test]
     fn wrong_magic_names_the_file() {
         let bytes = idx([0, 0, 8, 1], &[2], &[1, 2]);
-        let err = parse_images(Path::new("imgs.idx"), &bytes).unwrap_err().to_string();
+        let err = parse_images(Path::new("imgs.idx"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("imgs.idx: not an IDX images file"), "{err}");
     }
 
     #[test]
     fn truncated_and_trailing_bytes_are_reported() {
         let bytes = idx([0, 0, 8, 3], &[2, 28, 28], &vec![0; PIXELS]);
-        let err = parse_images(Path::new("a"), &bytes).unwrap_err().to_string();
+        let err = parse_images(Path::new("a"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("truncated"), "{err}");
         let bytes = idx([0, 0, 8, 1], &[2], &[1, 2, 3]);
-        let err = parse_labels(Path::new("b"), &bytes).unwrap_err().to_string();
+        let err = parse_labels(Path::new("b"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("corrupt: 1 bytes after"), "{err}");
     }
 
     #[test]
     fn labels_out_of_range_are_corrupt() {
         let bytes = idx([0, 0, 8, 1], &[3], &[1, 12, 3]);
-        let err = parse_labels(Path::new("l"), &bytes).unwrap_err().to_string();
+        let err = parse_labels(Path::new("l"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("label 12 at index 1"), "{err}");
     }
 
     #[test]
     fn wrong_image_size_is_reported() {
         let bytes = idx([0, 0, 8, 3], &[1, 32, 32], &vec![0; 1024]);
-        let err = parse_images(Path::new("c"), &bytes).unwrap_err().to_string();
+        let err = parse_images(Path::new("c"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("32x32, expected 28x28"), "{err}");
     }
 }
