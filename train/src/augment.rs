@@ -33,7 +33,13 @@ pub fn transform(image: &GrayImage, degrees: f32, dx: f32, dy: f32, out: &mut Gr
     let projection = Projection::translate(-c, -c)
         .and_then(Projection::rotate(degrees.to_radians()))
         .and_then(Projection::translate(c + dx, c + dy));
-    warp_into(image, projection, Interpolation::Bilinear, Border::Constant(Luma([0])), out);
+    warp_into(
+        image,
+        projection,
+        Interpolation::Bilinear,
+        Border::Constant(Luma([0])),
+        out,
+    );
 }
 
 /// Applies a random transform drawn from `config` to a 784-pixel digit.
@@ -57,7 +63,13 @@ mod tests {
     use rand::SeedableRng;
 
     fn square() -> GrayImage {
-        GrayImage::from_fn(28, 28, |x, y| Luma([if (10..18).contains(&x) && (6..14).contains(&y) { 255 } else { 0 }]))
+        GrayImage::from_fn(28, 28, |x, y| {
+            Luma([if (10..18).contains(&x) && (6..14).contains(&y) {
+                255
+            } else {
+                0
+            }])
+        })
     }
 
     fn centroid(img: &GrayImage) -> (f32, f32) {
@@ -85,7 +97,10 @@ mod tests {
         let mut out = GrayImage::new(28, 28);
         transform(&img, 0.0, 2.0, -1.0, &mut out);
         let (a, b) = (centroid(&img), centroid(&out));
-        assert!((b.0 - a.0 - 2.0).abs() < 0.05 && (b.1 - a.1 + 1.0).abs() < 0.05, "{a:?} -> {b:?}");
+        assert!(
+            (b.0 - a.0 - 2.0).abs() < 0.05 && (b.1 - a.1 + 1.0).abs() < 0.05,
+            "{a:?} -> {b:?}"
+        );
     }
 
     #[test]
@@ -103,13 +118,24 @@ mod tests {
     fn random_transforms_stay_in_range_and_are_seeded() {
         let pixels = square().into_raw();
         let config = AugmentConfig::default();
-        let a = augment(&pixels, &config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
-        let b = augment(&pixels, &config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let a = augment(
+            &pixels,
+            &config,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
+        );
+        let b = augment(
+            &pixels,
+            &config,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
+        );
         assert_eq!(a, b);
         assert_ne!(a, pixels);
         let ink: u32 = a.iter().map(|&p| p as u32).sum();
         let before: u32 = pixels.iter().map(|&p| p as u32).sum();
         // ±10% shift and ±10° keep a central square inside the frame: ink is conserved.
-        assert!((ink as f32 / before as f32 - 1.0).abs() < 0.05, "{ink} vs {before}");
+        assert!(
+            (ink as f32 / before as f32 - 1.0).abs() < 0.05,
+            "{ink} vs {before}"
+        );
     }
 }

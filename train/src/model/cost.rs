@@ -15,7 +15,14 @@ pub struct Layer {
 
 impl Layer {
     /// A `k×k` convolution with `groups` groups producing `out_side²` positions.
-    pub fn conv(name: &'static str, c_in: usize, c_out: usize, k: usize, groups: usize, out_side: usize) -> Self {
+    pub fn conv(
+        name: &'static str,
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        groups: usize,
+        out_side: usize,
+    ) -> Self {
         let per_output = c_in / groups * k * k;
         Self {
             name,
@@ -50,6 +57,10 @@ impl Cost {
     pub fn new(layers: Vec<Layer>) -> Self {
         let params = layers.iter().map(|l| l.params).sum();
         let macs = layers.iter().map(|l| l.macs).sum();
-        Self { layers, params, macs }
+        Self {
+            layers,
+            params,
+            macs,
+        }
     }
 }

@@ -9,7 +9,9 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::conv;
 use super::cost::{Cost, Layer};
+use super::ops::{depthwise2d, max_pool2};
 
 /// Channel and unit counts of the lightweight CNN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +57,7 @@ impl LightConfig {
 struct Separable {
     dw: Conv2d,
     pw: Conv2d,
+    padding: usize,
 }
 
 impl Separable {
@@ -67,13 +70,15 @@ impl Separable {
         Ok(Self {
             dw: conv2d(c_in, c_in, 3, dw, vb.pp("dw"))?,
             pw: conv2d(c_in, c_out, 1, Conv2dConfig::default(), vb.pp("pw"))?,
+            padding,
         })
     }
 }
 
 impl Module for Separable {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.pw.forward(&self.dw.forward(xs)?.relu()?)?.relu()
+        let xs = depthwise2d(xs, self.dw.weight(), self.dw.bias(), self.padding)?.relu()?;
+        conv(&self.pw, &xs, 0)?.relu()
     }
 }
 
@@ -100,10 +105,27 @@ impl Light {
     }
 }
 
+impl Light {
+    /// The same network through candle-nn's own layers: the plain-candle reference.
+    pub fn forward_candle(&self, xs: &Tensor) -> Result<Tensor> {
+        let xs = self.stem.forward(xs)?.relu()?.max_pool2d(2)?;
+        let b1 = &self.block1;
+        let xs = b1
+            .pw
+            .forward(&b1.dw.forward(&xs)?.relu()?)?
+            .relu()?
+            .max_pool2d(2)?;
+        let b2 = &self.block2;
+        let xs = b2.pw.forward(&b2.dw.forward(&xs)?.relu()?)?.relu()?;
+        let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
+        self.fc2.forward(&xs)
+    }
+}
+
 impl Module for Light {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let xs = self.stem.forward(xs)?.relu()?.max_pool2d(2)?;
-        let xs = self.block1.forward(&xs)?.max_pool2d(2)?;
+        let xs = max_pool2(&conv(&self.stem, xs, 0)?.relu()?)?;
+        let xs = max_pool2(&self.block1.forward(&xs)?)?;
         let xs = self.block2.forward(&xs)?;
         let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
         self.fc2.forward(&xs)

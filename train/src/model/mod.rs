@@ -3,6 +3,7 @@
 mod cost;
 mod init;
 mod light;
+pub mod ops;
 mod seed;
 
 pub use cost::{Cost, Layer};
@@ -13,6 +14,11 @@ pub use seed::{Seed, SeedConfig};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
+
+/// Applies a candle-nn convolution layer's weights through [`ops::conv2d`].
+fn conv(layer: &candle_nn::Conv2d, xs: &Tensor, padding: usize) -> candle_core::Result<Tensor> {
+    ops::conv2d(xs, layer.weight(), layer.bias(), padding)
+}
 
 /// The architectures `train --arch` offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -69,6 +75,15 @@ impl ArchConfig {
             ArchConfig::Light(c) => c.cost(),
         }
     }
+
+    /// Weight initialisation gain (see [`init_uniform`]): PyTorch's default for the shallow
+    /// seed CNN, He's for the deeper light one.
+    pub fn init_gain(&self) -> f32 {
+        match self {
+            ArchConfig::Seed(_) => 1.0,
+            ArchConfig::Light(_) => 6f32.sqrt(),
+        }
+    }
 }
 
 /// A built network of any architecture.
@@ -91,11 +106,26 @@ impl Model {
 
     /// Builds the network with fresh trainable variables in a new [`VarMap`], initialised from
     /// `seed` so that runs repeat exactly.
-    pub fn fresh(config: &ArchConfig, seed: u64, device: &Device) -> candle_core::Result<(Self, VarMap)> {
+    pub fn fresh(
+        config: &ArchConfig,
+        seed: u64,
+        device: &Device,
+    ) -> candle_core::Result<(Self, VarMap)> {
         let varmap = VarMap::new();
         let model = Model::new(config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-        init_uniform(&varmap, seed)?;
+        init_uniform(&varmap, seed, config.init_gain())?;
         Ok((model, varmap))
+    }
+}
+
+impl Model {
+    /// The forward pass through candle-nn's own layers, as a plain candle program would
+    /// write it: the reference our layers are tested and benchmarked against.
+    pub fn forward_candle(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Model::Seed(m) => m.forward_candle(xs),
+            Model::Light(m) => m.forward_candle(xs),
+        }
     }
 }
 
@@ -140,6 +170,30 @@ mod tests {
             let (model, _) = Model::fresh(&arch.config(), 1, &Device::Cpu).unwrap();
             let xs = Tensor::zeros((3, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
             assert_eq!(model.forward(&xs).unwrap().dims(), &[3, 10], "{arch}");
+        }
+    }
+
+    #[test]
+    fn our_layers_compute_what_candle_nn_layers_compute() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let v: Vec<f32> = (0..4 * 784).map(|_| rng.random_range(-0.5..2.8)).collect();
+        let xs = Tensor::from_vec(v, (4, 1, 28, 28), &Device::Cpu).unwrap();
+        for arch in [Arch::Seed, Arch::Light] {
+            let (model, _) = Model::fresh(&arch.config(), 2, &Device::Cpu).unwrap();
+            let ours = model.forward(&xs).unwrap();
+            let theirs = model.forward_candle(&xs).unwrap();
+            let d: f32 = (ours - theirs)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert!(d < 1e-4, "{arch}: logits differ by {d}");
         }
     }
 

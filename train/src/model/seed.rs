@@ -7,7 +7,9 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::conv;
 use super::cost::{Cost, Layer};
+use super::ops::max_pool2;
 
 /// Channel and unit counts of the seed CNN; smaller counts give pruned or slimmer variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,10 +67,22 @@ impl Seed {
     }
 }
 
-impl Module for Seed {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+impl Seed {
+    /// The same network through candle-nn's own layers (`Conv2d::forward`, `max_pool2d`): the
+    /// plain-candle reference for tests and benchmarks. Its max-pool gradients are candle's
+    /// (see [`super::ops`]).
+    pub fn forward_candle(&self, xs: &Tensor) -> Result<Tensor> {
         let xs = self.conv1.forward(xs)?.relu()?.max_pool2d(2)?;
         let xs = self.conv2.forward(&xs)?.relu()?.max_pool2d(2)?;
+        let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
+        self.fc2.forward(&xs)
+    }
+}
+
+impl Module for Seed {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let xs = max_pool2(&conv(&self.conv1, xs, 0)?.relu()?)?;
+        let xs = max_pool2(&conv(&self.conv2, &xs, 0)?.relu()?)?;
         let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
         self.fc2.forward(&xs)
     }
