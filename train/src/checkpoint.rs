@@ -50,7 +50,12 @@ pub struct Checkpoint {
 }
 
 /// Writes weights (and optimizer state, when given) with `header` to `path` atomically.
-pub fn save(path: &Path, header: &Header, varmap: &VarMap, optimizer: Option<&dyn Optimizer>) -> Result<()> {
+pub fn save(
+    path: &Path,
+    header: &Header,
+    varmap: &VarMap,
+    optimizer: Option<&dyn Optimizer>,
+) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = optim::named_vars(varmap)?
         .into_iter()
         .map(|(n, v)| (n, v.as_tensor().clone()))
@@ -60,7 +65,8 @@ pub fn save(path: &Path, header: &Header, varmap: &VarMap, optimizer: Option<&dy
     }
     let json = serde_json::to_string(header).map_err(|e| Error::checkpoint(path, e.to_string()))?;
     let meta = HashMap::from([(META_KEY.to_string(), json)]);
-    let bytes = safetensors::serialize(tensors, Some(meta)).map_err(|e| Error::checkpoint(path, e.to_string()))?;
+    let bytes = safetensors::serialize(tensors, Some(meta))
+        .map_err(|e| Error::checkpoint(path, e.to_string()))?;
     atomic::write(path, &bytes)
 }
 
@@ -73,9 +79,11 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
         .metadata()
         .as_ref()
         .and_then(|m| m.get(META_KEY))
-        .ok_or_else(|| Error::checkpoint(path, "not an mnist-edge checkpoint: no `mnist_edge` header"))?;
-    let header: Header =
-        serde_json::from_str(json).map_err(|e| Error::checkpoint(path, format!("unreadable header ({e})")))?;
+        .ok_or_else(|| {
+            Error::checkpoint(path, "not an mnist-edge checkpoint: no `mnist_edge` header")
+        })?;
+    let header: Header = serde_json::from_str(json)
+        .map_err(|e| Error::checkpoint(path, format!("unreadable header ({e})")))?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| Error::checkpoint(path, format!("corrupt tensors ({e})")))?;
     Ok(Checkpoint { header, tensors })
@@ -93,7 +101,11 @@ impl Checkpoint {
             if t.shape() != var.shape() {
                 return Err(Error::checkpoint(
                     path,
-                    format!("weight {name} has shape {:?}, the architecture needs {:?}", t.dims(), var.dims()),
+                    format!(
+                        "weight {name} has shape {:?}, the architecture needs {:?}",
+                        t.dims(),
+                        var.dims()
+                    ),
                 ));
             }
             var.set(t)?;

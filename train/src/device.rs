@@ -16,8 +16,14 @@ pub fn open(spec: &str) -> Result<Device> {
         Some(rest) => rest
             .strip_prefix(':')
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| Error::Config(format!("device '{spec}': expected cpu, cuda or cuda:N")))?,
-        None => return Err(Error::Config(format!("device '{spec}': expected cpu, cuda or cuda:N"))),
+            .ok_or_else(|| {
+                Error::Config(format!("device '{spec}': expected cpu, cuda or cuda:N"))
+            })?,
+        None => {
+            return Err(Error::Config(format!(
+                "device '{spec}': expected cpu, cuda or cuda:N"
+            )))
+        }
     };
     open_cuda(ordinal)
 }
@@ -27,7 +33,9 @@ fn open_cuda(ordinal: usize) -> Result<Device> {
     match Device::new_cuda(ordinal) {
         Ok(device) => Ok(device),
         Err(e) => {
-            tracing::warn!("CUDA device {ordinal} is not usable ({e}); training on the CPU instead");
+            tracing::warn!(
+                "CUDA device {ordinal} is not usable ({e}); training on the CPU instead"
+            );
             Ok(Device::Cpu)
         }
     }
@@ -63,16 +71,26 @@ mod tests {
     #[test]
     fn parses_specs() {
         assert!(matches!(open("cpu").unwrap(), Device::Cpu));
-        assert!(open("tpu").unwrap_err().to_string().contains("expected cpu, cuda or cuda:N"));
+        assert!(open("tpu")
+            .unwrap_err()
+            .to_string()
+            .contains("expected cpu, cuda or cuda:N"));
         assert!(open("cuda:x").is_err());
         #[cfg(not(feature = "cuda"))]
-        assert!(open("cuda:0").unwrap_err().to_string().contains("--features cuda"));
+        assert!(open("cuda:0")
+            .unwrap_err()
+            .to_string()
+            .contains("--features cuda"));
     }
 
     #[test]
     fn recognises_out_of_memory() {
-        let e = candle_core::Error::Msg("DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")".into());
+        let e = candle_core::Error::Msg(
+            "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")".into(),
+        );
         assert!(is_out_of_memory(&e));
-        assert!(!is_out_of_memory(&candle_core::Error::Msg("shape mismatch".into())));
+        assert!(!is_out_of_memory(&candle_core::Error::Msg(
+            "shape mismatch".into()
+        )));
     }
 }

@@ -22,7 +22,12 @@ pub struct Evaluation {
 }
 
 /// Runs `model` over `digits` in batches of `batch` images.
-pub fn evaluate(model: &dyn Module, digits: &Digits, device: &Device, batch: usize) -> Result<Evaluation> {
+pub fn evaluate(
+    model: &dyn Module,
+    digits: &Digits,
+    device: &Device,
+    batch: usize,
+) -> Result<Evaluation> {
     let mut confusion = vec![vec![0u32; CLASSES]; CLASSES];
     let mut loss_sum = 0.0f64;
     let batch = batch.max(1);
@@ -59,8 +64,16 @@ pub fn summarise(confusion: Vec<Vec<u32>>, loss_sum: f64) -> Evaluation {
         .collect();
     Evaluation {
         count: count as usize,
-        accuracy: if count == 0 { 0.0 } else { right as f64 / count as f64 },
-        loss: if count == 0 { 0.0 } else { loss_sum / count as f64 },
+        accuracy: if count == 0 {
+            0.0
+        } else {
+            right as f64 / count as f64
+        },
+        loss: if count == 0 {
+            0.0
+        } else {
+            loss_sum / count as f64
+        },
         per_class,
         confusion,
     }

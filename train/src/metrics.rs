@@ -27,7 +27,8 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
-const HEADER: &str = "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_s,seconds";
+const HEADER: &str =
+    "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_s,seconds";
 
 /// Writes `history` to `metrics.csv` and `metrics.json` in `dir`.
 pub fn write(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
@@ -35,10 +36,18 @@ pub fn write(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
     for m in history {
         csv.push_str(&format!(
             "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{:.1},{:.2}\n",
-            m.epoch, m.lr, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.images_per_s, m.seconds
+            m.epoch,
+            m.lr,
+            m.train_loss,
+            m.train_accuracy,
+            m.test_loss,
+            m.test_accuracy,
+            m.images_per_s,
+            m.seconds
         ));
     }
     atomic::write(&dir.join("metrics.csv"), csv.as_bytes())?;
-    let json = serde_json::to_vec_pretty(history).map_err(|e| Error::io(dir.join("metrics.json"), e.into()))?;
+    let json = serde_json::to_vec_pretty(history)
+        .map_err(|e| Error::io(dir.join("metrics.json"), e.into()))?;
     atomic::write(&dir.join("metrics.json"), &json)
 }

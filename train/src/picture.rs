@@ -17,7 +17,9 @@ pub fn text_width(s: &str, scale: u32) -> i32 {
 pub fn text(img: &mut RgbImage, x: i32, y: i32, s: &str, scale: u32, color: Rgb<u8>) {
     let scale = scale.max(1) as i32;
     for (k, ch) in s.chars().enumerate() {
-        let Some(glyph) = BASIC_FONTS.get(ch) else { continue };
+        let Some(glyph) = BASIC_FONTS.get(ch) else {
+            continue;
+        };
         let gx = x + k as i32 * 8 * scale;
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
@@ -28,7 +30,11 @@ pub fn text(img: &mut RgbImage, x: i32, y: i32, s: &str, scale: u32, color: Rgb<
                     for dx in 0..scale {
                         let px = gx + col * scale + dx;
                         let py = y + row as i32 * scale + dy;
-                        if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
+                        if px >= 0
+                            && py >= 0
+                            && (px as u32) < img.width()
+                            && (py as u32) < img.height()
+                        {
                             img.put_pixel(px as u32, py as u32, color);
                         }
                     }
@@ -42,7 +48,12 @@ pub fn text(img: &mut RgbImage, x: i32, y: i32, s: &str, scale: u32, color: Rgb<
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
     atomic::write(path, &bytes)
 }
@@ -61,7 +72,9 @@ mod tests {
             .map(|(x, y, _)| (x, y))
             .collect();
         assert!(dark.len() > 10);
-        assert!(dark.iter().all(|&(x, y)| (2..18).contains(&x) && (2..10).contains(&y)));
+        assert!(dark
+            .iter()
+            .all(|&(x, y)| (2..18).contains(&x) && (2..10).contains(&y)));
         assert_eq!(text_width("17", 2), 32);
     }
 }

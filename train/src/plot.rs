@@ -27,14 +27,27 @@ struct Series<'a> {
 /// Writes `curves.png`: loss (left) and accuracy in % (right), train and test, per epoch.
 pub fn curves(history: &[EpochMetrics], path: &Path) -> Result<()> {
     let mut img = RgbImage::from_pixel(1100, 440, WHITE);
-    let pts = |f: &dyn Fn(&EpochMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect::<Vec<_>>();
+    let pts = |f: &dyn Fn(&EpochMetrics) -> f64| {
+        history
+            .iter()
+            .map(|m| (m.epoch as f64, f(m)))
+            .collect::<Vec<_>>()
+    };
     chart(
         &mut img,
         (70, 40, 440, 330),
         "cross-entropy loss",
         &[
-            Series { label: "train", color: BLUE, points: pts(&|m| m.train_loss) },
-            Series { label: "test", color: ORANGE, points: pts(&|m| m.test_loss) },
+            Series {
+                label: "train",
+                color: BLUE,
+                points: pts(&|m| m.train_loss),
+            },
+            Series {
+                label: "test",
+                color: ORANGE,
+                points: pts(&|m| m.test_loss),
+            },
         ],
     );
     chart(
@@ -42,8 +55,16 @@ pub fn curves(history: &[EpochMetrics], path: &Path) -> Result<()> {
         (620, 40, 440, 330),
         "accuracy %",
         &[
-            Series { label: "train", color: BLUE, points: pts(&|m| 100.0 * m.train_accuracy) },
-            Series { label: "test", color: ORANGE, points: pts(&|m| 100.0 * m.test_accuracy) },
+            Series {
+                label: "train",
+                color: BLUE,
+                points: pts(&|m| 100.0 * m.train_accuracy),
+            },
+            Series {
+                label: "test",
+                color: ORANGE,
+                points: pts(&|m| 100.0 * m.test_accuracy),
+            },
         ],
     );
     save_png(&img, path)
@@ -71,13 +92,27 @@ fn chart(img: &mut RgbImage, (x0, y0, w, h): (i32, i32, i32, i32), title: &str, 
     let px = |x: f64| x0 as f32 + ((x - xmin) / (xmax - xmin)) as f32 * w as f32;
     let py = |y: f64| (y0 + h) as f32 - ((y - ymin) / (ymax - ymin)) as f32 * h as f32;
 
-    text(img, x0 + (w - text_width(title, 2)) / 2, y0 - 30, title, 2, BLACK);
+    text(
+        img,
+        x0 + (w - text_width(title, 2)) / 2,
+        y0 - 30,
+        title,
+        2,
+        BLACK,
+    );
     for k in 0..=5 {
         let y = ymin + (ymax - ymin) * k as f64 / 5.0;
         let yy = py(y);
         draw_line_segment_mut(img, (x0 as f32, yy), ((x0 + w) as f32, yy), GRID);
         let label = tick(y, ymax - ymin);
-        text(img, x0 - 8 - text_width(&label, 1), yy as i32 - 4, &label, 1, BLACK);
+        text(
+            img,
+            x0 - 8 - text_width(&label, 1),
+            yy as i32 - 4,
+            &label,
+            1,
+            BLACK,
+        );
     }
     let step = ((xmax - xmin) / 10.0).ceil().max(1.0);
     let mut x = xmin.ceil();
@@ -85,20 +120,45 @@ fn chart(img: &mut RgbImage, (x0, y0, w, h): (i32, i32, i32, i32), title: &str, 
         let xx = px(x);
         draw_line_segment_mut(img, (xx, y0 as f32), (xx, (y0 + h) as f32), GRID);
         let label = format!("{x:.0}");
-        text(img, xx as i32 - text_width(&label, 1) / 2, y0 + h + 8, &label, 1, BLACK);
+        text(
+            img,
+            xx as i32 - text_width(&label, 1) / 2,
+            y0 + h + 8,
+            &label,
+            1,
+            BLACK,
+        );
         x += step;
     }
-    text(img, x0 + (w - text_width("epoch", 1)) / 2, y0 + h + 24, "epoch", 1, BLACK);
-    draw_hollow_rect_mut(img, Rect::at(x0, y0).of_size(w as u32 + 1, h as u32 + 1), BLACK);
+    text(
+        img,
+        x0 + (w - text_width("epoch", 1)) / 2,
+        y0 + h + 24,
+        "epoch",
+        1,
+        BLACK,
+    );
+    draw_hollow_rect_mut(
+        img,
+        Rect::at(x0, y0).of_size(w as u32 + 1, h as u32 + 1),
+        BLACK,
+    );
     for (k, s) in series.iter().enumerate() {
         for pair in s.points.windows(2) {
-            let (a, b) = ((px(pair[0].0), py(pair[0].1)), (px(pair[1].0), py(pair[1].1)));
+            let (a, b) = (
+                (px(pair[0].0), py(pair[0].1)),
+                (px(pair[1].0), py(pair[1].1)),
+            );
             for d in [-1.0, 0.0, 1.0] {
                 draw_line_segment_mut(img, (a.0, a.1 + d), (b.0, b.1 + d), s.color);
             }
         }
         for &(x, y) in &s.points {
-            draw_filled_rect_mut(img, Rect::at(px(x) as i32 - 3, py(y) as i32 - 3).of_size(7, 7), s.color);
+            draw_filled_rect_mut(
+                img,
+                Rect::at(px(x) as i32 - 3, py(y) as i32 - 3).of_size(7, 7),
+                s.color,
+            );
         }
         let ly = y0 + 10 + 16 * k as i32;
         draw_filled_rect_mut(img, Rect::at(x0 + w - 80, ly).of_size(16, 8), s.color);
@@ -107,7 +167,13 @@ fn chart(img: &mut RgbImage, (x0, y0, w, h): (i32, i32, i32, i32), title: &str, 
 }
 
 fn tick(v: f64, range: f64) -> String {
-    let decimals = if range >= 10.0 { 1 } else if range >= 0.5 { 2 } else { 3 };
+    let decimals = if range >= 10.0 {
+        1
+    } else if range >= 0.5 {
+        2
+    } else {
+        3
+    };
     format!("{v:.decimals$}")
 }
 
@@ -116,17 +182,37 @@ fn tick(v: f64, range: f64) -> String {
 pub fn confusion(eval: &Evaluation, title: &str, path: &Path) -> Result<()> {
     let cell = 48;
     let (x0, y0) = (90, 90);
-    let mut img = RgbImage::from_pixel((x0 + 10 * cell + 30) as u32, (y0 + 10 * cell + 50) as u32, WHITE);
+    let mut img = RgbImage::from_pixel(
+        (x0 + 10 * cell + 30) as u32,
+        (y0 + 10 * cell + 50) as u32,
+        WHITE,
+    );
     text(&mut img, 10, 12, title, 2, BLACK);
-    let summary = format!("{} images, accuracy {:.2}%", eval.count, 100.0 * eval.accuracy);
+    let summary = format!(
+        "{} images, accuracy {:.2}%",
+        eval.count,
+        100.0 * eval.accuracy
+    );
     text(&mut img, 10, 40, &summary, 1, BLACK);
-    text(&mut img, x0 + 5 * cell - text_width("predicted", 1) / 2, y0 - 30, "predicted", 1, BLACK);
+    text(
+        &mut img,
+        x0 + 5 * cell - text_width("predicted", 1) / 2,
+        y0 - 30,
+        "predicted",
+        1,
+        BLACK,
+    );
     text(&mut img, 10, y0 + 5 * cell - 4, "true", 1, BLACK);
     let worst = eval
         .confusion
         .iter()
         .enumerate()
-        .flat_map(|(t, row)| row.iter().enumerate().filter(move |(p, _)| *p != t).map(|(_, &n)| n))
+        .flat_map(|(t, row)| {
+            row.iter()
+                .enumerate()
+                .filter(move |(p, _)| *p != t)
+                .map(|(_, &n)| n)
+        })
         .max()
         .unwrap_or(0)
         .max(1);
@@ -144,17 +230,50 @@ pub fn confusion(eval: &Evaluation, title: &str, path: &Path) -> Result<()> {
                 WHITE
             };
             let (cx, cy) = (x0 + p as i32 * cell, y0 + t as i32 * cell);
-            draw_filled_rect_mut(&mut img, Rect::at(cx, cy).of_size(cell as u32, cell as u32), shade);
-            draw_hollow_rect_mut(&mut img, Rect::at(cx, cy).of_size(cell as u32 + 1, cell as u32 + 1), GRID);
+            draw_filled_rect_mut(
+                &mut img,
+                Rect::at(cx, cy).of_size(cell as u32, cell as u32),
+                shade,
+            );
+            draw_hollow_rect_mut(
+                &mut img,
+                Rect::at(cx, cy).of_size(cell as u32 + 1, cell as u32 + 1),
+                GRID,
+            );
             if count > 0 {
                 let label = count.to_string();
-                let ink = if p == t && count * 2 > n { WHITE } else { BLACK };
-                text(&mut img, cx + (cell - text_width(&label, 1)) / 2, cy + cell / 2 - 4, &label, 1, ink);
+                let ink = if p == t && count * 2 > n {
+                    WHITE
+                } else {
+                    BLACK
+                };
+                text(
+                    &mut img,
+                    cx + (cell - text_width(&label, 1)) / 2,
+                    cy + cell / 2 - 4,
+                    &label,
+                    1,
+                    ink,
+                );
             }
         }
         let d = t.to_string();
-        text(&mut img, x0 - 20, y0 + t as i32 * cell + cell / 2 - 8, &d, 2, BLACK);
-        text(&mut img, x0 + t as i32 * cell + cell / 2 - 8, y0 - 20, &d, 2, BLACK);
+        text(
+            &mut img,
+            x0 - 20,
+            y0 + t as i32 * cell + cell / 2 - 8,
+            &d,
+            2,
+            BLACK,
+        );
+        text(
+            &mut img,
+            x0 + t as i32 * cell + cell / 2 - 8,
+            y0 - 20,
+            &d,
+            2,
+            BLACK,
+        );
     }
     save_png(&img, path)
 }

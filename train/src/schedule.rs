@@ -20,7 +20,9 @@ impl Schedule {
     pub fn rate(self, base: f64, step: u64, total: u64) -> f64 {
         let total = total.max(1) as f64;
         let p = (step as f64 / total).clamp(0.0, 1.0);
-        let cosine = |from: f64, to: f64, q: f64| to + (from - to) * 0.5 * (1.0 + (std::f64::consts::PI * q).cos());
+        let cosine = |from: f64, to: f64, q: f64| {
+            to + (from - to) * 0.5 * (1.0 + (std::f64::consts::PI * q).cos())
+        };
         match self {
             Schedule::Constant => base,
             Schedule::Cosine => {

@@ -164,7 +164,15 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
             }
             let labels: Vec<u8> = idx.iter().map(|&i| train_set.labels[i]).collect();
             let stats = loop {
-                match train_step(&model, opt.as_mut(), &images, &labels, micro, lr, &opts.device) {
+                match train_step(
+                    &model,
+                    opt.as_mut(),
+                    &images,
+                    &labels,
+                    micro,
+                    lr,
+                    &opts.device,
+                ) {
                     Ok(stats) => break stats,
                     Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
                         micro = micro.div_ceil(2);
@@ -235,7 +243,11 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     let evaluation = match evaluation {
         Some(e) => e,
         None => {
-            tracing::info!("{}: all {} epochs were already done", ckpt_path.display(), config.epochs);
+            tracing::info!(
+                "{}: all {} epochs were already done",
+                ckpt_path.display(),
+                config.epochs
+            );
             evaluate(&model, &test_set, &opts.device, opts.eval_batch)?
         }
     };
@@ -247,7 +259,13 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     })
 }
 
-type Start = (TrainConfig, Model, candle_nn::VarMap, Box<dyn Optimizer>, Vec<EpochMetrics>);
+type Start = (
+    TrainConfig,
+    Model,
+    candle_nn::VarMap,
+    Box<dyn Optimizer>,
+    Vec<EpochMetrics>,
+);
 
 /// Builds the model and optimizer afresh, or restores them from the checkpoint.
 fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Start> {
@@ -260,19 +278,24 @@ fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Sta
             )));
         }
         let ckpt = checkpoint::load(ckpt_path, &opts.device)?;
-        let stored = ckpt
-            .header
-            .train
-            .clone()
-            .ok_or_else(|| Error::checkpoint(ckpt_path, "holds weights only, no training state to resume"))?;
+        let stored = ckpt.header.train.clone().ok_or_else(|| {
+            Error::checkpoint(ckpt_path, "holds weights only, no training state to resume")
+        })?;
         if stored != config {
-            tracing::warn!("resuming with the settings stored in {}; the ones given now are ignored", ckpt_path.display());
+            tracing::warn!(
+                "resuming with the settings stored in {}; the ones given now are ignored",
+                ckpt_path.display()
+            );
         }
         let (model, varmap) = ckpt.model(ckpt_path, &opts.device)?;
         let mut opt = optim::build(&stored.optimizer, optim::named_vars(&varmap)?)?;
         opt.load_state(&ckpt.tensors, ckpt.header.steps)
             .map_err(|e| Error::checkpoint(ckpt_path, e.to_string()))?;
-        tracing::info!("resuming {} after epoch {}", ckpt_path.display(), ckpt.header.epoch);
+        tracing::info!(
+            "resuming {} after epoch {}",
+            ckpt_path.display(),
+            ckpt.header.epoch
+        );
         let mut history = ckpt.header.history;
         history.truncate(ckpt.header.epoch);
         return Ok((stored, model, varmap, opt, history));
@@ -315,7 +338,11 @@ pub fn train_step(
         let logits = model.forward(&xs)?;
         let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
         let share = (end - start) as f64 / n as f64;
-        let store = if end - start == n { loss.backward()? } else { (&loss * share)?.backward()? };
+        let store = if end - start == n {
+            loss.backward()?
+        } else {
+            (&loss * share)?.backward()?
+        };
         for (slot, var) in grads.iter_mut().zip(&vars) {
             if let Some(g) = store.get(var) {
                 *slot = Some(match slot.take() {
@@ -326,13 +353,22 @@ pub fn train_step(
         }
         loss_sum += loss.to_scalar::<f32>()? as f64 * (end - start) as f64;
         let predicted = predictions(&logits)?;
-        correct += predicted.iter().zip(&labels[start..end]).filter(|(p, l)| **p == **l as u32).count();
+        correct += predicted
+            .iter()
+            .zip(&labels[start..end])
+            .filter(|(p, l)| **p == **l as u32)
+            .count();
     }
     opt.step(&grads, lr)?;
     Ok(StepStats { loss_sum, correct })
 }
 
-fn write_reports(out: &Path, history: &[EpochMetrics], eval: &Evaluation, config: &TrainConfig) -> Result<()> {
+fn write_reports(
+    out: &Path,
+    history: &[EpochMetrics],
+    eval: &Evaluation,
+    config: &TrainConfig,
+) -> Result<()> {
     metrics::write(out, history)?;
     plot::curves(history, &out.join("curves.png"))?;
     let title = format!("{} after epoch {}", config.arch.arch(), history.len());
@@ -340,7 +376,8 @@ fn write_reports(out: &Path, history: &[EpochMetrics], eval: &Evaluation, config
 }
 
 fn epoch_rng(seed: u64, epoch: usize, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     rng.set_stream(stream);
     rng
 }
@@ -355,9 +392,11 @@ fn limit(digits: &Digits, n: Option<usize>) -> Digits {
 fn progress(steps: u64, epoch: usize, epochs: usize) -> ProgressBar {
     let bar = ProgressBar::new(steps);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
     bar
@@ -382,8 +421,21 @@ mod tests {
         let mut weights = Vec::new();
         for micro in [12, 4, 5] {
             let (model, varmap) = Model::fresh(&Arch::Light.config(), 9, &Device::Cpu).unwrap();
-            let mut opt = optim::build(&OptimizerConfig::default(), optim::named_vars(&varmap).unwrap()).unwrap();
-            let stats = train_step(&model, opt.as_mut(), &px, &labels, micro, 1e-3, &Device::Cpu).unwrap();
+            let mut opt = optim::build(
+                &OptimizerConfig::default(),
+                optim::named_vars(&varmap).unwrap(),
+            )
+            .unwrap();
+            let stats = train_step(
+                &model,
+                opt.as_mut(),
+                &px,
+                &labels,
+                micro,
+                1e-3,
+                &Device::Cpu,
+            )
+            .unwrap();
             assert!(stats.loss_sum > 0.0);
             let w: Vec<f32> = optim::named_vars(&varmap)
                 .unwrap()
@@ -393,7 +445,11 @@ mod tests {
             weights.push(w);
         }
         for other in &weights[1..] {
-            let max = weights[0].iter().zip(other).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            let max = weights[0]
+                .iter()
+                .zip(other)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
             assert!(max < 1e-5, "accumulation changed the step by {max}");
         }
     }
@@ -403,9 +459,18 @@ mod tests {
         let ok = TrainConfig::default();
         assert!(ok.validate().is_ok());
         for bad in [
-            TrainConfig { epochs: 0, ..ok.clone() },
-            TrainConfig { accumulate: 65, ..ok.clone() },
-            TrainConfig { lr: -1.0, ..ok.clone() },
+            TrainConfig {
+                epochs: 0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                accumulate: 65,
+                ..ok.clone()
+            },
+            TrainConfig {
+                lr: -1.0,
+                ..ok.clone()
+            },
         ] {
             assert!(bad.validate().is_err());
         }

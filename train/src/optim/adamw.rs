@@ -20,8 +20,14 @@ pub struct AdamW {
 impl AdamW {
     /// An optimizer over `vars` with zero moments.
     pub fn new(vars: Vec<(String, Var)>, config: &OptimizerConfig) -> Result<Self> {
-        let m = vars.iter().map(|(_, v)| zeros_like(v)).collect::<Result<_>>()?;
-        let v = vars.iter().map(|(_, v)| zeros_like(v)).collect::<Result<_>>()?;
+        let m = vars
+            .iter()
+            .map(|(_, v)| zeros_like(v))
+            .collect::<Result<_>>()?;
+        let v = vars
+            .iter()
+            .map(|(_, v)| zeros_like(v))
+            .collect::<Result<_>>()?;
         Ok(Self {
             vars,
             m,
@@ -65,8 +71,16 @@ impl Optimizer for AdamW {
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        let m = self.vars.iter().zip(&self.m).map(|((n, _), s)| (format!("adamw.m.{n}"), s.as_tensor().clone()));
-        let v = self.vars.iter().zip(&self.v).map(|((n, _), s)| (format!("adamw.v.{n}"), s.as_tensor().clone()));
+        let m = self
+            .vars
+            .iter()
+            .zip(&self.m)
+            .map(|((n, _), s)| (format!("adamw.m.{n}"), s.as_tensor().clone()));
+        let v = self
+            .vars
+            .iter()
+            .zip(&self.v)
+            .map(|((n, _), s)| (format!("adamw.v.{n}"), s.as_tensor().clone()));
         m.chain(v).collect()
     }
 
@@ -109,9 +123,17 @@ mod tests {
             store.insert(theirs.as_tensor(), g);
             b.step(&store).unwrap();
         }
-        let diff = (ours.as_tensor() - theirs.as_tensor()).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = (ours.as_tensor() - theirs.as_tensor())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
-        assert_ne!(ours.as_tensor().to_vec2::<f32>().unwrap(), init.to_vec2::<f32>().unwrap());
+        assert_ne!(
+            ours.as_tensor().to_vec2::<f32>().unwrap(),
+            init.to_vec2::<f32>().unwrap()
+        );
         assert_eq!(a.state().len(), 2);
         assert_eq!(a.state()[0].1.dtype(), DType::F32);
     }
@@ -130,7 +152,12 @@ mod tests {
         b.load_state(&saved, a.steps()).unwrap();
         a.step(&[Some(g.clone())], 0.1).unwrap();
         b.step(&[Some(g)], 0.1).unwrap();
-        let diff = (var.as_tensor() - copy.as_tensor()).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = (var.as_tensor() - copy.as_tensor())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-7);
     }
 }

@@ -19,7 +19,10 @@ pub struct Sgd {
 impl Sgd {
     /// An optimizer over `vars` with empty momentum buffers.
     pub fn new(vars: Vec<(String, Var)>, config: &OptimizerConfig) -> Result<Self> {
-        let buf = vars.iter().map(|(_, v)| zeros_like(v)).collect::<Result<_>>()?;
+        let buf = vars
+            .iter()
+            .map(|(_, v)| zeros_like(v))
+            .collect::<Result<_>>()?;
         Ok(Self {
             vars,
             buf,
