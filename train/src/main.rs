@@ -1,6 +1,7 @@
 //! `train`: fetch MNIST, train, evaluate and benchmark digit CNNs. Parses arguments, calls the
 //! library, prints results on standard output and the error chain on standard error.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,13 +19,17 @@ use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
 use train::schedule::Schedule;
 use train::trainer::{self, RunOptions, TrainConfig};
-use train::{device, plot};
+use train::{device, plot, publish};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
 
 #[derive(Parser)]
-#[command(name = "train", version, about = "Train, evaluate and benchmark MNIST digit CNNs with candle")]
+#[command(
+    name = "train",
+    version,
+    about = "Train, evaluate and benchmark MNIST digit CNNs with candle"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,6 +81,23 @@ enum Command {
         json: bool,
         #[arg(long, default_value = "cpu")]
         device: String,
+    },
+    /// Ship a trained model into models/: weights, model card, pictures, manifest entry.
+    Publish {
+        /// The run's checkpoint or weights file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Name of the shipped model (files NAME.safetensors, NAME.md, ...).
+        #[arg(long)]
+        name: String,
+        /// The models folder.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// The command that trained it, for the model card.
+        #[arg(long)]
+        command: String,
+        #[command(flatten)]
+        data: DataArg,
     },
     /// Parameters and multiply-accumulates of each architecture, layer by layer.
     Archs {
@@ -141,8 +163,11 @@ struct TrainArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     match run(Cli::parse()) {
@@ -158,17 +183,29 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Fetch { data, mirrors } => {
             let dir = data.data.unwrap_or_else(|| DEFAULT_DATA.into());
-            let mirrors = if mirrors.is_empty() { default_mirrors() } else { mirrors };
+            let mirrors = if mirrors.is_empty() {
+                default_mirrors()
+            } else {
+                mirrors
+            };
             for (name, outcome) in fetch::fetch(&dir, &mirrors)? {
                 match outcome {
                     fetch::Outcome::Present => println!("{name}: present, checksum ok"),
-                    fetch::Outcome::Downloaded(url) => println!("{name}: downloaded from {url}, checksum ok"),
+                    fetch::Outcome::Downloaded(url) => {
+                        println!("{name}: downloaded from {url}, checksum ok")
+                    }
                 }
             }
             Ok(())
         }
         Command::Train(args) => train_command(args),
-        Command::Eval { checkpoint, data, json, confusion, device } => {
+        Command::Eval {
+            checkpoint,
+            data,
+            json,
+            confusion,
+            device,
+        } => {
             let device = device::open(&device)?;
             let ckpt = checkpoint::load(&checkpoint, &device)?;
             let (model, _) = ckpt.model(&checkpoint, &device)?;
@@ -183,39 +220,100 @@ fn run(cli: Cli) -> Result<()> {
                 v["arch"] = ckpt.header.arch.arch().to_string().into();
                 println!("{v}");
             } else {
-                println!("{}: {} on {} test images", checkpoint.display(), ckpt.header.arch.arch(), eval.count);
-                println!("accuracy {:.2}%  loss {:.4}", 100.0 * eval.accuracy, eval.loss);
+                println!(
+                    "{}: {} on {} test images",
+                    checkpoint.display(),
+                    ckpt.header.arch.arch(),
+                    eval.count
+                );
+                println!(
+                    "accuracy {:.2}%  loss {:.4}",
+                    100.0 * eval.accuracy,
+                    eval.loss
+                );
                 for (digit, acc) in eval.per_class.iter().enumerate() {
                     println!("  {digit}: {:.2}%", 100.0 * acc);
                 }
             }
             Ok(())
         }
-        Command::Bench { arch, batch, steps, warmup, repeats, json, device } => {
+        Command::Bench {
+            arch,
+            batch,
+            steps,
+            warmup,
+            repeats,
+            json,
+            device,
+        } => {
             let device = device::open(&device)?;
-            let config = BenchConfig { arch: arch.config(), batch, steps, warmup, repeats };
+            let config = BenchConfig {
+                arch: arch.config(),
+                batch,
+                steps,
+                warmup,
+                repeats,
+            };
             let report = bench::run(&config, &device)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
-                println!("training step, {} at batch {} on {}, median of {} repeats:", report.arch, batch, report.device, repeats);
-                println!("  train (ours)          {:>8.0} images/s", report.images_per_s);
-                println!("  plain candle AdamW    {:>8.0} images/s", report.baseline_images_per_s);
+                println!(
+                    "training step, {} at batch {} on {}, median of {} repeats:",
+                    report.arch, batch, report.device, repeats
+                );
+                println!(
+                    "  train (ours)          {:>8.0} images/s",
+                    report.images_per_s
+                );
+                println!(
+                    "  plain candle AdamW    {:>8.0} images/s",
+                    report.baseline_images_per_s
+                );
                 println!("  ratio                 {:>8.2}", report.ratio);
             }
             Ok(())
         }
+        Command::Publish {
+            from,
+            name,
+            models,
+            command,
+            data,
+        } => {
+            let mnist = load_data(data)?;
+            let p = publish::Publish {
+                from,
+                name,
+                models,
+                command,
+            };
+            let entry = publish::publish(&p, &mnist, &candle_core::Device::Cpu)?;
+            println!("{}", serde_json::to_string_pretty(&entry)?);
+            Ok(())
+        }
         Command::Archs { json } => {
-            let costs: Vec<_> = [Arch::Seed, Arch::Light].iter().map(|a| (a.to_string(), a.config().cost())).collect();
+            let costs: Vec<_> = [Arch::Seed, Arch::Light]
+                .iter()
+                .map(|a| (a.to_string(), a.config().cost()))
+                .collect();
             if json {
-                let v: serde_json::Map<String, serde_json::Value> =
-                    costs.into_iter().map(|(a, c)| Ok((a, serde_json::to_value(c)?))).collect::<Result<_>>()?;
+                let v: serde_json::Map<String, serde_json::Value> = costs
+                    .into_iter()
+                    .map(|(a, c)| Ok((a, serde_json::to_value(c)?)))
+                    .collect::<Result<_>>()?;
                 println!("{}", serde_json::Value::Object(v));
             } else {
                 for (arch, cost) in costs {
-                    println!("{arch}: {} parameters, {} MACs per image", cost.params, cost.macs);
+                    println!(
+                        "{arch}: {} parameters, {} MACs per image",
+                        cost.params, cost.macs
+                    );
                     for l in cost.layers {
-                        println!("  {:<10} {:>8} params {:>10} MACs", l.name, l.params, l.macs);
+                        println!(
+                            "  {:<10} {:>8} params {:>10} MACs",
+                            l.name, l.params, l.macs
+                        );
                     }
                 }
             }
@@ -248,9 +346,16 @@ fn train_command(a: TrainArgs) -> Result<()> {
         train_limit: a.train_limit,
         test_limit: a.test_limit,
     };
-    let out = a.out.unwrap_or_else(|| Path::new("runs").join(a.arch.to_string()));
+    let out = a
+        .out
+        .unwrap_or_else(|| Path::new("runs").join(a.arch.to_string()));
     let mnist = load_data(a.data)?;
-    let opts = RunOptions { out: out.clone(), resume: a.resume, device, eval_batch: 500 };
+    let opts = RunOptions {
+        out: out.clone(),
+        resume: a.resume,
+        device,
+        eval_batch: 500,
+    };
     let outcome = trainer::train(config, &mnist, &opts)?;
     println!(
         "{}: test accuracy {:.2}% after {} epochs; weights {}, metrics and pictures in {}",

@@ -1,0 +1,187 @@
+//! Shipping a trained model: its weights go into `models/` with a model card (Markdown), its
+//! curves and confusion matrix as pictures, and an entry in the manifest `models/models.json`
+//! whose accuracy is measured here, on the official test set, not copied from the run.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use serde_json::{json, Value};
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::evaluate::{evaluate, Evaluation};
+use crate::mnist::Mnist;
+use crate::{atomic, plot, Error, Result};
+
+/// The manifest's file name inside the models folder.
+pub const MANIFEST: &str = "models.json";
+
+/// What to publish and where.
+#[derive(Clone, Debug)]
+pub struct Publish {
+    /// The checkpoint or weights file of the run.
+    pub from: PathBuf,
+    /// Short name: files become `NAME.safetensors`, `NAME.md`, `NAME-*.png`.
+    pub name: String,
+    /// The models folder.
+    pub models: PathBuf,
+    /// The command that produced the run, quoted in the card.
+    pub command: String,
+}
+
+/// Publishes `p`, returning the manifest entry written.
+pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
+    if p.name.is_empty()
+        || !p
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::Config(format!(
+            "model name '{}': use letters, digits, - and _",
+            p.name
+        )));
+    }
+    let ckpt = checkpoint::load(&p.from, device)?;
+    let (model, varmap) = ckpt.model(&p.from, device)?;
+    let eval = evaluate(&model, &data.test, device, 500)?;
+    let file = format!("{}.safetensors", p.name);
+    let weights = p.models.join(&file);
+    let mut header = ckpt.header.clone();
+    header.dataset_sha256 = header.dataset_sha256.or(Some(data.sha256.clone()));
+    checkpoint::save(&weights, &header, &varmap, None)?;
+    let bytes = std::fs::metadata(&weights)
+        .map_err(|e| Error::io(&weights, e))?
+        .len();
+    plot::confusion(
+        &eval,
+        &format!("{} on the MNIST test set", p.name),
+        &p.models.join(format!("{}-confusion.png", p.name)),
+    )?;
+    if !ckpt.header.history.is_empty() {
+        plot::curves(
+            &ckpt.header.history,
+            &p.models.join(format!("{}-curves.png", p.name)),
+        )?;
+    }
+    let cost = ckpt.header.arch.cost();
+    let entry = json!({
+        "name": p.name,
+        "checkpoint": file,
+        "arch": ckpt.header.arch.arch().to_string(),
+        "precision": "fp32",
+        "accuracy": eval.accuracy,
+        "bytes": bytes,
+        "params": cost.params,
+        "macs": cost.macs,
+        "epochs": ckpt.header.epoch,
+        "card": format!("{}.md", p.name),
+        "command": p.command,
+    });
+    write_card(p, &ckpt, &eval, &entry)?;
+    update_manifest(&p.models.join(MANIFEST), entry.clone())?;
+    Ok(entry)
+}
+
+fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) -> Result<()> {
+    let h = &ckpt.header;
+    let cost = h.arch.cost();
+    let mut md = format!("# {}\n\n", p.name);
+    md.push_str(&format!(
+        "A {} digit classifier (fp32 weights, safetensors) for 28×28 MNIST-style images: light digit on \
+         dark ground, pixels scaled to [0, 1] and normalised with mean 0.1307 and std 0.3081.\n\n",
+        h.arch.arch()
+    ));
+    md.push_str("| | |\n|---|---|\n");
+    md.push_str(&format!(
+        "| test accuracy (official 10,000 images) | **{:.2}%** |\n",
+        100.0 * eval.accuracy
+    ));
+    md.push_str(&format!("| test loss | {:.4} |\n", eval.loss));
+    md.push_str(&format!(
+        "| parameters | {} |\n| multiply-accumulates per image | {} |\n",
+        cost.params, cost.macs
+    ));
+    md.push_str(&format!(
+        "| file | `{}`, {} bytes |\n",
+        entry["checkpoint"].as_str().unwrap_or_default(),
+        entry["bytes"]
+    ));
+    md.push_str(&format!(
+        "| epochs | {} ({} optimizer steps) |\n",
+        h.epoch, h.steps
+    ));
+    if let Some(sha) = &h.dataset_sha256 {
+        md.push_str(&format!(
+            "| training data | MNIST, SHA-256 of the four files' digests `{sha}` |\n"
+        ));
+    }
+    md.push_str(&format!("| written by | {} |\n\n", h.tool));
+    md.push_str("## How it was made\n\n```sh\n");
+    md.push_str(&p.command);
+    md.push_str("\n```\n\n");
+    if let Some(t) = &h.train {
+        md.push_str(&format!(
+            "Settings: {:?} optimizer, peak learning rate {}, {:?} schedule, batch {} ({} micro-batches), \
+             weight decay {}, seed {}, augmentation {}.\n\n",
+            t.optimizer.kind,
+            t.lr,
+            t.schedule,
+            t.batch,
+            t.accumulate,
+            t.optimizer.weight_decay,
+            t.seed,
+            match &t.augment {
+                Some(a) => format!("±{}° rotation and ±{}% shift", a.max_rotation_deg, 100.0 * a.max_shift),
+                None => "off".into(),
+            }
+        ));
+    }
+    md.push_str("Re-check the accuracy with:\n\n```sh\n");
+    md.push_str(&format!(
+        "cargo run --release -p train -- eval --checkpoint models/{}\n```\n\n",
+        entry["checkpoint"].as_str().unwrap_or_default()
+    ));
+    md.push_str("## Per class\n\n| digit | accuracy |\n|---|---|\n");
+    for (d, a) in eval.per_class.iter().enumerate() {
+        md.push_str(&format!("| {d} | {:.2}% |\n", 100.0 * a));
+    }
+    if !h.history.is_empty() {
+        md.push_str("\n## Training\n\n| epoch | lr | train loss | train acc | test loss | test acc | images/s |\n|---|---|---|---|---|---|---|\n");
+        for m in &h.history {
+            md.push_str(&format!(
+                "| {} | {:.2e} | {:.4} | {:.2}% | {:.4} | {:.2}% | {:.0} |\n",
+                m.epoch,
+                m.lr,
+                m.train_loss,
+                100.0 * m.train_accuracy,
+                m.test_loss,
+                100.0 * m.test_accuracy,
+                m.images_per_s
+            ));
+        }
+        md.push_str(&format!("\n![curves]({}-curves.png)\n", p.name));
+    }
+    md.push_str(&format!(
+        "\n![confusion matrix]({}-confusion.png)\n",
+        p.name
+    ));
+    atomic::write(&p.models.join(format!("{}.md", p.name)), md.as_bytes())
+}
+
+/// Replaces the entry of the same name in the manifest (or appends it), keeping the others.
+fn update_manifest(path: &Path, entry: Value) -> Result<()> {
+    let mut entries: Vec<Value> = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::data(path, format!("not a JSON array ({e})")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    match entries.iter_mut().find(|e| e["name"] == entry["name"]) {
+        Some(slot) => *slot = entry,
+        None => entries.push(entry),
+    }
+    let mut text =
+        serde_json::to_string_pretty(&entries).map_err(|e| Error::data(path, e.to_string()))?;
+    text.push('\n');
+    atomic::write(path, text.as_bytes())
+}

@@ -1,0 +1,171 @@
+//! Bad input gets a one-line error naming the file and what is wrong.
+
+use std::fs;
+
+use crate::common::{fails, mnist_dir, train};
+
+fn idx(magic: [u8; 4], dims: &[u32], body_len: usize) -> Vec<u8> {
+    let mut v = magic.to_vec();
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(vec![1u8; body_len]);
+    v
+}
+
+/// A data folder with small, well-formed files: 5 training and 3 test digits.
+fn small_data(dir: &std::path::Path) {
+    fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx([0, 0, 8, 3], &[5, 28, 28], 5 * 784),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx([0, 0, 8, 1], &[5], 5),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("t10k-images-idx3-ubyte"),
+        idx([0, 0, 8, 3], &[3, 28, 28], 3 * 784),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        idx([0, 0, 8, 1], &[3], 3),
+    )
+    .unwrap();
+}
+
+#[test]
+fn issue2_missing_data_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = fails(
+        train()
+            .args(["train", "--epochs", "1", "--data"])
+            .arg(dir.path()),
+    );
+    assert!(line.contains("train-images-idx3-ubyte: missing"), "{line}");
+    assert!(line.contains("train fetch"), "{line}");
+}
+
+#[test]
+fn issue2_truncated_gzip_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        let gz = fs::read(mnist_dir().join(format!("{name}.gz"))).unwrap();
+        let keep = if name == "t10k-images-idx3-ubyte" {
+            gz.len() / 2
+        } else {
+            gz.len()
+        };
+        fs::write(dir.path().join(format!("{name}.gz")), &gz[..keep]).unwrap();
+    }
+    let line = fails(
+        train()
+            .args(["train", "--epochs", "1", "--data"])
+            .arg(dir.path()),
+    );
+    assert!(
+        line.contains("t10k-images-idx3-ubyte.gz: truncated or corrupt gzip"),
+        "{line}"
+    );
+}
+
+#[test]
+fn issue2_images_and_labels_of_different_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    fs::write(
+        dir.path().join("t10k-labels-idx1-ubyte"),
+        idx([0, 0, 8, 1], &[4], 4),
+    )
+    .unwrap();
+    let line = fails(
+        train()
+            .args(["train", "--epochs", "1", "--data"])
+            .arg(dir.path()),
+    );
+    assert!(
+        line.contains("t10k-labels-idx1-ubyte: holds 4 labels but"),
+        "{line}"
+    );
+    assert!(line.contains("holds 3 images"), "{line}");
+}
+
+#[test]
+fn issue2_labels_file_in_place_of_images() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        idx([0, 0, 8, 1], &[5], 5),
+    )
+    .unwrap();
+    let line = fails(
+        train()
+            .args(["train", "--epochs", "1", "--data"])
+            .arg(dir.path()),
+    );
+    assert!(
+        line.contains("train-images-idx3-ubyte: not an IDX images file"),
+        "{line}"
+    );
+}
+
+#[test]
+fn issue2_bad_checkpoints_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.safetensors");
+    let line = fails(train().arg("eval").arg("--checkpoint").arg(&missing));
+    assert!(line.contains("nope.safetensors: No such file"), "{line}");
+    let text = dir.path().join("notes.safetensors");
+    fs::write(&text, "hello, this is not a model").unwrap();
+    let line = fails(train().arg("eval").arg("--checkpoint").arg(&text));
+    assert!(
+        line.contains("notes.safetensors: not a safetensors file"),
+        "{line}"
+    );
+}
+
+#[test]
+fn issue2_cuda_without_cuda_support_says_how_to_get_it() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let line = fails(train().args(["bench", "--device", "cuda", "--steps", "1"]));
+    assert!(line.contains("--features cuda"), "{line}");
+}
+
+#[test]
+fn issue2_existing_run_is_not_overwritten_without_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    small_data(data.path());
+    let args = ["train", "--epochs", "1", "--batch", "4", "--no-augment"];
+    crate::common::ok(
+        train()
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .arg("--out")
+            .arg(dir.path()),
+    );
+    let line = fails(
+        train()
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .arg("--out")
+            .arg(dir.path()),
+    );
+    assert!(
+        line.contains("already holds a checkpoint; pass --resume"),
+        "{line}"
+    );
+}

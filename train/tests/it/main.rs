@@ -1,0 +1,8 @@
+//! Integration tests of the `train` binary, built as one test executable. They read the real
+//! MNIST files from `MNIST_DIR` (CI: `../shared/data/mnist`), falling back to `data/mnist`.
+
+mod common;
+mod errors;
+mod fetch;
+mod resume;
+mod shipped;

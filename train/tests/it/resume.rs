@@ -1,0 +1,143 @@
+//! Training on real MNIST: outputs, `kill -9` mid-epoch and `--resume`, reproducibility.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::{ok, train};
+
+const ARGS: [&str; 9] = [
+    "train",
+    "--arch",
+    "seed",
+    "--epochs",
+    "3",
+    "--train-limit",
+    "1500",
+    "--test-limit",
+    "500",
+];
+
+fn metrics(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("metrics.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn issue2_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run() {
+    let whole = tempfile::tempdir().unwrap();
+    ok(train().args(ARGS).arg("--out").arg(whole.path()));
+    let reference = metrics(whole.path());
+    assert_eq!(reference.len(), 3);
+    for file in [
+        "checkpoint.safetensors",
+        "model.safetensors",
+        "metrics.csv",
+        "curves.png",
+        "confusion.png",
+    ] {
+        assert!(whole.path().join(file).is_file(), "{file} is missing");
+    }
+    let last = reference[2]["test_accuracy"].as_f64().unwrap();
+    assert!(
+        last > 0.85,
+        "1500 images, 3 epochs should reach 85%, got {last}"
+    );
+
+    let broken = tempfile::tempdir().unwrap();
+    let mut child = train()
+        .args(ARGS)
+        .arg("--out")
+        .arg(broken.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = broken.path().join("checkpoint.safetensors");
+    let started = Instant::now();
+    while !ckpt.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no checkpoint after 10 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let done = metrics(broken.path()).len();
+    assert!(done < 3, "the run finished before it could be killed");
+
+    ok(train()
+        .args(ARGS)
+        .arg("--out")
+        .arg(broken.path())
+        .arg("--resume"));
+    let resumed = metrics(broken.path());
+    assert_eq!(resumed.len(), 3);
+    for (a, b) in reference.iter().zip(&resumed) {
+        for key in ["train_loss", "test_loss", "test_accuracy"] {
+            let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+            assert!(
+                (x - y).abs() < 1e-6,
+                "epoch {}: {key} {x} vs {y}",
+                a["epoch"]
+            );
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(broken.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.len() <= 1,
+        "temporary files pile up: {leftovers:?}"
+    );
+}
+
+#[test]
+fn issue2_eval_json_has_accuracy_and_per_class() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(train()
+        .args([
+            "train",
+            "--arch",
+            "light",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "2000",
+            "--test-limit",
+            "200",
+        ])
+        .args([
+            "--optimizer",
+            "sgd",
+            "--accumulate",
+            "4",
+            "--no-augment",
+            "--out",
+        ])
+        .arg(dir.path()));
+    let png = dir.path().join("eval-confusion.png");
+    let out = ok(train()
+        .arg("eval")
+        .arg("--checkpoint")
+        .arg(dir.path().join("model.safetensors"))
+        .arg("--json")
+        .arg("--confusion")
+        .arg(&png));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.5 && acc <= 1.0, "{acc}");
+    assert_eq!(v["count"], 10_000);
+    assert_eq!(v["arch"], "light");
+    let per_class = v["per_class"].as_array().unwrap();
+    assert_eq!(per_class.len(), 10);
+    let mean: f64 = per_class.iter().map(|p| p.as_f64().unwrap()).sum::<f64>() / 10.0;
+    assert!(
+        (mean - acc).abs() < 0.05,
+        "per-class accuracies {per_class:?} do not average near {acc}"
+    );
+    assert!(image::open(&png).unwrap().width() > 400);
+}

@@ -1,0 +1,45 @@
+//! The shipped checkpoints reach the accuracy the manifest claims, on the official test set.
+
+use crate::common::{ok, train, workspace};
+
+#[test]
+fn issue2_shipped_models_match_the_manifest() {
+    let manifest = workspace().join("models/models.json");
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let checkpoints: Vec<_> = entries
+        .iter()
+        .filter(|e| e["checkpoint"].is_string())
+        .collect();
+    assert!(!checkpoints.is_empty(), "models.json lists no checkpoint");
+    for entry in checkpoints {
+        let path = workspace()
+            .join("models")
+            .join(entry["checkpoint"].as_str().unwrap());
+        assert!(
+            std::fs::metadata(&path).unwrap().len() < 1 << 20,
+            "{} is over 1 MB",
+            path.display()
+        );
+        let out = ok(train()
+            .arg("eval")
+            .arg("--checkpoint")
+            .arg(&path)
+            .arg("--json"));
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let measured = v["accuracy"].as_f64().unwrap();
+        let claimed = entry["accuracy"].as_f64().unwrap();
+        assert!(
+            (measured - claimed).abs() < 1e-9,
+            "{}: measured {measured}, manifest says {claimed}",
+            path.display()
+        );
+        assert_eq!(v["arch"], entry["arch"]);
+        let floor = if entry["arch"] == "seed" { 0.992 } else { 0.99 };
+        assert!(
+            measured >= floor,
+            "{}: {measured} is below {floor}",
+            path.display()
+        );
+    }
+}
