@@ -1,0 +1,183 @@
+//! The contract between `train` and `edge`: what a model needs its input to look like,
+//! stored in the ONNX file's `metadata_props` under the keys below. A model without them is
+//! fed like the seed CNN ([`Contract::default`]).
+//!
+//! | key | value | example |
+//! |---|---|---|
+//! | `mnist_edge.input_shape` | C,H,W of one input image | `1,28,28` |
+//! | `mnist_edge.mean`, `mnist_edge.std` | normalisation of pixels scaled to [0, 1] | `0.1307`, `0.3081` |
+//! | `mnist_edge.polarity` | `light_on_dark` (MNIST) or `dark_on_light` | `light_on_dark` |
+//! | `mnist_edge.labels` | class names, comma-separated, in output order | `0,1,2,3,4,5,6,7,8,9` |
+//!
+//! Informative keys written by `train export` (not needed to run the model): `mnist_edge.arch`,
+//! `mnist_edge.precision`, `mnist_edge.accuracy` (official test set, measured by tract),
+//! `mnist_edge.params`, `mnist_edge.macs`, `mnist_edge.pruning`, `mnist_edge.quantization`,
+//! `mnist_edge.dataset_sha256`, `mnist_edge.tool`.
+
+/// Key of the input shape.
+pub const INPUT_SHAPE: &str = "mnist_edge.input_shape";
+/// Key of the normalisation mean.
+pub const MEAN: &str = "mnist_edge.mean";
+/// Key of the normalisation standard deviation.
+pub const STD: &str = "mnist_edge.std";
+/// Key of the polarity.
+pub const POLARITY: &str = "mnist_edge.polarity";
+/// Key of the class labels.
+pub const LABELS: &str = "mnist_edge.labels";
+
+/// Which way round ink and ground are in the images the model was trained on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polarity {
+    /// Light strokes on a dark ground, as in MNIST.
+    LightOnDark,
+    /// Dark strokes on a light ground.
+    DarkOnLight,
+}
+
+impl Polarity {
+    /// The metadata spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Polarity::LightOnDark => "light_on_dark",
+            Polarity::DarkOnLight => "dark_on_light",
+        }
+    }
+}
+
+/// Everything needed to turn a grey digit into model input and read the output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contract {
+    /// Side of the square single-channel input image in pixels.
+    pub side: usize,
+    /// Mean subtracted from pixels scaled to [0, 1].
+    pub mean: f32,
+    /// Standard deviation pixels are divided by after the mean.
+    pub std: f32,
+    /// Ink and ground of the training images.
+    pub polarity: Polarity,
+    /// Class names in the order of the model's outputs.
+    pub labels: Vec<String>,
+}
+
+impl Default for Contract {
+    /// The seed CNN's contract: 28×28 MNIST digits, mean 0.1307, std 0.3081, light on dark.
+    fn default() -> Self {
+        Self {
+            side: 28,
+            mean: 0.1307,
+            std: 0.3081,
+            polarity: Polarity::LightOnDark,
+            labels: (0..10).map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
+impl Contract {
+    /// The contract as metadata key-value pairs.
+    pub fn to_props(&self) -> Vec<(String, String)> {
+        vec![
+            (INPUT_SHAPE.into(), format!("1,{},{}", self.side, self.side)),
+            (MEAN.into(), self.mean.to_string()),
+            (STD.into(), self.std.to_string()),
+            (POLARITY.into(), self.polarity.as_str().into()),
+            (LABELS.into(), self.labels.join(",")),
+        ]
+    }
+
+    /// Reads the contract through `get`, which looks a metadata key up; absent keys take the
+    /// default. Errors name the key and what is wrong with its value.
+    pub fn from_props(get: impl Fn(&str) -> Option<String>) -> Result<Self, (String, String)> {
+        let mut c = Contract::default();
+        let bad = |key: &str, why: String| (key.to_string(), why);
+        if let Some(v) = get(INPUT_SHAPE) {
+            let dims: Vec<usize> = v
+                .split(',')
+                .map(|d| d.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad(INPUT_SHAPE, format!("'{v}' is not C,H,W")))?;
+            match dims[..] {
+                [1, h, w] if h == w && h > 0 => c.side = h,
+                _ => {
+                    return Err(bad(
+                        INPUT_SHAPE,
+                        format!("'{v}' is not one square grey image (1,S,S)"),
+                    ))
+                }
+            }
+        }
+        for (key, slot) in [(MEAN, &mut c.mean), (STD, &mut c.std)] {
+            if let Some(v) = get(key) {
+                *slot = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(key, format!("'{v}' is not a number")))?;
+            }
+        }
+        if !(c.std > 0.0 && c.std.is_finite() && c.mean.is_finite()) {
+            return Err(bad(
+                STD,
+                format!("mean {} and std {} cannot normalise", c.mean, c.std),
+            ));
+        }
+        if let Some(v) = get(POLARITY) {
+            c.polarity = match v.trim() {
+                "light_on_dark" => Polarity::LightOnDark,
+                "dark_on_light" => Polarity::DarkOnLight,
+                other => {
+                    return Err(bad(
+                        POLARITY,
+                        format!("'{other}' is neither light_on_dark nor dark_on_light"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get(LABELS) {
+            c.labels = v.split(',').map(|l| l.trim().to_string()).collect();
+            if c.labels.iter().any(String::is_empty) {
+                return Err(bad(LABELS, format!("'{v}' has an empty label")));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Normalises grey pixels (0 = ground, 255 = ink, already in the model's polarity).
+    pub fn normalise(&self, pixels: &[u8], out: &mut Vec<f32>) {
+        let (mean, std) = (self.mean, self.std);
+        out.extend(pixels.iter().map(|&p| (p as f32 / 255.0 - mean) / std));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn round_trips_through_props() {
+        let c = Contract {
+            side: 32,
+            mean: 0.5,
+            std: 0.25,
+            polarity: Polarity::DarkOnLight,
+            labels: vec!["a".into(), "b".into()],
+        };
+        let props: HashMap<_, _> = c.to_props().into_iter().collect();
+        assert_eq!(Contract::from_props(|k| props.get(k).cloned()).unwrap(), c);
+    }
+
+    #[test]
+    fn absent_keys_mean_the_seed_contract() {
+        assert_eq!(Contract::from_props(|_| None).unwrap(), Contract::default());
+    }
+
+    #[test]
+    fn malformed_values_name_the_key() {
+        let (key, why) =
+            Contract::from_props(|k| (k == MEAN).then(|| "abc".to_string())).unwrap_err();
+        assert_eq!(key, MEAN);
+        assert!(why.contains("not a number"));
+        let (key, _) = Contract::from_props(|k| (k == INPUT_SHAPE).then(|| "3,28,28".to_string()))
+            .unwrap_err();
+        assert_eq!(key, INPUT_SHAPE);
+    }
+}
