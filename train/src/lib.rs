@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod evaluate;
+pub mod export;
 pub mod fetch;
 pub mod metrics;
 pub mod mnist;
@@ -22,5 +23,6 @@ pub mod plot;
 pub mod publish;
 pub mod schedule;
 pub mod trainer;
+pub mod verify;
 
 pub use error::{Error, Result};

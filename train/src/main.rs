@@ -19,7 +19,7 @@ use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
 use train::schedule::Schedule;
 use train::trainer::{self, RunOptions, TrainConfig};
-use train::{device, plot, publish};
+use train::{device, export, plot, publish, verify};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
@@ -98,6 +98,28 @@ enum Command {
         command: String,
         #[command(flatten)]
         data: DataArg,
+    },
+    /// Write a checkpoint as an ONNX model, verified with tract before it replaces anything.
+    Export {
+        /// Checkpoint or weights file (.safetensors).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The ONNX file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check any digit ONNX model with tract: accuracy, size, parameters, batch-1 latency.
+    Verify {
+        #[arg(long)]
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
     },
     /// Parameters and multiply-accumulates of each architecture, layer by layer.
     Archs {
@@ -290,6 +312,56 @@ fn run(cli: Cli) -> Result<()> {
             };
             let entry = publish::publish(&p, &mnist, &candle_core::Device::Cpu)?;
             println!("{}", serde_json::to_string_pretty(&entry)?);
+            Ok(())
+        }
+        Command::Export {
+            checkpoint,
+            out,
+            data,
+            json,
+        } => {
+            let mnist = load_data(data)?;
+            let report = export::export(&checkpoint, &out, &mnist)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                let v = &report.verification;
+                println!(
+                    "{}: {} bytes, {} parameters",
+                    out.display(),
+                    v.bytes,
+                    v.params
+                );
+                println!(
+                    "  tract accuracy {:.2}% (candle {:.2}%), logits within {:.1e} of candle's",
+                    100.0 * v.accuracy,
+                    100.0 * report.candle_accuracy,
+                    v.max_logit_diff.unwrap_or(0.0)
+                );
+                println!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
+            }
+            Ok(())
+        }
+        Command::Verify { model, data, json } => {
+            let mnist = load_data(data)?;
+            let bytes = std::fs::read(&model).with_context(|| model.display().to_string())?;
+            let v = verify::verify(&bytes, &model, &mnist.test, None)?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!(
+                    "{}: {} bytes, {} parameters",
+                    model.display(),
+                    v.bytes,
+                    v.params
+                );
+                println!(
+                    "  tract accuracy {:.2}% on {} test images",
+                    100.0 * v.accuracy,
+                    v.count
+                );
+                println!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
+            }
             Ok(())
         }
         Command::Archs { json } => {

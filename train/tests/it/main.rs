@@ -3,6 +3,7 @@
 
 mod common;
 mod errors;
+mod export;
 mod fetch;
 mod resume;
 mod shipped;

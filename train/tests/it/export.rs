@@ -1,0 +1,102 @@
+//! `train export` and `train verify`: ONNX written from Rust, checked by tract.
+
+use std::fs;
+
+use crate::common::{fails, ok, train};
+
+fn trained(dir: &std::path::Path) -> std::path::PathBuf {
+    ok(train()
+        .args([
+            "train",
+            "--arch",
+            "light",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "100",
+            "--no-augment",
+            "--out",
+        ])
+        .arg(dir));
+    dir.join("model.safetensors")
+}
+
+#[test]
+fn issue3_export_matches_candle_under_tract_and_carries_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = trained(dir.path());
+    let onnx = dir.path().join("light.onnx");
+    let out = ok(train()
+        .arg("export")
+        .arg("--checkpoint")
+        .arg(&weights)
+        .arg("--out")
+        .arg(&onnx)
+        .arg("--json"));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let diff = v["max_logit_diff"].as_f64().unwrap();
+    assert!(diff < 1e-4, "logits differ by {diff}");
+    let (tract, candle) = (
+        v["accuracy"].as_f64().unwrap(),
+        v["candle_accuracy"].as_f64().unwrap(),
+    );
+    assert!(
+        (tract - candle).abs() < 2e-4,
+        "tract {tract} vs candle {candle}"
+    );
+    assert_eq!(v["params"], 107_866);
+    assert_eq!(
+        v["bytes"].as_u64().unwrap(),
+        fs::metadata(&onnx).unwrap().len()
+    );
+
+    let model = edge::infer::Classifier::load(&onnx).unwrap();
+    assert_eq!(model.contract(), &edge::contract::Contract::default());
+    let meta = model.metadata();
+    assert_eq!(meta["mnist_edge.arch"], "light");
+    assert_eq!(meta["mnist_edge.precision"], "fp32");
+    let stored: f64 = meta["mnist_edge.accuracy"].parse().unwrap();
+    assert!((stored - tract).abs() < 1e-6);
+
+    let verified = ok(train()
+        .arg("verify")
+        .arg("--model")
+        .arg(&onnx)
+        .arg("--json"));
+    let w: serde_json::Value = serde_json::from_str(verified.trim()).unwrap();
+    assert_eq!(w["accuracy"], v["accuracy"]);
+    assert!(w["latency_us"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn issue3_failed_export_keeps_the_good_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("model.onnx");
+    fs::write(&onnx, b"the good model").unwrap();
+    let broken = dir.path().join("broken.safetensors");
+    fs::write(&broken, b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ").unwrap();
+    let line = fails(
+        train()
+            .arg("export")
+            .arg("--checkpoint")
+            .arg(&broken)
+            .arg("--out")
+            .arg(&onnx),
+    );
+    assert!(line.contains("broken.safetensors"), "{line}");
+    assert_eq!(fs::read(&onnx).unwrap(), b"the good model");
+}
+
+#[test]
+fn issue3_verify_names_a_file_that_is_not_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.onnx");
+    fs::write(&path, [0xffu8, 0xd8, 0xff, 0xe0, 1, 2, 3]).unwrap();
+    let line = fails(train().arg("verify").arg("--model").arg(&path));
+    assert!(
+        line.contains("photo.onnx: not a readable ONNX model"),
+        "{line}"
+    );
+}
