@@ -37,14 +37,15 @@ fn small_data(dir: &std::path::Path) {
     .unwrap();
 }
 
+/// The error line of a one-epoch training run on the data in `dir`.
+fn training_error(dir: &std::path::Path) -> String {
+    fails(train().args(["train", "--epochs", "1", "--data"]).arg(dir))
+}
+
 #[test]
 fn issue2_missing_data_names_the_file_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let line = fails(
-        train()
-            .args(["train", "--epochs", "1", "--data"])
-            .arg(dir.path()),
-    );
+    let line = training_error(dir.path());
     assert!(line.contains("train-images-idx3-ubyte: missing"), "{line}");
     assert!(line.contains("train fetch"), "{line}");
 }
@@ -66,11 +67,7 @@ fn issue2_truncated_gzip_names_the_file() {
         };
         fs::write(dir.path().join(format!("{name}.gz")), &gz[..keep]).unwrap();
     }
-    let line = fails(
-        train()
-            .args(["train", "--epochs", "1", "--data"])
-            .arg(dir.path()),
-    );
+    let line = training_error(dir.path());
     assert!(
         line.contains("t10k-images-idx3-ubyte.gz: truncated or corrupt gzip"),
         "{line}"
@@ -86,11 +83,7 @@ fn issue2_images_and_labels_of_different_lengths() {
         idx([0, 0, 8, 1], &[4], 4),
     )
     .unwrap();
-    let line = fails(
-        train()
-            .args(["train", "--epochs", "1", "--data"])
-            .arg(dir.path()),
-    );
+    let line = training_error(dir.path());
     assert!(
         line.contains("t10k-labels-idx1-ubyte: holds 4 labels but"),
         "{line}"
@@ -107,11 +100,7 @@ fn issue2_labels_file_in_place_of_images() {
         idx([0, 0, 8, 1], &[5], 5),
     )
     .unwrap();
-    let line = fails(
-        train()
-            .args(["train", "--epochs", "1", "--data"])
-            .arg(dir.path()),
-    );
+    let line = training_error(dir.path());
     assert!(
         line.contains("train-images-idx3-ubyte: not an IDX images file"),
         "{line}"
