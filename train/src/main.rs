@@ -116,6 +116,9 @@ enum Command {
     Verify {
         #[arg(long)]
         model: PathBuf,
+        /// Write tract's predicted digit for each test image, one line, to this file.
+        #[arg(long)]
+        predictions: Option<PathBuf>,
         #[command(flatten)]
         data: DataArg,
         #[arg(long)]
@@ -342,10 +345,19 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Verify { model, data, json } => {
+        Command::Verify {
+            model,
+            predictions,
+            data,
+            json,
+        } => {
             let mnist = load_data(data)?;
             let bytes = std::fs::read(&model).with_context(|| model.display().to_string())?;
             let v = verify::verify(&bytes, &model, &mnist.test, None)?;
+            if let Some(path) = predictions {
+                let line: String = v.predictions.iter().map(|p| char::from(b'0' + p)).collect();
+                std::fs::write(&path, line + "\n").with_context(|| path.display().to_string())?;
+            }
             if json {
                 println!("{}", serde_json::to_string(&v)?);
             } else {

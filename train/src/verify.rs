@@ -40,6 +40,9 @@ pub struct Verification {
     /// The tract evaluation, with its confusion matrix.
     #[serde(skip)]
     pub evaluation: Evaluation,
+    /// tract's predicted class of every test image, in order.
+    #[serde(skip)]
+    pub predictions: Vec<u8>,
 }
 
 /// Verifies the ONNX `bytes` (named `path` in errors) on `test`; with `reference`, also
@@ -56,6 +59,7 @@ pub fn verify(
     let mut confusion = vec![vec![0u32; 10]; 10];
     let mut max_diff: Option<f32> = None;
     let mut loss_sum = 0.0;
+    let mut predictions = Vec::with_capacity(test.len());
     for start in (0..test.len()).step_by(500) {
         let end = (start + 500).min(test.len());
         let pixels = &test.images[start * PIXELS..end * PIXELS];
@@ -76,6 +80,7 @@ pub fn verify(
             let top = edge::infer::softmax_top(row);
             loss_sum -= (top.confidence.ln() + row[top.class] - row[label as usize]) as f64;
             confusion[label as usize][top.class] += 1;
+            predictions.push(top.class as u8);
         }
     }
     if let Some(d) = max_diff {
@@ -98,6 +103,7 @@ pub fn verify(
         max_logit_diff: max_diff,
         latency_us,
         evaluation,
+        predictions,
     })
 }
 

@@ -43,3 +43,38 @@ fn issue2_shipped_models_match_the_manifest() {
         );
     }
 }
+
+#[test]
+fn issue3_shipped_onnx_models_match_the_manifest_under_tract() {
+    let manifest = workspace().join("models/models.json");
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let files: Vec<_> = entries.iter().filter(|e| e["file"].is_string()).collect();
+    assert!(!files.is_empty(), "models.json lists no ONNX file");
+    assert_eq!(
+        entries.iter().filter(|e| e["default"] == true).count(),
+        1,
+        "exactly one default model"
+    );
+    for entry in files {
+        let path = workspace()
+            .join("models")
+            .join(entry["file"].as_str().unwrap());
+        let out = ok(train()
+            .arg("verify")
+            .arg("--model")
+            .arg(&path)
+            .arg("--json"));
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["bytes"], entry["bytes"], "{}", path.display());
+        let (measured, claimed) = (
+            v["accuracy"].as_f64().unwrap(),
+            entry["accuracy"].as_f64().unwrap(),
+        );
+        assert!(
+            (measured - claimed).abs() < 1e-9,
+            "{}: tract {measured}, manifest {claimed}",
+            path.display()
+        );
+    }
+}
