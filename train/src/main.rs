@@ -96,6 +96,9 @@ enum Command {
         /// The command that trained it, for the model card.
         #[arg(long)]
         command: String,
+        /// Make it the default model of `edge`.
+        #[arg(long)]
+        default: bool,
         #[command(flatten)]
         data: DataArg,
     },
@@ -304,6 +307,7 @@ fn run(cli: Cli) -> Result<()> {
             name,
             models,
             command,
+            default,
             data,
         } => {
             let mnist = load_data(data)?;
@@ -312,6 +316,7 @@ fn run(cli: Cli) -> Result<()> {
                 name,
                 models,
                 command,
+                default,
             };
             let entry = publish::publish(&p, &mnist, &candle_core::Device::Cpu)?;
             println!("{}", serde_json::to_string_pretty(&entry)?);

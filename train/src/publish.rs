@@ -26,6 +26,8 @@ pub struct Publish {
     pub models: PathBuf,
     /// The command that produced the run, quoted in the card.
     pub command: String,
+    /// Make this the model `edge` uses when none is named.
+    pub default: bool,
 }
 
 /// Publishes `p`, returning the manifest entry written.
@@ -63,22 +65,30 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
             &p.models.join(format!("{}-curves.png", p.name)),
         )?;
     }
+    let onnx = format!("{}.onnx", p.name);
+    let exported = crate::export::export(&weights, &p.models.join(&onnx), data)?;
+    let v = &exported.verification;
     let cost = ckpt.header.arch.cost();
     let entry = json!({
         "name": p.name,
+        "file": onnx,
         "checkpoint": file,
         "arch": ckpt.header.arch.arch().to_string(),
         "precision": "fp32",
-        "accuracy": eval.accuracy,
-        "bytes": bytes,
+        "accuracy": v.accuracy,
+        "checkpoint_accuracy": eval.accuracy,
+        "bytes": v.bytes,
+        "checkpoint_bytes": bytes,
         "params": cost.params,
         "macs": cost.macs,
+        "tract_latency_us": (v.latency_us * 10.0).round() / 10.0,
         "epochs": ckpt.header.epoch,
+        "default": p.default,
         "card": format!("{}.md", p.name),
         "command": p.command,
     });
     write_card(p, &ckpt, &eval, &entry)?;
-    update_manifest(&p.models.join(MANIFEST), entry.clone())?;
+    update_manifest(&p.models.join(MANIFEST), entry.clone(), p.default)?;
     Ok(entry)
 }
 
@@ -87,13 +97,17 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
     let cost = h.arch.cost();
     let mut md = format!("# {}\n\n", p.name);
     md.push_str(&format!(
-        "A {} digit classifier (fp32 weights, safetensors) for 28×28 MNIST-style images: light digit on \
+        "A {} digit classifier in fp32, as ONNX and as safetensors weights, for 28×28 MNIST-style images: light digit on \
          dark ground, pixels scaled to [0, 1] and normalised with mean 0.1307 and std 0.3081.\n\n",
         h.arch.arch()
     ));
     md.push_str("| | |\n|---|---|\n");
     md.push_str(&format!(
-        "| test accuracy (official 10,000 images) | **{:.2}%** |\n",
+        "| test accuracy (official 10,000 images), ONNX under tract | **{:.2}%** |\n",
+        100.0 * entry["accuracy"].as_f64().unwrap_or_default()
+    ));
+    md.push_str(&format!(
+        "| test accuracy, checkpoint under candle | {:.2}% |\n",
         100.0 * eval.accuracy
     ));
     md.push_str(&format!("| test loss | {:.4} |\n", eval.loss));
@@ -102,9 +116,15 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
         cost.params, cost.macs
     ));
     md.push_str(&format!(
-        "| file | `{}`, {} bytes |\n",
+        "| files | `{}` (ONNX, opset 13), {} bytes; `{}` (safetensors), {} bytes |\n",
+        entry["file"].as_str().unwrap_or_default(),
+        entry["bytes"],
         entry["checkpoint"].as_str().unwrap_or_default(),
-        entry["bytes"]
+        entry["checkpoint_bytes"]
+    ));
+    md.push_str(&format!(
+        "| tract batch-1 latency (median, measured while publishing) | {} µs |\n",
+        entry["tract_latency_us"]
     ));
     md.push_str(&format!(
         "| epochs | {} ({} optimizer steps) |\n",
@@ -138,8 +158,9 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
     }
     md.push_str("Re-check the accuracy with:\n\n```sh\n");
     md.push_str(&format!(
-        "cargo run --release -p train -- eval --checkpoint models/{}\n```\n\n",
-        entry["checkpoint"].as_str().unwrap_or_default()
+        "cargo run --release -p train -- eval --checkpoint models/{}\ncargo run --release -p train -- verify --model models/{}\n```\n\n",
+        entry["checkpoint"].as_str().unwrap_or_default(),
+        entry["file"].as_str().unwrap_or_default()
     ));
     md.push_str("## Per class\n\n| digit | accuracy |\n|---|---|\n");
     for (d, a) in eval.per_class.iter().enumerate() {
@@ -168,14 +189,20 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
     atomic::write(&p.models.join(format!("{}.md", p.name)), md.as_bytes())
 }
 
-/// Replaces the entry of the same name in the manifest (or appends it), keeping the others.
-fn update_manifest(path: &Path, entry: Value) -> Result<()> {
+/// Replaces the entry of the same name in the manifest (or appends it), keeping the others;
+/// a new default takes the flag from the old one.
+fn update_manifest(path: &Path, entry: Value, default: bool) -> Result<()> {
     let mut entries: Vec<Value> = match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| Error::data(path, format!("not a JSON array ({e})")))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io(path, e)),
     };
+    if default {
+        for e in entries.iter_mut() {
+            e["default"] = json!(false);
+        }
+    }
     match entries.iter_mut().find(|e| e["name"] == entry["name"]) {
         Some(slot) => *slot = entry,
         None => entries.push(entry),

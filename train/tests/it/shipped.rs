@@ -16,11 +16,9 @@ fn issue2_shipped_models_match_the_manifest() {
         let path = workspace()
             .join("models")
             .join(entry["checkpoint"].as_str().unwrap());
-        assert!(
-            std::fs::metadata(&path).unwrap().len() < 1 << 20,
-            "{} is over 1 MB",
-            path.display()
-        );
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size < 1 << 20, "{} is over 1 MB", path.display());
+        assert_eq!(entry["checkpoint_bytes"], size);
         let out = ok(train()
             .arg("eval")
             .arg("--checkpoint")
@@ -28,7 +26,7 @@ fn issue2_shipped_models_match_the_manifest() {
             .arg("--json"));
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         let measured = v["accuracy"].as_f64().unwrap();
-        let claimed = entry["accuracy"].as_f64().unwrap();
+        let claimed = entry["checkpoint_accuracy"].as_f64().unwrap();
         assert!(
             (measured - claimed).abs() < 1e-9,
             "{}: measured {measured}, manifest says {claimed}",
