@@ -312,6 +312,9 @@ pub struct ExportReport {
     pub verification: crate::verify::Verification,
     /// Accuracy of the candle model on the same images.
     pub candle_accuracy: f64,
+    /// The candle model's full evaluation (per class, confusion matrix).
+    #[serde(skip)]
+    pub candle: crate::evaluate::Evaluation,
 }
 
 /// Exports the checkpoint at `from` to `out`: encodes it, verifies it with tract against
@@ -358,12 +361,18 @@ pub fn export(
         format!("{:.6}", checked.accuracy),
     ));
     let bytes = to_onnx(&ckpt.header.arch, weight, &contract, &props)?;
-    let mut verification = crate::verify::verify(&bytes, out, &data.test, Some(&model))?;
-    verification.bytes = bytes.len();
+    // Same graph and weights as the draft just verified; check the final file loads and
+    // carries the contract before it replaces anything.
+    edge::infer::Classifier::from_bytes(&bytes, out).map_err(|e| Error::Config(e.to_string()))?;
+    let verification = crate::verify::Verification {
+        bytes: bytes.len(),
+        ..checked
+    };
     let candle = crate::evaluate::evaluate(&model, &data.test, &device, 500)?;
     crate::atomic::write(out, &bytes)?;
     Ok(ExportReport {
         verification,
         candle_accuracy: candle.accuracy,
+        candle,
     })
 }

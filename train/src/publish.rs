@@ -8,7 +8,7 @@ use candle_core::Device;
 use serde_json::{json, Value};
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::evaluate::{evaluate, Evaluation};
+use crate::evaluate::Evaluation;
 use crate::mnist::Mnist;
 use crate::{atomic, plot, Error, Result};
 
@@ -44,8 +44,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         )));
     }
     let ckpt = checkpoint::load(&p.from, device)?;
-    let (model, varmap) = ckpt.model(&p.from, device)?;
-    let eval = evaluate(&model, &data.test, device, 500)?;
+    let (_, varmap) = ckpt.model(&p.from, device)?;
     let file = format!("{}.safetensors", p.name);
     let weights = p.models.join(&file);
     let mut header = ckpt.header.clone();
@@ -54,8 +53,12 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
     let bytes = std::fs::metadata(&weights)
         .map_err(|e| Error::io(&weights, e))?
         .len();
+    let onnx = format!("{}.onnx", p.name);
+    let exported = crate::export::export(&weights, &p.models.join(&onnx), data)?;
+    let v = &exported.verification;
+    let eval = &exported.candle;
     plot::confusion(
-        &eval,
+        eval,
         &format!("{} on the MNIST test set", p.name),
         &p.models.join(format!("{}-confusion.png", p.name)),
     )?;
@@ -65,9 +68,6 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
             &p.models.join(format!("{}-curves.png", p.name)),
         )?;
     }
-    let onnx = format!("{}.onnx", p.name);
-    let exported = crate::export::export(&weights, &p.models.join(&onnx), data)?;
-    let v = &exported.verification;
     let cost = ckpt.header.arch.cost();
     let entry = json!({
         "name": p.name,
@@ -87,7 +87,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         "card": format!("{}.md", p.name),
         "command": p.command,
     });
-    write_card(p, &ckpt, &eval, &entry)?;
+    write_card(p, &ckpt, eval, &entry)?;
     update_manifest(&p.models.join(MANIFEST), entry.clone(), p.default)?;
     Ok(entry)
 }
