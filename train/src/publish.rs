@@ -141,11 +141,11 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
     md.push_str("\n```\n\n");
     if let Some(t) = &h.train {
         md.push_str(&format!(
-            "Settings: {:?} optimizer, peak learning rate {}, {:?} schedule, batch {} ({} micro-batches), \
+            "Settings: `--optimizer {}`, peak learning rate {}, `--schedule {}`, batch {} (`--accumulate {}`), \
              weight decay {}, seed {}, augmentation {}.\n\n",
-            t.optimizer.kind,
+            format!("{:?}", t.optimizer.kind).to_lowercase(),
             t.lr,
-            t.schedule,
+            format!("{:?}", t.schedule).to_lowercase(),
             t.batch,
             t.accumulate,
             t.optimizer.weight_decay,

@@ -4,6 +4,7 @@ mod cost;
 mod init;
 mod light;
 pub mod ops;
+mod pool;
 mod seed;
 
 pub use cost::{Cost, Layer};

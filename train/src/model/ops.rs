@@ -78,8 +78,17 @@ pub fn depthwise2d(
     ys.reshape((n, c, oh, ow))
 }
 
-/// 2×2 max-pool, stride 2, dropping an odd last row or column as candle and PyTorch do.
+/// 2×2 max-pool, stride 2, dropping an odd last row or column as candle and PyTorch do: a
+/// custom op on the CPU ([`super::pool`]), a reshape and two max reductions elsewhere.
 pub fn max_pool2(xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+        return super::pool::max_pool2_cpu(xs);
+    }
+    max_pool2_reshaped(xs)
+}
+
+/// 2×2 max-pool from a reshape and two max reductions, for devices without the custom op.
+pub fn max_pool2_reshaped(xs: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = xs.dims4()?;
     let (ph, pw) = (h / 2, w / 2);
     let xs = if h % 2 == 1 || w % 2 == 1 {
@@ -238,9 +247,14 @@ mod tests {
 
     #[test]
     fn max_pool_values_match_candle_and_gradients_match_the_definition() {
-        for side in [11, 26] {
+        for (side, pool) in [
+            (11, max_pool2 as fn(&Tensor) -> Result<Tensor>),
+            (26, max_pool2),
+            (11, max_pool2_reshaped),
+            (26, max_pool2_reshaped),
+        ] {
             let x = Var::from_tensor(&random(&[2, 3, side, side], 1)).unwrap();
-            let ours = max_pool2(&x).unwrap();
+            let ours = pool(&x).unwrap();
             assert!(max_diff(&ours, &x.max_pool2d(2).unwrap()) < TOL);
             let probe = random(ours.dims(), 2);
             let grads = (&ours * &probe)

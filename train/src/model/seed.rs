@@ -7,7 +7,6 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::conv;
 use super::cost::{Cost, Layer};
 use super::ops::max_pool2;
 
@@ -80,9 +79,11 @@ impl Seed {
 }
 
 impl Module for Seed {
+    /// candle-nn's convolutions (for these dense 3×3 layers faster than our im2col) with our
+    /// max-pool, whose gradient is right (see [`super::ops`]).
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let xs = max_pool2(&conv(&self.conv1, xs, 0)?.relu()?)?;
-        let xs = max_pool2(&conv(&self.conv2, &xs, 0)?.relu()?)?;
+        let xs = max_pool2(&self.conv1.forward(xs)?.relu()?)?;
+        let xs = max_pool2(&self.conv2.forward(&xs)?.relu()?)?;
         let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
         self.fc2.forward(&xs)
     }
