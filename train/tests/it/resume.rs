@@ -53,12 +53,14 @@ fn issue2_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let ckpt = broken.path().join("checkpoint.safetensors");
+    // metrics.json is the last file an epoch writes (after the checkpoint): once it exists,
+    // epoch 1 is complete and the kill lands in epoch 2.
+    let epoch_done = broken.path().join("metrics.json");
     let started = Instant::now();
-    while !ckpt.exists() {
+    while !epoch_done.exists() {
         assert!(
             started.elapsed() < Duration::from_secs(600),
-            "no checkpoint after 10 minutes"
+            "no epoch finished after 10 minutes"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
