@@ -14,6 +14,17 @@
 //! `mnist_edge.params`, `mnist_edge.macs`, `mnist_edge.pruning`, `mnist_edge.quantization`,
 //! `mnist_edge.dataset_sha256`, `mnist_edge.tool`.
 
+/// Mean of MNIST training pixels scaled to [0, 1]: the seed's normalisation.
+pub const SEED_MEAN: f32 = 0.1307;
+/// Standard deviation of MNIST training pixels scaled to [0, 1].
+pub const SEED_STD: f32 = 0.3081;
+
+/// Appends `(pixel / 255 − mean) / std` for each grey pixel: the one normalisation formula
+/// that training and the board share.
+pub fn normalise(pixels: &[u8], mean: f32, std: f32, out: &mut Vec<f32>) {
+    out.extend(pixels.iter().map(|&p| (p as f32 / 255.0 - mean) / std));
+}
+
 /// Key of the input shape.
 pub const INPUT_SHAPE: &str = "mnist_edge.input_shape";
 /// Key of the normalisation mean.
@@ -64,8 +75,8 @@ impl Default for Contract {
     fn default() -> Self {
         Self {
             side: 28,
-            mean: 0.1307,
-            std: 0.3081,
+            mean: SEED_MEAN,
+            std: SEED_STD,
             polarity: Polarity::LightOnDark,
             labels: (0..10).map(|d| d.to_string()).collect(),
         }
@@ -142,8 +153,7 @@ impl Contract {
 
     /// Normalises grey pixels (0 = ground, 255 = ink, already in the model's polarity).
     pub fn normalise(&self, pixels: &[u8], out: &mut Vec<f32>) {
-        let (mean, std) = (self.mean, self.std);
-        out.extend(pixels.iter().map(|&p| (p as f32 / 255.0 - mean) / std));
+        normalise(pixels, self.mean, self.std, out);
     }
 }
 

@@ -13,10 +13,8 @@ use crate::{Error, Result};
 pub const SIDE: usize = 28;
 /// Pixels in one MNIST image.
 pub const PIXELS: usize = SIDE * SIDE;
-/// Mean of MNIST training pixels scaled to [0, 1]; inputs are normalised with it.
-pub const MEAN: f32 = 0.1307;
-/// Standard deviation of MNIST training pixels scaled to [0, 1].
-pub const STD: f32 = 0.3081;
+/// Mean and standard deviation of the seed's input normalisation, from the edge contract.
+pub use edge::contract::{SEED_MEAN as MEAN, SEED_STD as STD};
 /// Number of classes (the digits 0 to 9).
 pub const CLASSES: usize = 10;
 
