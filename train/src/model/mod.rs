@@ -184,16 +184,7 @@ mod tests {
             let (model, _) = Model::fresh(&arch.config(), 2, &Device::Cpu).unwrap();
             let ours = model.forward(&xs).unwrap();
             let theirs = model.forward_candle(&xs).unwrap();
-            let d: f32 = (ours - theirs)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let d = ops::tests::max_diff(&ours, &theirs);
             assert!(d < 1e-4, "{arch}: logits differ by {d}");
         }
     }

@@ -102,14 +102,15 @@ pub fn max_pool2_reshaped(xs: &Tensor) -> Result<Tensor> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Var};
     use candle_nn::Conv2dConfig;
 
     const TOL: f32 = 1e-4;
 
-    fn random(shape: &[usize], seed: u64) -> Tensor {
+    /// A tensor of `shape` uniform in [-1, 1) drawn from `seed`.
+    pub(crate) fn random(shape: &[usize], seed: u64) -> Tensor {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let n = shape.iter().product();
@@ -117,7 +118,8 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    /// Largest absolute difference of two tensors of the same shape.
+    pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         assert_eq!(a.dims(), b.dims());
         (a - b)
             .unwrap()
