@@ -1,4 +1,4 @@
-//! The edge library's errors; each names the file at fault in one line.
+//! The edge library's errors; each names the file, stream or device at fault in one line.
 
 use std::path::PathBuf;
 
@@ -21,6 +21,44 @@ pub enum Error {
     /// tract failed while running the model.
     #[error("running the model: {0}")]
     Run(String),
+    /// A frame (image file, stream part, camera buffer) cannot be used.
+    #[error("{source_name}: {reason}")]
+    Frame { source_name: String, reason: String },
+    /// A frame source (input path, stream, camera) cannot be opened or has broken down.
+    #[error("{source_name}: {reason}")]
+    Source { source_name: String, reason: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A frame error for `source_name`.
+    pub fn frame(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Frame {
+            source_name: source_name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A source error for `source_name`.
+    pub fn source(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Source {
+            source_name: source_name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
 }
 
 /// Result with the library's [`Error`].

@@ -1,12 +1,23 @@
-//! Device side of mnist-edge: runs a digit ONNX model with tract.
+//! Device side of mnist-edge: reads handwritten digits from camera frames, image files and
+//! MJPEG streams with tract and imageproc.
 //!
-//! The model file is self-describing: its `metadata_props` carry the [`contract::Contract`]
+//! Stages, one module each: [`capture`] (frame sources) → [`locate`] (find the digits) →
+//! [`normalise`] (MNIST-style 28×28) → [`infer`] (tract, one batch per frame) → [`report`]
+//! (JSON lines, annotated pictures). [`read::Reader`] runs locate→infer on a frame. The
+//! model file is self-describing: its `metadata_props` carry the [`contract::Contract`]
 //! (input size, normalisation, polarity, labels) that `train export` writes, so a model and
-//! its preprocessing cannot drift apart. Frame capture, digit finding and reporting (issue 4)
-//! build on [`infer::Classifier`].
+//! its preprocessing cannot drift apart.
 
+pub mod capture;
 pub mod contract;
 pub mod error;
 pub mod infer;
+pub mod locate;
+pub mod models;
+pub mod normalise;
+pub mod picture;
+pub mod read;
+pub mod report;
+pub mod scene;
 
 pub use error::{Error, Result};

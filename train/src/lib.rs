@@ -21,6 +21,7 @@ pub mod optim;
 pub mod picture;
 pub mod plot;
 pub mod publish;
+pub mod scene;
 pub mod schedule;
 pub mod trainer;
 pub mod verify;

@@ -19,7 +19,7 @@ use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
 use train::schedule::Schedule;
 use train::trainer::{self, RunOptions, TrainConfig};
-use train::{device, export, plot, publish, verify};
+use train::{device, export, plot, publish, scene, verify};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
@@ -128,6 +128,23 @@ enum Command {
         json: bool,
     },
     /// Parameters and multiply-accumulates of each architecture, layer by layer.
+    /// Camera-like scenes of MNIST test digits with ground truth, for `edge eval`.
+    Scenes {
+        #[command(flatten)]
+        data: DataArg,
+        /// Folder for the frames and truth.jsonl.
+        #[arg(long)]
+        out: PathBuf,
+        /// `dev` for tuning, `test` for reported figures (disjoint digits and seeds).
+        #[arg(long, value_enum, default_value_t = scene::Split::Test)]
+        split: scene::Split,
+        /// Number of frames.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        /// Frame width and height.
+        #[arg(long, num_args = 2, value_names = ["W", "H"], default_values_t = [640u32, 480])]
+        size: Vec<u32>,
+    },
     Archs {
         #[arg(long)]
         json: bool,
@@ -379,6 +396,30 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 println!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
             }
+            Ok(())
+        }
+        Command::Scenes {
+            data,
+            out,
+            split,
+            count,
+            size,
+        } => {
+            let mnist = load_data(data)?;
+            let cfg = scene::SceneConfig {
+                count,
+                width: size[0].max(64),
+                height: size[1].max(64),
+                split,
+            };
+            let truths = scene::generate(&mnist.test, &out, &cfg)?;
+            let digits: usize = truths.iter().map(|t| t.digits.len()).sum();
+            let numbers: usize = truths.iter().map(|t| t.numbers.len()).sum();
+            println!(
+                "{}: {} frames, {digits} digits in {numbers} numbers",
+                out.display(),
+                truths.len()
+            );
             Ok(())
         }
         Command::Archs { json } => {

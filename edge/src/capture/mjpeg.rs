@@ -1,0 +1,329 @@
+//! HTTP MJPEG streams (`multipart/x-mixed-replace`, as phone and IP cameras serve them) as a
+//! frame source. Parts are read by their `Content-Length`, or up to the next boundary when a
+//! server leaves it out; a part that does not decode is a frame error and the stream goes on.
+
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+
+use super::{decode, Frame, FrameSource};
+use crate::{Error, Result};
+
+/// Largest part accepted; a bigger one means a broken or hostile stream.
+const MAX_PART: usize = 16 << 20;
+/// Longest header line accepted.
+const MAX_LINE: usize = 8 << 10;
+
+/// Frames of an MJPEG stream.
+pub struct Mjpeg {
+    name: String,
+    reader: BufReader<Box<dyn Read + Send>>,
+    boundary: Vec<u8>,
+    index: u64,
+    at_part_headers: bool,
+    done: bool,
+}
+
+impl Mjpeg {
+    /// Connects to `url` and checks it serves a multipart stream.
+    pub fn open(url: &str) -> Result<Self> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(10)))
+            .timeout_per_read(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let response = agent
+            .get(url)
+            .call()
+            .map_err(|e| Error::source(url, format!("cannot open the stream ({e})")))?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let boundary = boundary_of(&content_type).ok_or_else(|| {
+            Error::source(
+                url,
+                format!("not an MJPEG stream (content type '{content_type}', expected multipart/x-mixed-replace with a boundary)"),
+            )
+        })?;
+        let body: Box<dyn Read + Send> = Box::new(response.into_body().into_reader());
+        Ok(Self::from_reader(url, body, &boundary))
+    }
+
+    /// A stream read from `reader`, whose parts are separated by `boundary`.
+    pub fn from_reader(name: &str, reader: Box<dyn Read + Send>, boundary: &str) -> Self {
+        Mjpeg {
+            name: name.to_string(),
+            reader: BufReader::new(reader),
+            boundary: boundary.as_bytes().to_vec(),
+            index: 0,
+            at_part_headers: false,
+            done: false,
+        }
+    }
+
+    fn broken(&mut self, why: impl std::fmt::Display) -> Error {
+        self.done = true;
+        Error::source(&self.name, format!("stream broken: {why}"))
+    }
+
+    /// Reads one line (without its line ending); `None` at the end of the stream.
+    fn line(&mut self) -> Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        let n = (&mut self.reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| self.broken(e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if line.len() > MAX_LINE {
+            return Err(self.broken("header line longer than 8 KiB"));
+        }
+        while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+            line.pop();
+        }
+        Ok(Some(line))
+    }
+
+    /// The bytes of the next part, or `None` when the stream has ended cleanly.
+    fn next_part(&mut self) -> Result<Option<Vec<u8>>> {
+        if !self.at_part_headers {
+            // Skip the preamble up to the boundary line.
+            let mut skipped = 0usize;
+            loop {
+                let Some(line) = self.line()? else {
+                    return Ok(None);
+                };
+                let trimmed = trim(&line);
+                if let Some(rest) = trimmed
+                    .strip_prefix(b"--")
+                    .and_then(|r| r.strip_prefix(self.boundary.as_slice()))
+                {
+                    if rest == b"--" {
+                        return Ok(None);
+                    }
+                    break;
+                }
+                skipped += line.len() + 1;
+                if skipped > MAX_PART {
+                    return Err(self.broken("no part boundary found"));
+                }
+            }
+        }
+        self.at_part_headers = false;
+        let mut length = None;
+        loop {
+            let Some(line) = self.line()? else {
+                return Err(self.broken("ended inside part headers"));
+            };
+            if line.is_empty() {
+                break;
+            }
+            let text = String::from_utf8_lossy(&line);
+            if let Some((key, value)) = text.split_once(':') {
+                if key.trim().eq_ignore_ascii_case("content-length") {
+                    let n: usize = value.trim().parse().map_err(|_| {
+                        self.broken(format!("bad Content-Length '{}'", value.trim()))
+                    })?;
+                    if n > MAX_PART {
+                        return Err(
+                            self.broken(format!("part of {n} bytes is over the 16 MiB limit"))
+                        );
+                    }
+                    length = Some(n);
+                }
+            }
+        }
+        match length {
+            Some(n) => {
+                let mut part = vec![0; n];
+                self.reader
+                    .read_exact(&mut part)
+                    .map_err(|e| self.broken(format!("part cut short ({e})")))?;
+                Ok(Some(part))
+            }
+            None => self.read_to_boundary().map(Some),
+        }
+    }
+
+    /// Reads a part that has no length up to the next boundary line, which it consumes.
+    fn read_to_boundary(&mut self) -> Result<Vec<u8>> {
+        let mut part = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let budget = (MAX_PART + 1).saturating_sub(part.len()) as u64;
+            let n = (&mut self.reader)
+                .take(budget)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.broken(e))?;
+            if n == 0 {
+                // The last part of a stream that closes without a final boundary.
+                self.done = true;
+                return Ok(part);
+            }
+            if let Some(rest) = line
+                .strip_prefix(b"--")
+                .and_then(|r| r.strip_prefix(self.boundary.as_slice()))
+            {
+                if part.ends_with(b"\r\n") {
+                    part.truncate(part.len() - 2);
+                } else if part.ends_with(b"\n") {
+                    part.truncate(part.len() - 1);
+                }
+                if trim(rest) == b"--" {
+                    self.done = true;
+                } else {
+                    self.at_part_headers = true;
+                }
+                return Ok(part);
+            }
+            part.extend_from_slice(&line);
+            if part.len() > MAX_PART {
+                return Err(self.broken("part over the 16 MiB limit without a boundary"));
+            }
+        }
+    }
+}
+
+impl FrameSource for Mjpeg {
+    fn next_frame(&mut self) -> Option<Result<Frame>> {
+        if self.done {
+            return None;
+        }
+        let part = match self.next_part() {
+            Ok(Some(part)) => part,
+            Ok(None) => {
+                self.done = true;
+                return None;
+            }
+            Err(e) => return Some(Err(e)),
+        };
+        let index = self.index;
+        self.index += 1;
+        let start = Instant::now();
+        let name = format!("{}#{index}", self.name);
+        Some(decode(&part, &name).map(|image| Frame {
+            source: self.name.clone(),
+            index,
+            image,
+            decode: start.elapsed(),
+        }))
+    }
+}
+
+/// The boundary named by a `multipart/x-mixed-replace; boundary=...` content type.
+fn boundary_of(content_type: &str) -> Option<String> {
+    let lower = content_type.to_ascii_lowercase();
+    if !lower.starts_with("multipart/") {
+        return None;
+    }
+    let at = lower.find("boundary=")? + "boundary=".len();
+    let value = content_type[at..]
+        .split(';')
+        .next()?
+        .trim()
+        .trim_matches('"');
+    let value = value.strip_prefix("--").unwrap_or(value);
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
+    &line[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::codecs::jpeg::JpegEncoder;
+    use image::GrayImage;
+
+    fn jpeg(shade: u8) -> Vec<u8> {
+        let img = GrayImage::from_pixel(32, 24, image::Luma([shade]));
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    fn stream(parts: &[Vec<u8>], lengths: bool) -> Vec<u8> {
+        let mut s = b"preamble\r\n".to_vec();
+        for p in parts {
+            s.extend_from_slice(b"--frame\r\nContent-Type: image/jpeg\r\n");
+            if lengths {
+                s.extend_from_slice(format!("Content-Length: {}\r\n", p.len()).as_bytes());
+            }
+            s.extend_from_slice(b"\r\n");
+            s.extend_from_slice(p);
+            s.extend_from_slice(b"\r\n");
+        }
+        s.extend_from_slice(b"--frame--\r\n");
+        s
+    }
+
+    fn read_all(bytes: Vec<u8>) -> Vec<Result<Frame>> {
+        let mut m = Mjpeg::from_reader("cam", Box::new(std::io::Cursor::new(bytes)), "frame");
+        std::iter::from_fn(|| m.next_frame()).collect()
+    }
+
+    #[test]
+    fn parts_with_and_without_lengths_give_the_same_frames() {
+        let parts = vec![jpeg(10), jpeg(200), jpeg(90)];
+        for lengths in [true, false] {
+            let frames = read_all(stream(&parts, lengths));
+            assert_eq!(frames.len(), 3, "lengths {lengths}");
+            let shades: Vec<u8> = frames
+                .iter()
+                .map(|f| f.as_ref().unwrap().image.get_pixel(5, 5)[0])
+                .collect();
+            for (got, want) in shades.iter().zip([10u8, 200, 90]) {
+                assert!(got.abs_diff(want) <= 2, "{shades:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_skipped_and_the_stream_goes_on() {
+        let good = jpeg(50);
+        let cut = good[..good.len() / 2].to_vec();
+        let frames = read_all(stream(&[good.clone(), cut, good], true));
+        assert_eq!(frames.len(), 3);
+        assert!(frames[0].is_ok() && frames[2].is_ok());
+        let err = frames[1].as_ref().err().unwrap().to_string();
+        assert!(err.starts_with("cam#1: "), "{err}");
+    }
+
+    #[test]
+    fn a_stream_cut_inside_a_part_ends_with_one_error() {
+        let mut bytes = stream(&[jpeg(50), jpeg(60)], true);
+        bytes.truncate(bytes.len() - 200);
+        let frames = read_all(bytes);
+        assert!(frames[0].is_ok());
+        let err = frames.last().unwrap().as_ref().err().unwrap().to_string();
+        assert!(err.contains("stream broken"), "{err}");
+    }
+
+    #[test]
+    fn boundaries_are_read_from_content_types() {
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace; boundary=--myboundary").as_deref(),
+            Some("myboundary")
+        );
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace;boundary=\"abc\"").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(boundary_of("image/jpeg"), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! Frame sources behind one interface: image files (paths, directories, globs), HTTP MJPEG
+//! streams and USB/UVC cameras (feature `camera`). Every source yields grey frames `[H, W]`
+//! of u8; a frame that cannot be decoded is an error for that frame, not for the run.
+
+mod files;
+mod mjpeg;
+
+#[cfg(feature = "camera")]
+pub mod camera;
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use image::GrayImage;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+
+pub use files::{expand_inputs, Files};
+pub use mjpeg::Mjpeg;
+
+use crate::{Error, Result};
+
+/// Largest width or height accepted, so a huge image is refused before it is allocated.
+pub const MAX_SIDE: u32 = 8192;
+
+/// One grey frame and where it came from.
+pub struct Frame {
+    /// File name, stream URL or camera name.
+    pub source: String,
+    /// Index of the frame within its source, from 0.
+    pub index: u64,
+    /// The frame in grey levels.
+    pub image: GrayImage,
+    /// Time spent decoding it.
+    pub decode: Duration,
+}
+
+/// A source of frames; `None` when it has no more.
+pub trait FrameSource {
+    /// The next frame, or the reason the next frame could not be had (the source goes on).
+    fn next_frame(&mut self) -> Option<Result<Frame>>;
+}
+
+/// Decodes an encoded image (JPEG straight to luma, or PNG) to grey, timing it.
+pub fn decode_timed(bytes: &[u8], name: &str) -> Result<(GrayImage, Duration)> {
+    let start = Instant::now();
+    let image = decode(bytes, name)?;
+    Ok((image, start.elapsed()))
+}
+
+/// Decodes an encoded image to grey; JPEG is decoded to its luma plane only (no colour work).
+pub fn decode(bytes: &[u8], name: &str) -> Result<GrayImage> {
+    if bytes.is_empty() {
+        return Err(Error::frame(name, "empty frame (0 bytes)"));
+    }
+    let image = if bytes.starts_with(&[0xFF, 0xD8]) {
+        decode_jpeg(bytes, name)?
+    } else {
+        let mut reader = image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| Error::frame(name, e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        reader.limits(limits);
+        reader
+            .decode()
+            .map_err(|e| Error::frame(name, format!("not a readable image ({e})")))?
+            .to_luma8()
+    };
+    if image.width() == 0 || image.height() == 0 {
+        return Err(Error::frame(name, "empty image (no pixels)"));
+    }
+    Ok(image)
+}
+
+fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_max_width(MAX_SIDE as usize)
+        .set_max_height(MAX_SIDE as usize)
+        .set_strict_mode(true);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let pixels = decoder
+        .decode()
+        .map_err(|e| Error::frame(name, format!("not a readable JPEG ({e:?})")))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| Error::frame(name, "JPEG without a frame header"))?;
+    GrayImage::from_raw(u32::from(info.width), u32::from(info.height), pixels)
+        .ok_or_else(|| Error::frame(name, "JPEG decoded to fewer pixels than its header says"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::codecs::jpeg::JpegEncoder;
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn jpeg_decodes_to_its_size_and_close_to_its_pixels() {
+        let bytes = jpeg(64, 48);
+        let img = decode(&bytes, "a.jpg").unwrap();
+        assert_eq!(img.dimensions(), (64, 48));
+        let reference = image::load_from_memory(&bytes).unwrap().to_luma8();
+        let worst = img
+            .pixels()
+            .zip(reference.pixels())
+            .map(|(a, b)| a[0].abs_diff(b[0]))
+            .max()
+            .unwrap();
+        assert!(
+            worst <= 2,
+            "luma-only decode differs from image's by {worst}"
+        );
+    }
+
+    #[test]
+    fn truncated_empty_and_foreign_bytes_are_frame_errors() {
+        let bytes = jpeg(64, 48);
+        let err = decode(&bytes[..bytes.len() / 2], "cut.jpg").unwrap_err();
+        assert!(err.to_string().starts_with("cut.jpg: "), "{err}");
+        assert!(decode(&[], "e.jpg")
+            .unwrap_err()
+            .to_string()
+            .contains("empty frame"));
+        assert!(decode(b"hello world", "t.txt")
+            .unwrap_err()
+            .to_string()
+            .contains("not a readable image"));
+    }
+
+    #[test]
+    fn a_huge_image_is_refused_from_its_header() {
+        let mut png = Vec::new();
+        let img = GrayImage::new(MAX_SIDE + 1, 1);
+        img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let err = decode(&png, "big.png").unwrap_err().to_string();
+        assert!(err.contains("big.png"), "{err}");
+    }
+}

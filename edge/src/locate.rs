@@ -1,0 +1,733 @@
+//! Finds the digits in a grey frame `[H, W]`: a background estimate that follows uneven light
+//! and shadows, ink strength relative to it (either polarity), connected components (imageproc),
+//! rejection of what is not a digit (specks, paper edges, lines, solid blobs), merging of the
+//! strokes of one digit, and grouping into numbers read left to right, line after line.
+
+use image::{GrayImage, ImageBuffer, Luma};
+use imageproc::region_labelling::{connected_components, Connectivity};
+
+/// Which way the ink differs from its ground.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ink {
+    /// Decide per frame: a mostly dark frame is read as light ink on a dark board.
+    Auto,
+    /// Dark ink on light paper.
+    Dark,
+    /// Light ink (chalk) on a dark board.
+    Light,
+}
+
+/// Settings of the digit finder; the defaults suit 640×480 frames of a sheet of paper.
+#[derive(Clone, Debug)]
+pub struct LocateConfig {
+    /// Ink polarity, or `Auto`.
+    pub ink: Ink,
+    /// Widest stroke in pixels; wider dark (or light) areas are taken for ground.
+    pub stroke: u32,
+    /// Relative contrast (1 − darker/brighter) from which a pixel is ink.
+    pub threshold: f32,
+    /// Least grey-level difference taken as ink; raised to 4σ of the measured sensor noise.
+    pub noise_floor: f32,
+    /// Smallest digit height in pixels.
+    pub min_height: u32,
+    /// Largest digit height as a fraction of the frame height (paper edges are taller).
+    pub max_height: f32,
+}
+
+impl Default for LocateConfig {
+    fn default() -> Self {
+        LocateConfig {
+            ink: Ink::Auto,
+            stroke: 24,
+            threshold: 0.25,
+            noise_floor: 4.0,
+            min_height: 10,
+            max_height: 0.4,
+        }
+    }
+}
+
+/// An axis-aligned box in frame pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rect {
+    /// Left column.
+    pub x: u32,
+    /// Top row.
+    pub y: u32,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
+impl Rect {
+    /// The smallest box holding both.
+    pub fn union(self, o: Rect) -> Rect {
+        let x = self.x.min(o.x);
+        let y = self.y.min(o.y);
+        Rect {
+            x,
+            y,
+            w: (self.x + self.w).max(o.x + o.w) - x,
+            h: (self.y + self.h).max(o.y + o.h) - y,
+        }
+    }
+
+    /// Area of the intersection over the area of the union.
+    pub fn iou(self, o: Rect) -> f32 {
+        let ix = (self.x + self.w)
+            .min(o.x + o.w)
+            .saturating_sub(self.x.max(o.x));
+        let iy = (self.y + self.h)
+            .min(o.y + o.h)
+            .saturating_sub(self.y.max(o.y));
+        let inter = (ix * iy) as f32;
+        inter / ((self.w * self.h + o.w * o.h) as f32 - inter).max(1.0)
+    }
+
+    fn cy(self) -> f32 {
+        self.y as f32 + self.h as f32 / 2.0
+    }
+}
+
+/// One candidate digit: its box and the connected components it is made of.
+#[derive(Clone, Debug)]
+pub struct Blob {
+    /// Bounding box in frame pixels.
+    pub rect: Rect,
+    /// Component labels (in [`Located::labels`]) that belong to it.
+    pub labels: Vec<u32>,
+    /// Ink pixels.
+    pub area: u32,
+}
+
+/// What the finder saw in one frame.
+pub struct Located {
+    /// The polarity used.
+    pub ink: Ink,
+    /// Ink strength `[H, W]`: 0 is ground, 255 is full ink, whatever the polarity.
+    pub strength: GrayImage,
+    /// Connected-component label of each ink pixel, 0 for ground.
+    pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,
+    /// Candidate digits.
+    pub digits: Vec<Blob>,
+    /// Numbers in reading order, each the indices of its digits from left to right.
+    pub numbers: Vec<Vec<usize>>,
+}
+
+/// Relative contrast at which the strength map saturates.
+const FULL: f32 = 1.0;
+
+/// Finds the digits of `gray`.
+pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
+    // Denoise with a 3×3 mean; sensor noise that survives it sets the noise floor.
+    let gray = &imageproc::filter::box_filter(frame, 1, 1);
+    let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 3.0);
+    let ink = match cfg.ink {
+        Ink::Auto => vote_polarity(gray),
+        fixed => fixed,
+    };
+    let strength = ink_strength(gray, ink, cfg.stroke, floor);
+    let cut = (cfg.threshold / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
+    let mask = GrayImage::from_fn(gray.width(), gray.height(), |x, y| {
+        Luma([u8::from(strength.get_pixel(x, y)[0] >= cut)])
+    });
+    let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
+    let components = component_boxes(&labels);
+    let mut digits = select(components, gray.width(), gray.height(), cfg);
+    digits.retain(|d| bordered_by_ground(gray, &labels, d, ink));
+    let numbers = group(&digits);
+    Located {
+        ink,
+        strength,
+        labels,
+        digits,
+        numbers,
+    }
+}
+
+/// Sensor noise σ in grey levels, from the median difference of horizontal neighbours.
+fn noise_sigma(gray: &GrayImage) -> f32 {
+    let w = gray.width() as usize;
+    let mut hist = [0u32; 256];
+    for row in gray.as_raw().chunks(w).step_by(4) {
+        for pair in row.windows(2).step_by(3) {
+            hist[usize::from(pair[0].abs_diff(pair[1]))] += 1;
+        }
+    }
+    let half = hist.iter().sum::<u32>() / 2;
+    let mut seen = 0;
+    let median = hist
+        .iter()
+        .position(|&n| {
+            seen += n;
+            seen > half
+        })
+        .unwrap_or(0);
+    // For Gaussian noise, the median |difference| is 0.954σ.
+    median as f32 / 0.954
+}
+
+/// Decides the polarity by a vote of contrasted 32×32 blocks: ink is the minority of a block's
+/// pixels, so a block whose mean lies nearer its maximum holds dark ink, nearer its minimum
+/// light ink. Smooth gradients (light, shadows) and paper edges split evenly and barely vote.
+fn vote_polarity(gray: &GrayImage) -> Ink {
+    const B: usize = 32;
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    let raw = gray.as_raw();
+    let (mut dark, mut light) = (0i64, 0i64);
+    for by in (0..h / B).map(|b| b * B) {
+        for bx in (0..w / B).map(|b| b * B) {
+            let (mut lo, mut hi, mut sum, mut n) = (255u8, 0u8, 0u32, 0u32);
+            for y in (by..by + B).step_by(4) {
+                for &p in &raw[y * w + bx..y * w + bx + B] {
+                    lo = lo.min(p);
+                    hi = hi.max(p);
+                    sum += u32::from(p);
+                    n += 1;
+                }
+            }
+            if hi - lo < 60 {
+                continue;
+            }
+            let mean = sum as f32 / n as f32;
+            let lean = (f32::from(hi) - mean) - (mean - f32::from(lo));
+            // A strong lean is a vote; a block split half and half is not.
+            let range = f32::from(hi - lo);
+            if lean < -0.3 * range {
+                dark += 1;
+            } else if lean > 0.3 * range {
+                light += 1;
+            }
+        }
+    }
+    if light > dark {
+        Ink::Light
+    } else {
+        Ink::Dark
+    }
+}
+
+/// Ink strength: 1 − darker/brighter between a pixel and its local ground, saturating at
+/// [`FULL`], as 0..=255. The ground is a grey-level closing (dark ink) or opening (light ink)
+/// at half resolution: strokes narrower than `stroke` pixels vanish from it while the edges of
+/// shadows and of the paper stay where they are, so they do not read as ink.
+fn ink_strength(gray: &GrayImage, ink: Ink, stroke: u32, floor: f32) -> GrayImage {
+    let (w, h) = gray.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let dark = ink != Ink::Light;
+    let (hw, hh) = (w.div_ceil(2), h.div_ceil(2));
+    let raw = gray.as_raw();
+    // Half resolution, keeping the ground's side of each 2×2 block.
+    let mut half = vec![if dark { 0u8 } else { 255 }; hw * hh];
+    for y in 0..h {
+        let row = &raw[y * w..(y + 1) * w];
+        let dst = &mut half[(y / 2) * hw..(y / 2 + 1) * hw];
+        for (x, &p) in row.iter().enumerate() {
+            let d = &mut dst[x / 2];
+            *d = if dark { (*d).max(p) } else { (*d).min(p) };
+        }
+    }
+    let r = (stroke as usize).div_ceil(4).max(1);
+    let mut tmp = vec![0u8; hw.max(hh)];
+    let mut out_line = vec![0u8; hw.max(hh)];
+    for pass in [dark, !dark] {
+        extreme_filter(&mut half, hw, hh, r, pass, &mut tmp, &mut out_line);
+    }
+    let ground = half;
+    let mut out = vec![0u8; raw.len()];
+    let mut row_ground = vec![0f32; hw];
+    let scale = 255.0 / FULL;
+    let cols: Vec<(usize, usize, f32)> = (0..w)
+        .map(|x| {
+            let fx = ((x as f32 + 0.5) / 2.0 - 0.5).clamp(0.0, (hw - 1) as f32);
+            let x0 = fx.floor() as usize;
+            (x0, (x0 + 1).min(hw - 1), fx - x0 as f32)
+        })
+        .collect();
+    for y in 0..h {
+        let fy = ((y as f32 + 0.5) / 2.0 - 0.5).clamp(0.0, (hh - 1) as f32);
+        let y0 = fy.floor() as usize;
+        let y1 = (y0 + 1).min(hh - 1);
+        let ty = fy - y0 as f32;
+        for (gx, g) in row_ground.iter_mut().enumerate() {
+            *g =
+                f32::from(ground[y0 * hw + gx]) * (1.0 - ty) + f32::from(ground[y1 * hw + gx]) * ty;
+        }
+        let src = &raw[y * w..(y + 1) * w];
+        let dst = &mut out[y * w..(y + 1) * w];
+        for ((d, &p), &(x0, x1, tx)) in dst.iter_mut().zip(src).zip(&cols) {
+            let g = row_ground[x0] * (1.0 - tx) + row_ground[x1] * tx;
+            let p = f32::from(p);
+            let c = if dark {
+                (g - p - floor) / g.max(1.0)
+            } else {
+                (p - g - floor) / p.max(1.0)
+            };
+            *d = (c * scale).clamp(0.0, 255.0) as u8;
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out)
+        .unwrap_or_else(|| GrayImage::new(w as u32, h as u32))
+}
+
+/// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of its
+/// `(2r+1) × (2r+1)` neighbourhood: rows then columns, each in O(1) per pixel (van Herk).
+fn extreme_filter(
+    img: &mut [u8],
+    w: usize,
+    h: usize,
+    r: usize,
+    max: bool,
+    tmp: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    let mut line = Vec::with_capacity(w.max(h));
+    for y in 0..h {
+        line.clear();
+        line.extend_from_slice(&img[y * w..(y + 1) * w]);
+        extreme_1d(&line, r, max, tmp, out);
+        img[y * w..(y + 1) * w].copy_from_slice(&out[..w]);
+    }
+    for x in 0..w {
+        line.clear();
+        line.extend((0..h).map(|y| img[y * w + x]));
+        extreme_1d(&line, r, max, tmp, out);
+        for y in 0..h {
+            img[y * w + x] = out[y];
+        }
+    }
+}
+
+/// Running maximum or minimum over windows `[i − r, i + r]` (clipped to the line) of `src` into `out`.
+fn extreme_1d(src: &[u8], r: usize, max: bool, tmp: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let n = src.len();
+    let k = 2 * r + 1;
+    let pick = |a: u8, b: u8| if max { a.max(b) } else { a.min(b) };
+    // Prefix extremes within blocks of k (forward) and suffix extremes (backward), over the
+    // line padded by r on each side with the neutral value.
+    let neutral = if max { 0u8 } else { 255 };
+    let m = n + 2 * r;
+    let at = |i: usize| {
+        if i < r || i >= r + n {
+            neutral
+        } else {
+            src[i - r]
+        }
+    };
+    tmp.clear();
+    tmp.resize(2 * m, neutral);
+    let (fwd, bwd) = tmp.split_at_mut(m);
+    for i in 0..m {
+        fwd[i] = if i % k == 0 {
+            at(i)
+        } else {
+            pick(fwd[i - 1], at(i))
+        };
+    }
+    for i in (0..m).rev() {
+        bwd[i] = if i % k == k - 1 || i == m - 1 {
+            at(i)
+        } else {
+            pick(bwd[i + 1], at(i))
+        };
+    }
+    out.clear();
+    // Window of padded indices [i, i + k − 1] is centred on source index i.
+    out.extend((0..n).map(|i| pick(bwd[i], fwd[i + k - 1])));
+}
+
+/// Bounding box and area of every labelled component, indexed by label − 1.
+fn component_boxes(labels: &ImageBuffer<Luma<u32>, Vec<u32>>) -> Vec<Blob> {
+    let w = labels.width() as usize;
+    let mut blobs: Vec<Blob> = Vec::new();
+    let mut extent: Vec<[u32; 4]> = Vec::new();
+    for (i, &l) in labels.as_raw().iter().enumerate() {
+        if l == 0 {
+            continue;
+        }
+        let (x, y) = ((i % w) as u32, (i / w) as u32);
+        let k = l as usize - 1;
+        if k >= extent.len() {
+            extent.resize(k + 1, [u32::MAX, u32::MAX, 0, 0]);
+            blobs.resize(
+                k + 1,
+                Blob {
+                    rect: Rect {
+                        x: 0,
+                        y: 0,
+                        w: 0,
+                        h: 0,
+                    },
+                    labels: Vec::new(),
+                    area: 0,
+                },
+            );
+        }
+        let e = &mut extent[k];
+        e[0] = e[0].min(x);
+        e[1] = e[1].min(y);
+        e[2] = e[2].max(x);
+        e[3] = e[3].max(y);
+        blobs[k].area += 1;
+    }
+    for (k, (blob, e)) in blobs.iter_mut().zip(&extent).enumerate() {
+        blob.labels = vec![k as u32 + 1];
+        blob.rect = Rect {
+            x: e[0],
+            y: e[1],
+            w: e[2] + 1 - e[0],
+            h: e[3] + 1 - e[1],
+        };
+    }
+    blobs.retain(|b| b.area > 0);
+    blobs
+}
+
+/// Merges the strokes of one digit, then keeps what is shaped like a digit.
+fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> Vec<Blob> {
+    let max_h = (cfg.max_height * height as f32) as u32;
+    let touches_border =
+        |r: &Rect| r.x == 0 || r.y == 0 || r.x + r.w >= width || r.y + r.h >= height;
+    // Specks of a few pixels are noise, and what touches the border or is taller than a digit
+    // can be neither a digit nor part of one: paper edges, the table, shadows.
+    blobs.retain(|b| {
+        b.area >= 4 && !touches_border(&b.rect) && b.rect.h <= max_h && b.rect.w <= max_h
+    });
+    blobs.sort_by_key(|b| std::cmp::Reverse(b.area));
+    // Merge pieces that overlap a larger piece horizontally and nearly touch it vertically.
+    let mut merged: Vec<Blob> = Vec::new();
+    for blob in blobs {
+        let r = blob.rect;
+        let host = merged.iter_mut().find(|m| {
+            let o = m.rect;
+            let overlap = (r.x + r.w).min(o.x + o.w) as i64 - r.x.max(o.x) as i64;
+            let gap = r.y.max(o.y) as i64 - (r.y + r.h).min(o.y + o.h) as i64;
+            let union = o.union(r);
+            overlap as f32 >= 0.5 * r.w.min(o.w) as f32
+                && gap as f32 <= 0.25 * o.h.max(r.h) as f32
+                && union.h <= max_h
+                && union.w as f32 <= 1.2 * union.h as f32
+        });
+        match host {
+            Some(m) => {
+                m.rect = m.rect.union(r);
+                m.labels.extend(blob.labels);
+                m.area += blob.area;
+            }
+            None => merged.push(blob),
+        }
+    }
+    merged.retain(|b| {
+        let r = b.rect;
+        let fill = b.area as f32 / (r.w * r.h) as f32;
+        // A solid blob is not writing; a thin "1" may be solid, so the rule spares thin shapes.
+        r.h >= cfg.min_height && (r.w as f32) <= 1.5 * r.h as f32 && (fill <= 0.85 || r.w * 3 < r.h)
+    });
+    // Drop pieces that ended up inside a kept digit's box (a loop's inside, a dot).
+    let boxes: Vec<Rect> = merged.iter().map(|b| b.rect).collect();
+    merged
+        .into_iter()
+        .enumerate()
+        .filter(|(i, b)| {
+            !boxes.iter().enumerate().any(|(j, o)| {
+                j != *i
+                    && o.w * o.h > b.rect.w * b.rect.h
+                    && b.rect.x >= o.x
+                    && b.rect.y >= o.y
+                    && b.rect.x + b.rect.w <= o.x + o.w
+                    && b.rect.y + b.rect.h <= o.y + o.h
+            })
+        })
+        .map(|(_, b)| b)
+        .collect()
+}
+
+/// Whether each side of a blob is bordered by ground rather than by more of what the blob is
+/// made of: a strip of table along the paper's edge, taken for ink next to the bright paper,
+/// has the dark table all along one side. A shadow over a side is lighter than the ink in it.
+fn bordered_by_ground(
+    gray: &GrayImage,
+    labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
+    blob: &Blob,
+    ink: Ink,
+) -> bool {
+    let r = blob.rect;
+    let (w, h) = gray.dimensions();
+    let (mut sum, mut n, mut rest, mut m) = (0u64, 0u64, 0u64, 0u64);
+    for y in r.y..r.y + r.h {
+        for x in r.x..r.x + r.w {
+            let v = u64::from(gray.get_pixel(x, y)[0]);
+            if blob.labels.contains(&labels.get_pixel(x, y)[0]) {
+                sum += v;
+                n += 1;
+            } else {
+                rest += v;
+                m += 1;
+            }
+        }
+    }
+    if n == 0 {
+        return false;
+    }
+    let ink_level = sum as f32 / n as f32;
+    // The box's other pixels (inside loops, around strokes) are ground too; in a solid blob
+    // wider than a stroke only the rim reads as ink and the inside is as dark as the rim.
+    let inside = if m > 0 {
+        rest as f32 / m as f32
+    } else {
+        ink_level
+    };
+
+    let d = (r.h / 8).max(2);
+    let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>| {
+        let (mut s, mut k) = (0f32, 0f32);
+        for (x, y) in pts {
+            if x < w && y < h {
+                s += f32::from(gray.get_pixel(x, y)[0]);
+                k += 1.0;
+            }
+        }
+        (k > 0.0).then(|| s / k)
+    };
+    let (left, right, top, bottom) = (
+        r.x.checked_sub(d),
+        r.x + r.w + d,
+        r.y.checked_sub(d),
+        r.y + r.h + d,
+    );
+    let sides: Vec<f32> = [
+        left.and_then(|x| mean(&mut (r.y..r.y + r.h).map(|y| (x, y)))),
+        mean(&mut (r.y..r.y + r.h).map(|y| (right, y))),
+        top.and_then(|y| mean(&mut (r.x..r.x + r.w).map(|x| (x, y)))),
+        mean(&mut (r.x..r.x + r.w).map(|x| (x, bottom))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if sides.is_empty() {
+        return false;
+    }
+    if ink == Ink::Light {
+        let ground = sides.iter().copied().fold(f32::MAX, f32::min);
+        sides
+            .iter()
+            .all(|&s| s < ink_level - 0.25 * (ink_level - ground))
+            && inside < ink_level - 0.25 * (ink_level - ground)
+    } else {
+        let ground = sides.iter().copied().fold(f32::MIN, f32::max);
+        sides
+            .iter()
+            .all(|&s| s > ink_level + 0.25 * (ground - ink_level))
+            && inside > ink_level + 0.25 * (ground - ink_level)
+    }
+}
+
+/// Groups digits into numbers by linking each digit to its nearest right-hand neighbour on
+/// the same line of writing (vertical overlap, a gap under 0.6 digit heights); links that are
+/// mutual chain into numbers, so slanted lines and uneven baselines keep their numbers whole.
+/// Numbers are then ordered line by line, left to right.
+fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
+    let n = digits.len();
+    let successor = |i: usize| -> Option<usize> {
+        let a = digits[i].rect;
+        (0..n)
+            .filter(|&j| j != i)
+            .filter_map(|j| {
+                let b = digits[j].rect;
+                let h = a.h.max(b.h) as f32;
+                let gap = b.x as f32 - (a.x + a.w) as f32;
+                let overlap = (a.y + a.h).min(b.y + b.h) as f32 - a.y.max(b.y) as f32;
+                let starts_right = b.x as f32 + b.w as f32 / 2.0 > a.x as f32 + a.w as f32;
+                (starts_right
+                    && gap <= 0.6 * h
+                    && gap >= -0.3 * h
+                    && overlap >= 0.4 * a.h.min(b.h) as f32)
+                    .then_some((gap, j))
+            })
+            .min_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, j)| j)
+    };
+    let next: Vec<Option<usize>> = (0..n).map(successor).collect();
+    let mut prev: Vec<Option<usize>> = vec![None; n];
+    for (i, s) in next.iter().enumerate() {
+        if let Some(j) = *s {
+            // Keep the closer of two digits claiming the same successor.
+            let closer = prev[j].is_none_or(|k| digits[i].rect.x > digits[k].rect.x);
+            if closer {
+                prev[j] = Some(i);
+            }
+        }
+    }
+    let mut numbers: Vec<Vec<usize>> = Vec::new();
+    for start in (0..n).filter(|&i| prev[i].is_none()) {
+        let mut chain = vec![start];
+        let mut at = start;
+        while let Some(j) = next[at].filter(|&j| prev[j] == Some(at)) {
+            chain.push(j);
+            at = j;
+        }
+        numbers.push(chain);
+    }
+    // Reading order: lines by vertical centre (half a digit height apart), then left to right.
+    let mut heights: Vec<u32> = digits.iter().map(|d| d.rect.h).collect();
+    heights.sort_unstable();
+    let typical = heights.get(n / 2).copied().unwrap_or(1) as f32;
+    let key = |num: &Vec<usize>| {
+        let r = digits[num[0]].rect;
+        (r.cy(), r.x)
+    };
+    numbers.sort_by(|a, b| key(a).0.total_cmp(&key(b).0));
+    let mut lines: Vec<Vec<Vec<usize>>> = Vec::new();
+    for num in numbers {
+        let cy = key(&num).0;
+        match lines.last_mut() {
+            Some(line) if (cy - key(&line[0]).0).abs() <= 0.5 * typical => line.push(num),
+            _ => lines.push(vec![num]),
+        }
+    }
+    lines
+        .into_iter()
+        .flat_map(|mut line| {
+            line.sort_by_key(|num| key(num).1);
+            line
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_filter_matches_a_plain_window_scan() {
+        let src: Vec<u8> = (0..37u32).map(|i| ((i * 73 + 11) % 251) as u8).collect();
+        let (mut tmp, mut out) = (Vec::new(), Vec::new());
+        for r in [1usize, 2, 5, 40] {
+            for max in [true, false] {
+                extreme_1d(&src, r, max, &mut tmp, &mut out);
+                for i in 0..src.len() {
+                    let win = &src[i.saturating_sub(r)..(i + r + 1).min(src.len())];
+                    let want = if max {
+                        *win.iter().max().unwrap()
+                    } else {
+                        *win.iter().min().unwrap()
+                    };
+                    assert_eq!(out[i], want, "r {r} max {max} at {i}");
+                }
+            }
+        }
+    }
+    use imageproc::drawing::{draw_filled_rect_mut, draw_line_segment_mut};
+    use imageproc::rect::Rect as IRect;
+
+    /// Paper at `paper` with a darker gradient, and "digits" drawn as thick strokes.
+    fn page(paper: u8, ink: u8) -> GrayImage {
+        let mut img = GrayImage::from_fn(320, 240, |x, _| {
+            Luma([(paper as f32 * (1.0 - 0.4 * x as f32 / 320.0)) as u8])
+        });
+        for (k, x0) in [40.0f32, 75.0, 180.0].iter().enumerate() {
+            for t in 0..4 {
+                let dx = t as f32;
+                // A "1" and two "7"-like shapes, 40 px tall, in the shadowed and lit parts.
+                draw_line_segment_mut(&mut img, (x0 + dx, 60.0), (x0 + dx, 100.0), Luma([ink]));
+                if k > 0 {
+                    draw_line_segment_mut(
+                        &mut img,
+                        (x0 - 20.0, 60.0 + dx),
+                        (x0 + dx, 60.0 + dx),
+                        Luma([ink]),
+                    );
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn finds_dark_digits_across_uneven_light_and_groups_them() {
+        let img = page(230, 40);
+        let found = locate(&img, &LocateConfig::default());
+        assert_eq!(found.ink, Ink::Dark);
+        assert_eq!(found.digits.len(), 3, "{:?}", found.digits);
+        // The first two are close together, the third far: two numbers.
+        assert_eq!(found.numbers.len(), 2);
+        assert_eq!(found.numbers[0].len(), 2);
+        for d in &found.digits {
+            assert!((38..=44).contains(&d.rect.h), "{:?}", d.rect);
+        }
+    }
+
+    #[test]
+    fn finds_chalk_on_a_dark_board() {
+        let img = page(60, 220);
+        let found = locate(&img, &LocateConfig::default());
+        assert_eq!(found.ink, Ink::Light);
+        assert_eq!(found.digits.len(), 3, "{:?}", found.digits);
+    }
+
+    #[test]
+    fn edges_lines_specks_and_blobs_are_not_digits() {
+        let mut img = GrayImage::from_pixel(320, 240, Luma([220]));
+        // The table beyond the paper's edge.
+        draw_filled_rect_mut(&mut img, IRect::at(0, 200).of_size(320, 40), Luma([90]));
+        // A ruled line, a speck and a solid blob.
+        draw_filled_rect_mut(&mut img, IRect::at(20, 50).of_size(200, 3), Luma([60]));
+        draw_filled_rect_mut(&mut img, IRect::at(250, 60).of_size(2, 2), Luma([60]));
+        draw_filled_rect_mut(&mut img, IRect::at(120, 110).of_size(30, 30), Luma([40]));
+        // No writing to vote on the polarity: say it.
+        let cfg = LocateConfig {
+            ink: Ink::Dark,
+            ..LocateConfig::default()
+        };
+        let found = locate(&img, &cfg);
+        assert!(found.digits.is_empty(), "{:?}", found.digits);
+    }
+
+    #[test]
+    fn a_broken_stroke_is_merged_into_one_digit() {
+        let mut img = GrayImage::from_pixel(200, 200, Luma([220]));
+        // A "5"-like digit whose top bar is detached from its body by a 3-pixel gap.
+        draw_filled_rect_mut(&mut img, IRect::at(80, 60).of_size(24, 4), Luma([40]));
+        draw_filled_rect_mut(&mut img, IRect::at(80, 67).of_size(4, 16), Luma([40]));
+        draw_filled_rect_mut(&mut img, IRect::at(80, 83).of_size(22, 4), Luma([40]));
+        draw_filled_rect_mut(&mut img, IRect::at(100, 83).of_size(4, 18), Luma([40]));
+        draw_filled_rect_mut(&mut img, IRect::at(80, 99).of_size(22, 4), Luma([40]));
+        let found = locate(&img, &LocateConfig::default());
+        assert_eq!(found.digits.len(), 1, "{:?}", found.digits);
+        assert_eq!(found.digits[0].labels.len(), 2);
+        // 43 rows of ink; the 3×3 denoising may add a row of soft edge on each side.
+        assert!(
+            (43..=45).contains(&found.digits[0].rect.h),
+            "{:?}",
+            found.digits[0].rect
+        );
+    }
+
+    #[test]
+    fn rects_union_and_overlap() {
+        let a = Rect {
+            x: 0,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
+        let b = Rect {
+            x: 5,
+            y: 5,
+            w: 10,
+            h: 10,
+        };
+        assert_eq!(
+            a.union(b),
+            Rect {
+                x: 0,
+                y: 0,
+                w: 15,
+                h: 15
+            }
+        );
+        assert!((a.iou(b) - 25.0 / 175.0).abs() < 1e-6);
+        assert!((a.iou(a) - 1.0).abs() < 1e-6);
+    }
+}

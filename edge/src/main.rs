@@ -1,0 +1,555 @@
+//! `edge`: reads handwritten digits from image files, MJPEG streams and cameras with a digit
+//! ONNX model. Results go to standard output as JSON lines, logs to standard error.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use edge::capture::{self, FrameSource};
+use edge::infer::Classifier;
+use edge::locate::Ink;
+use edge::read::{Reader, MIN_CONFIDENCE};
+use edge::report::{annotate, FrameReport};
+use edge::scene::{SceneTruth, Score, TRUTH_FILE};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "edge",
+    version,
+    about = "Read handwritten digits from a camera, image files or an MJPEG stream"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ModelArgs {
+    /// ONNX digit model; without it, the default model of models/models.json.
+    #[arg(long, short)]
+    model: Option<PathBuf>,
+    /// Probability under which a blob is reported as unknown (`"digit": null`).
+    #[arg(long, default_value_t = MIN_CONFIDENCE)]
+    min_confidence: f32,
+    /// Ink polarity: dark ink on paper, light chalk on a board, or decided per frame.
+    #[arg(long, value_enum, default_value_t = InkArg::Auto)]
+    ink: InkArg,
+}
+
+#[derive(clap::Args, Clone)]
+struct CameraArgs {
+    /// Camera resolution, e.g. 640x480 (the camera picks its closest mode).
+    #[arg(long, default_value = "640x480", value_parser = parse_resolution)]
+    resolution: (u32, u32),
+    /// Camera frame rate.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Ask for YUYV instead of MJPEG (no decoding, more USB bandwidth).
+    #[arg(long)]
+    yuyv: bool,
+}
+
+fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("'{s}' is not WIDTHxHEIGHT"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InkArg {
+    Auto,
+    Dark,
+    Light,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read frames and print one JSON object per frame.
+    Run {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Image files, directories or glob patterns.
+        #[arg(long, short, num_args = 1.., conflicts_with_all = ["mjpeg", "camera"])]
+        input: Vec<PathBuf>,
+        /// HTTP MJPEG stream (phone or IP camera).
+        #[arg(long, conflicts_with = "camera")]
+        mjpeg: Option<String>,
+        /// Camera index (see `edge cameras`); needs the `camera` feature.
+        #[arg(long)]
+        camera: Option<u32>,
+        #[command(flatten)]
+        camera_mode: CameraArgs,
+        /// Write each frame with boxes and labels drawn to this folder.
+        #[arg(long)]
+        annotate: Option<PathBuf>,
+        /// Stop after this many frames.
+        #[arg(long)]
+        max_frames: Option<u64>,
+    },
+    /// Score readings of generated scenes (`train scenes`) against their ground truth.
+    Eval {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Folder with the frames and truth.jsonl.
+        #[arg(long)]
+        scenes: PathBuf,
+        /// Print the score as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write annotated frames of wrongly read scenes to this folder.
+        #[arg(long)]
+        annotate: Option<PathBuf>,
+    },
+    /// Per-stage latency and frames per second over a set of frames, models side by side.
+    Bench {
+        /// Models to compare; the first is the baseline. Without any, the default model.
+        #[arg(long, short)]
+        model: Vec<PathBuf>,
+        /// Frames: files, directories or globs.
+        #[arg(long, short, num_args = 1.., required = true)]
+        input: Vec<PathBuf>,
+        /// Passes over the frames; medians are taken over all frames of all passes.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the cameras this machine can open.
+    Cameras,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run {
+            model,
+            input,
+            mjpeg,
+            camera,
+            camera_mode,
+            annotate,
+            max_frames,
+        } => {
+            let reader = reader(&model)?;
+            let camera = camera.map(|i| (i, camera_mode));
+            let mut source = open_source(&input, mjpeg.as_deref(), camera)?;
+            run_frames(&reader, source.as_mut(), annotate.as_deref(), max_frames)
+        }
+        Command::Eval {
+            model,
+            scenes,
+            json,
+            annotate,
+        } => eval(&reader(&model)?, &scenes, json, annotate.as_deref()),
+        Command::Bench {
+            model,
+            input,
+            repeats,
+            json,
+        } => bench(&model, &input, repeats, json),
+        Command::Cameras => cameras(),
+    }
+}
+
+fn model_path(model: Option<&Path>) -> Result<PathBuf> {
+    match model {
+        Some(m) => Ok(m.to_path_buf()),
+        None => Ok(edge::models::default_model()?),
+    }
+}
+
+fn reader(args: &ModelArgs) -> Result<Reader> {
+    let path = model_path(args.model.as_deref())?;
+    let classifier = Classifier::load(&path)?;
+    tracing::info!("model {}", path.display());
+    let mut reader = Reader::new(classifier);
+    reader.min_confidence = args.min_confidence;
+    reader.locate.ink = match args.ink {
+        InkArg::Auto => Ink::Auto,
+        InkArg::Dark => Ink::Dark,
+        InkArg::Light => Ink::Light,
+    };
+    Ok(reader)
+}
+
+fn open_source(
+    input: &[PathBuf],
+    mjpeg: Option<&str>,
+    camera: Option<(u32, CameraArgs)>,
+) -> Result<Box<dyn FrameSource>> {
+    if let Some(url) = mjpeg {
+        return Ok(Box::new(capture::Mjpeg::open(url)?));
+    }
+    if let Some((index, mode)) = camera {
+        return open_camera(index, mode);
+    }
+    if input.is_empty() {
+        bail!("nothing to read: give --input PATH…, --mjpeg URL or --camera N");
+    }
+    Ok(Box::new(capture::Files::new(capture::expand_inputs(
+        input,
+    )?)))
+}
+
+#[cfg(feature = "camera")]
+fn open_camera(index: u32, mode: CameraArgs) -> Result<Box<dyn FrameSource>> {
+    let config = capture::camera::CameraConfig {
+        index,
+        resolution: mode.resolution,
+        fps: mode.fps,
+        mjpeg: !mode.yuyv,
+    };
+    Ok(Box::new(capture::camera::Camera::open(config)?))
+}
+
+#[cfg(not(feature = "camera"))]
+fn open_camera(_index: u32, _mode: CameraArgs) -> Result<Box<dyn FrameSource>> {
+    bail!("this edge was built without camera support: rebuild with `--features camera`")
+}
+
+#[cfg(feature = "camera")]
+fn cameras() -> Result<()> {
+    let cameras = capture::camera::list()?;
+    if cameras.is_empty() {
+        tracing::warn!(
+            "no camera found (is one plugged in, and is this user in the `video` group?)"
+        );
+    }
+    for line in cameras {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "camera"))]
+fn cameras() -> Result<()> {
+    bail!("this edge was built without camera support: rebuild with `--features camera`")
+}
+
+/// Writes a line to stdout; `false` when the reader has gone (a closed pipe ends the run quietly).
+fn emit(out: &mut impl Write, line: &str) -> Result<bool> {
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("writing to standard output"),
+    }
+}
+
+fn run_frames(
+    reader: &Reader,
+    source: &mut dyn FrameSource,
+    annotate_dir: Option<&Path>,
+    max_frames: Option<u64>,
+) -> Result<()> {
+    if let Some(dir) = annotate_dir {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let (mut read, mut skipped) = (0u64, 0u64);
+    while max_frames.is_none_or(|m| read < m) {
+        let Some(next) = source.next_frame() else {
+            break;
+        };
+        let frame = match next {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("skipped: {e}");
+                skipped += 1;
+                continue;
+            }
+        };
+        let reading = reader.read(&frame.image)?;
+        let report = FrameReport::new(
+            &frame.source,
+            frame.index,
+            frame.image.dimensions(),
+            frame.decode,
+            &reading,
+        );
+        if let Some(dir) = annotate_dir {
+            let path = dir.join(annotated_name(&frame.source, frame.index));
+            annotate(&frame.image, &reading)
+                .save(&path)
+                .with_context(|| path.display().to_string())?;
+            if std::env::var_os("EDGE_SAVE_INK").is_some() {
+                let ink = path.with_extension("ink.png");
+                reading
+                    .found
+                    .strength
+                    .save(&ink)
+                    .with_context(|| ink.display().to_string())?;
+            }
+        }
+        read += 1;
+        if !emit(&mut out, &serde_json::to_string(&report)?)? {
+            return Ok(());
+        }
+    }
+    tracing::info!("{read} frames read, {skipped} skipped");
+    if read == 0 && skipped > 0 {
+        bail!("none of the {skipped} frames could be read");
+    }
+    Ok(())
+}
+
+fn annotated_name(source: &str, index: u64) -> String {
+    let stem: String = Path::new(source)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{stem}-{index:06}.png")
+}
+
+fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>) -> Result<()> {
+    let truth_path = scenes.join(TRUTH_FILE);
+    let text =
+        std::fs::read_to_string(&truth_path).with_context(|| truth_path.display().to_string())?;
+    let truths: Vec<SceneTruth> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a scene", truth_path.display(), i + 1))
+        })
+        .collect::<Result<_>>()?;
+    if let Some(dir) = annotate_dir {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    }
+    let bar = indicatif::ProgressBar::new(truths.len() as u64);
+    let mut score = Score::default();
+    let mut totals = Vec::new();
+    for truth in &truths {
+        let path = scenes.join(&truth.file);
+        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
+        let (image, decode) = capture::decode_timed(&bytes, &path.display().to_string())?;
+        let reading = reader.read(&image)?;
+        for line in edge::scene::mistakes(truth, &reading.digits) {
+            tracing::debug!("{line}");
+        }
+        if let (Some(dir), Ok(_)) = (annotate_dir, std::env::var("EDGE_SAVE_INK")) {
+            let side = reader.classifier.contract().side as u32;
+            for (k, d) in reading.digits.iter().enumerate() {
+                let px = reading.inputs
+                    [k * (side * side) as usize..(k + 1) * (side * side) as usize]
+                    .to_vec();
+                if let Some(img) = image::GrayImage::from_raw(side, side, px) {
+                    let name = format!(
+                        "{}-{}-{}-{:.2}.png",
+                        truth.file,
+                        k,
+                        d.label.as_deref().unwrap_or("u"),
+                        d.confidence
+                    );
+                    img.save(dir.join(name)).ok();
+                }
+            }
+        }
+        let before = score.clone();
+        score.add(truth, &reading.digits, &reading.numbers);
+        let t = reading.times;
+        totals.push(decode + t.locate + t.normalise + t.infer);
+        let wrong = score.numbers_exact - before.numbers_exact != score.numbers - before.numbers
+            || score.reported_right - before.reported_right != score.reported - before.reported;
+        if let (Some(dir), true) = (annotate_dir, wrong) {
+            let out = dir.join(annotated_name(&truth.file, 0));
+            annotate(&image, &reading)
+                .save(&out)
+                .with_context(|| out.display().to_string())?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let median_ms = median(&mut totals).as_secs_f64() * 1e3;
+    if json {
+        let value = serde_json::json!({
+            "scenes": scenes,
+            "model": reader.classifier.path(),
+            "recall": score.recall(),
+            "precision": score.precision(),
+            "numbers_exact": score.number_rate(),
+            "median_frame_ms": median_ms,
+            "counts": score,
+        });
+        println!("{value}");
+    } else {
+        println!("scenes     {} ({} frames)", scenes.display(), score.frames);
+        println!("model      {}", reader.classifier.path().display());
+        println!(
+            "recall     {:.2}%  ({} of {} digits found and read right; {} found)",
+            100.0 * score.recall(),
+            score.read_right,
+            score.digits,
+            score.found
+        );
+        println!(
+            "precision  {:.2}%  ({} of {} reported digits right)",
+            100.0 * score.precision(),
+            score.reported_right,
+            score.reported
+        );
+        println!(
+            "numbers    {:.2}%  ({} of {} read exactly)",
+            100.0 * score.number_rate(),
+            score.numbers_exact,
+            score.numbers
+        );
+        println!("frame      {median_ms:.2} ms median (decode to reading, one thread)");
+    }
+    Ok(())
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Per-stage medians of one model over the bench frames, in milliseconds.
+#[derive(serde::Serialize)]
+struct BenchRow {
+    model: PathBuf,
+    frames: usize,
+    decode: f64,
+    locate: f64,
+    normalise: f64,
+    infer: f64,
+    total: f64,
+    fps: f64,
+}
+
+fn bench(models: &[PathBuf], input: &[PathBuf], repeats: usize, json: bool) -> Result<()> {
+    let paths = capture::expand_inputs(input)?;
+    let frames: Vec<(String, Vec<u8>)> = paths
+        .iter()
+        .map(|p| {
+            Ok((
+                p.display().to_string(),
+                std::fs::read(p).with_context(|| p.display().to_string())?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let models = if models.is_empty() {
+        vec![model_path(None)?]
+    } else {
+        models.to_vec()
+    };
+    let readers: Vec<Reader> = models
+        .iter()
+        .map(|m| Ok(Reader::new(Classifier::load(m)?)))
+        .collect::<Result<_>>()?;
+    // Stage samples per model; models alternate frame by frame so that machine noise hits all alike.
+    let mut samples: Vec<[Vec<Duration>; 5]> =
+        (0..readers.len()).map(|_| Default::default()).collect();
+    let bar = indicatif::ProgressBar::new((repeats.max(1) * frames.len()) as u64);
+    for _ in 0..repeats.max(1) {
+        for (name, bytes) in &frames {
+            for (reader, s) in readers.iter().zip(samples.iter_mut()) {
+                let (image, decode) = capture::decode_timed(bytes, name)?;
+                let reading = reader.read(&image)?;
+                let t = reading.times;
+                for (k, d) in [
+                    decode,
+                    t.locate,
+                    t.normalise,
+                    t.infer,
+                    decode + t.locate + t.normalise + t.infer,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    s[k].push(d);
+                }
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let rows: Vec<BenchRow> = models
+        .iter()
+        .zip(samples.iter_mut())
+        .map(|(m, s)| {
+            let ms: Vec<f64> = s
+                .iter_mut()
+                .map(|v| median(v).as_secs_f64() * 1e3)
+                .collect();
+            BenchRow {
+                model: m.clone(),
+                frames: frames.len(),
+                decode: ms[0],
+                locate: ms[1],
+                normalise: ms[2],
+                infer: ms[3],
+                total: ms[4],
+                fps: 1e3 / ms[4].max(1e-9),
+            }
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "median ms per frame over {} frames × {} passes, one thread",
+        frames.len(),
+        repeats.max(1)
+    );
+    println!(
+        "{:<28} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",
+        "model", "decode", "locate", "normalise", "infer", "total", "fps", "vs first"
+    );
+    for r in &rows {
+        println!(
+            "{:<28} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>7.0} {:>7.2}×",
+            r.model.display().to_string(),
+            r.decode,
+            r.locate,
+            r.normalise,
+            r.infer,
+            r.total,
+            r.fps,
+            rows[0].total / r.total.max(1e-9)
+        );
+    }
+    Ok(())
+}

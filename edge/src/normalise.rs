@@ -1,0 +1,158 @@
+//! Turns a found digit into a model input `[S, S]` of u8 (ink bright) the way MNIST was made:
+//! its ink strength, without neighbouring components, fitted into a 20×20 box keeping its
+//! aspect ratio, placed on 28×28 with its centre of mass in the middle (sizes scale with `S`).
+
+use image::imageops::{resize, FilterType};
+use image::GrayImage;
+
+use crate::locate::{Blob, Located};
+
+/// Fraction of the side the digit's longer side is fitted into (MNIST: 20 of 28).
+pub const FIT: f32 = 20.0 / 28.0;
+
+/// The `side × side` input for `blob`, ink bright on a zero ground.
+pub fn digit(found: &Located, blob: &Blob, side: usize) -> Vec<u8> {
+    let r = blob.rect;
+    // One pixel of margin keeps the soft edge of the strokes.
+    let (fw, fh) = found.strength.dimensions();
+    let x0 = r.x.saturating_sub(1);
+    let y0 = r.y.saturating_sub(1);
+    let x1 = (r.x + r.w + 1).min(fw);
+    let y1 = (r.y + r.h + 1).min(fh);
+    let mut crop = GrayImage::from_fn(x1 - x0, y1 - y0, |x, y| {
+        let (fx, fy) = (x0 + x, y0 + y);
+        let label = found.labels.get_pixel(fx, fy)[0];
+        if label != 0 && !blob.labels.contains(&label) {
+            image::Luma([0])
+        } else {
+            *found.strength.get_pixel(fx, fy)
+        }
+    });
+    // Stretch so the digit's own strong ink is full white, as every MNIST digit's is: pale
+    // and dark inks then give the same stroke profile.
+    let mut hist = [0u32; 256];
+    for (x, y, p) in crop.enumerate_pixels() {
+        if blob
+            .labels
+            .contains(&found.labels.get_pixel(x0 + x, y0 + y)[0])
+        {
+            hist[usize::from(p[0])] += 1;
+        }
+    }
+    let peak = percentile(&hist, 0.9).max(1);
+    for p in crop.pixels_mut() {
+        p[0] = (u32::from(p[0]) * 255 / u32::from(peak)).min(255) as u8;
+    }
+    place(&crop, side)
+}
+
+/// The level under which a fraction `q` of the histogram's pixels lie.
+fn percentile(hist: &[u32; 256], q: f32) -> u8 {
+    let total: u32 = hist.iter().sum();
+    let want = (total as f32 * q).ceil() as u32;
+    let mut seen = 0;
+    for (v, &n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= want.max(1) {
+            return v as u8;
+        }
+    }
+    255
+}
+
+/// Fits `ink` (bright on zero) into the MNIST box and centres it by mass on `side × side`.
+pub fn place(ink: &GrayImage, side: usize) -> Vec<u8> {
+    let mut out = vec![0u8; side * side];
+    let (w, h) = ink.dimensions();
+    if w == 0 || h == 0 {
+        return out;
+    }
+    let fit = (FIT * side as f32).round().max(1.0);
+    let scale = fit / w.max(h) as f32;
+    let nw = ((w as f32 * scale).round() as u32).clamp(1, side as u32);
+    let nh = ((h as f32 * scale).round() as u32).clamp(1, side as u32);
+    let small = resize(ink, nw, nh, FilterType::Triangle);
+    let (mut mass, mut mx, mut my) = (0f32, 0f32, 0f32);
+    for (x, y, p) in small.enumerate_pixels() {
+        let v = f32::from(p[0]);
+        mass += v;
+        mx += v * (x as f32 + 0.5);
+        my += v * (y as f32 + 0.5);
+    }
+    let (cx, cy) = if mass > 0.0 {
+        (mx / mass, my / mass)
+    } else {
+        (nw as f32 / 2.0, nh as f32 / 2.0)
+    };
+    let half = side as f32 / 2.0;
+    let ox = ((half - cx).round() as i64).clamp(0, (side as u32 - nw) as i64) as usize;
+    let oy = ((half - cy).round() as i64).clamp(0, (side as u32 - nh) as i64) as usize;
+    for (x, y, p) in small.enumerate_pixels() {
+        out[(oy + y as usize) * side + ox + x as usize] = p[0];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mass_centre(img: &[u8], side: usize) -> (f32, f32) {
+        let (mut m, mut x, mut y) = (0f32, 0f32, 0f32);
+        for (i, &v) in img.iter().enumerate() {
+            let v = f32::from(v);
+            m += v;
+            x += v * ((i % side) as f32 + 0.5);
+            y += v * ((i / side) as f32 + 0.5);
+        }
+        (x / m, y / m)
+    }
+
+    #[test]
+    fn a_tall_digit_fills_twenty_rows_centred_by_mass() {
+        // A 60×20 bar: its height becomes 20 and its width keeps the 1:3 ratio.
+        let bar = GrayImage::from_pixel(20, 60, image::Luma([255]));
+        let out = place(&bar, 28);
+        let rows = (0..28)
+            .filter(|y| out[y * 28..(y + 1) * 28].iter().any(|&v| v > 0))
+            .count();
+        let cols = (0..28)
+            .filter(|x| (0..28).any(|y| out[y * 28 + x] > 0))
+            .count();
+        assert_eq!(rows, 20);
+        assert!((6..=8).contains(&cols), "{cols}");
+        let (cx, cy) = mass_centre(&out, 28);
+        assert!(
+            (cx - 14.0).abs() <= 0.6 && (cy - 14.0).abs() <= 0.6,
+            "{cx} {cy}"
+        );
+    }
+
+    #[test]
+    fn mass_not_box_decides_the_centre() {
+        // An "L": heavy bottom bar pulls the mass down and right of the box centre; the box moves up.
+        let mut l = GrayImage::new(20, 20);
+        for y in 0..20 {
+            for x in 0..20 {
+                if x < 3 || y >= 14 {
+                    l.put_pixel(x, y, image::Luma([255]));
+                }
+            }
+        }
+        let out = place(&l, 28);
+        let (cx, cy) = mass_centre(&out, 28);
+        assert!(
+            (cx - 14.0).abs() <= 0.6 && (cy - 14.0).abs() <= 0.6,
+            "{cx} {cy}"
+        );
+        let top = (0..28)
+            .find(|y| out[y * 28..(y + 1) * 28].iter().any(|&v| v > 0))
+            .unwrap();
+        assert!(top < 4, "box not moved by mass: top row {top}");
+    }
+
+    #[test]
+    fn an_empty_crop_gives_an_empty_input() {
+        assert!(place(&GrayImage::new(0, 5), 28).iter().all(|&v| v == 0));
+    }
+}
