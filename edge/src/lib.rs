@@ -19,5 +19,6 @@ pub mod picture;
 pub mod read;
 pub mod report;
 pub mod scene;
+pub mod serve;
 
 pub use error::{Error, Result};

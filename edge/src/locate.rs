@@ -101,15 +101,22 @@ pub struct Blob {
     pub area: u32,
 }
 
-/// What the finder saw in one frame.
+/// What the finder saw in one frame. It works at half resolution (`[H/2, W/2]`, each pixel
+/// the mean of 2×2, which also denoises); boxes are given in frame pixels.
 pub struct Located {
     /// The polarity used.
     pub ink: Ink,
-    /// Ink strength `[H, W]`: 0 is ground, 255 is full ink, whatever the polarity.
+    /// Grey-level difference taken as noise.
+    pub floor: f32,
+    /// The frame at half resolution.
+    pub half: GrayImage,
+    /// Local ground level at half resolution (strokes removed).
+    pub ground: GrayImage,
+    /// Ink strength at half resolution: 0 is ground, 255 is full ink, whatever the polarity.
     pub strength: GrayImage,
-    /// Connected-component label of each ink pixel, 0 for ground.
+    /// Connected-component label of each ink pixel at half resolution, 0 for ground.
     pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,
-    /// Candidate digits.
+    /// Candidate digits, boxes in frame pixels.
     pub digits: Vec<Blob>,
     /// Numbers in reading order, each the indices of its digits from left to right.
     pub numbers: Vec<Vec<usize>>,
@@ -118,32 +125,85 @@ pub struct Located {
 /// Relative contrast at which the strength map saturates.
 const FULL: f32 = 1.0;
 
-/// Finds the digits of `gray`.
+/// Finds the digits of `frame`.
 pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
-    // Denoise with a 3×3 mean; sensor noise that survives it sets the noise floor.
-    let gray = &imageproc::filter::box_filter(frame, 1, 1);
-    let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 3.0);
+    let half = downsample(frame);
+    // Sensor noise that survives the 2×2 mean sets the noise floor.
+    let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 2.0);
     let ink = match cfg.ink {
-        Ink::Auto => vote_polarity(gray),
+        Ink::Auto => vote_polarity(&half),
         fixed => fixed,
     };
-    let strength = ink_strength(gray, ink, cfg.stroke, floor);
+    let ground = ground_level(&half, ink, cfg.stroke.div_ceil(2));
     let cut = (cfg.threshold / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
-    let mask = GrayImage::from_fn(gray.width(), gray.height(), |x, y| {
-        Luma([u8::from(strength.get_pixel(x, y)[0] >= cut)])
-    });
+    let (strength, mask) = ink_strength(&half, &ground, ink, floor, cut);
     let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
     let components = component_boxes(&labels);
-    let mut digits = select(components, gray.width(), gray.height(), cfg);
-    digits.retain(|d| bordered_by_ground(gray, &labels, d, ink));
+    let half_cfg = LocateConfig {
+        min_height: cfg.min_height.div_ceil(2),
+        ..cfg.clone()
+    };
+    let mut digits = select(components, half.width(), half.height(), &half_cfg);
+    digits.retain(|d| bordered_by_ground(&half, &labels, d, ink));
+    let (fw, fh) = frame.dimensions();
+    for d in &mut digits {
+        let r = d.rect;
+        let (x, y) = ((r.x * 2).min(fw - 1), (r.y * 2).min(fh - 1));
+        d.rect = Rect {
+            x,
+            y,
+            w: (r.w * 2).min(fw - x),
+            h: (r.h * 2).min(fh - y),
+        };
+    }
     let numbers = group(&digits);
     Located {
         ink,
+        floor,
+        half,
+        ground,
         strength,
         labels,
         digits,
         numbers,
     }
+}
+
+/// The frame at half resolution, each pixel the rounded mean of a 2×2 block.
+fn downsample(frame: &GrayImage) -> GrayImage {
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let (hw, hh) = ((w / 2).max(1), (h / 2).max(1));
+    let raw = frame.as_raw();
+    let mut out = vec![0u8; hw * hh];
+    if w < 2 || h < 2 {
+        return GrayImage::from_raw(
+            hw as u32,
+            hh as u32,
+            vec![raw.first().copied().unwrap_or(0); hw * hh],
+        )
+        .unwrap_or_else(|| GrayImage::new(1, 1));
+    }
+    for (y, dst) in out.chunks_exact_mut(hw).enumerate() {
+        let a = &raw[2 * y * w..2 * y * w + 2 * hw];
+        let b = &raw[(2 * y + 1) * w..(2 * y + 1) * w + 2 * hw];
+        for ((d, pa), pb) in dst.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
+            let sum = u16::from(pa[0]) + u16::from(pa[1]) + u16::from(pb[0]) + u16::from(pb[1]);
+            *d = ((sum + 2) / 4) as u8;
+        }
+    }
+    GrayImage::from_raw(hw as u32, hh as u32, out).unwrap_or_else(|| GrayImage::new(1, 1))
+}
+
+/// Ink strength of a grey level `p` over its ground `g`: 1 − darker/brighter, less the noise
+/// floor, as 0..=255.
+#[inline]
+pub fn strength_of(p: f32, g: f32, dark: bool, floor: f32) -> u8 {
+    let c = if dark {
+        (g - p - floor) / g.max(1.0)
+    } else {
+        (p - g - floor) / p.max(1.0)
+    };
+    (c * (255.0 / FULL)).clamp(0.0, 255.0) as u8
 }
 
 /// Sensor noise σ in grey levels, from the median difference of horizontal neighbours.
@@ -208,133 +268,141 @@ fn vote_polarity(gray: &GrayImage) -> Ink {
     }
 }
 
-/// Ink strength: 1 − darker/brighter between a pixel and its local ground, saturating at
-/// [`FULL`], as 0..=255. The ground is a grey-level closing (dark ink) or opening (light ink)
-/// at half resolution: strokes narrower than `stroke` pixels vanish from it while the edges of
-/// shadows and of the paper stay where they are, so they do not read as ink.
-fn ink_strength(gray: &GrayImage, ink: Ink, stroke: u32, floor: f32) -> GrayImage {
-    let (w, h) = gray.dimensions();
-    let (w, h) = (w as usize, h as usize);
+/// The local ground: a grey-level closing (dark ink) or opening (light ink) with a square of
+/// side `2r + 1`: strokes narrower than that vanish from it, while the edges of shadows and of
+/// the paper stay where they are, so they do not read as ink.
+fn ground_level(img: &GrayImage, ink: Ink, stroke: u32) -> GrayImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
     let dark = ink != Ink::Light;
-    let (hw, hh) = (w.div_ceil(2), h.div_ceil(2));
-    let raw = gray.as_raw();
-    // Half resolution, keeping the ground's side of each 2×2 block.
-    let mut half = vec![if dark { 0u8 } else { 255 }; hw * hh];
-    for y in 0..h {
-        let row = &raw[y * w..(y + 1) * w];
-        let dst = &mut half[(y / 2) * hw..(y / 2 + 1) * hw];
-        for (x, &p) in row.iter().enumerate() {
-            let d = &mut dst[x / 2];
-            *d = if dark { (*d).max(p) } else { (*d).min(p) };
-        }
+    let r = (stroke as usize).div_ceil(2).max(1);
+    let mut ground = img.as_raw().clone();
+    let mut scratch = Scratch::default();
+    for max in [dark, !dark] {
+        extreme_filter(&mut ground, w, h, r, max, &mut scratch);
     }
-    let r = (stroke as usize).div_ceil(4).max(1);
-    let mut tmp = vec![0u8; hw.max(hh)];
-    let mut out_line = vec![0u8; hw.max(hh)];
-    for pass in [dark, !dark] {
-        extreme_filter(&mut half, hw, hh, r, pass, &mut tmp, &mut out_line);
+    GrayImage::from_raw(w as u32, h as u32, ground).unwrap_or_else(|| GrayImage::new(1, 1))
+}
+
+/// Ink strength of every pixel over its ground (see [`strength_of`]) and the mask of those at
+/// or above `cut`.
+fn ink_strength(
+    img: &GrayImage,
+    ground: &GrayImage,
+    ink: Ink,
+    floor: f32,
+    cut: u8,
+) -> (GrayImage, GrayImage) {
+    let dark = ink != Ink::Light;
+    let mut strength = vec![0u8; img.as_raw().len()];
+    let mut mask = vec![0u8; strength.len()];
+    for (((s, m), &p), &g) in strength
+        .iter_mut()
+        .zip(mask.iter_mut())
+        .zip(img.as_raw())
+        .zip(ground.as_raw())
+    {
+        *s = strength_of(f32::from(p), f32::from(g), dark, floor);
+        *m = u8::from(*s >= cut);
     }
-    let ground = half;
-    let mut out = vec![0u8; raw.len()];
-    let mut row_ground = vec![0f32; hw];
-    let scale = 255.0 / FULL;
-    let cols: Vec<(usize, usize, f32)> = (0..w)
-        .map(|x| {
-            let fx = ((x as f32 + 0.5) / 2.0 - 0.5).clamp(0.0, (hw - 1) as f32);
-            let x0 = fx.floor() as usize;
-            (x0, (x0 + 1).min(hw - 1), fx - x0 as f32)
-        })
-        .collect();
-    for y in 0..h {
-        let fy = ((y as f32 + 0.5) / 2.0 - 0.5).clamp(0.0, (hh - 1) as f32);
-        let y0 = fy.floor() as usize;
-        let y1 = (y0 + 1).min(hh - 1);
-        let ty = fy - y0 as f32;
-        for (gx, g) in row_ground.iter_mut().enumerate() {
-            *g =
-                f32::from(ground[y0 * hw + gx]) * (1.0 - ty) + f32::from(ground[y1 * hw + gx]) * ty;
-        }
-        let src = &raw[y * w..(y + 1) * w];
-        let dst = &mut out[y * w..(y + 1) * w];
-        for ((d, &p), &(x0, x1, tx)) in dst.iter_mut().zip(src).zip(&cols) {
-            let g = row_ground[x0] * (1.0 - tx) + row_ground[x1] * tx;
-            let p = f32::from(p);
-            let c = if dark {
-                (g - p - floor) / g.max(1.0)
-            } else {
-                (p - g - floor) / p.max(1.0)
-            };
-            *d = (c * scale).clamp(0.0, 255.0) as u8;
-        }
-    }
-    GrayImage::from_raw(w as u32, h as u32, out)
-        .unwrap_or_else(|| GrayImage::new(w as u32, h as u32))
+    let (w, h) = img.dimensions();
+    (
+        GrayImage::from_raw(w, h, strength).unwrap_or_else(|| GrayImage::new(w, h)),
+        GrayImage::from_raw(w, h, mask).unwrap_or_else(|| GrayImage::new(w, h)),
+    )
+}
+
+/// Buffers reused by [`extreme_filter`].
+#[derive(Default)]
+struct Scratch {
+    fwd: Vec<u8>,
+    bwd: Vec<u8>,
+    rows: Vec<u8>,
 }
 
 /// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of its
-/// `(2r+1) × (2r+1)` neighbourhood: rows then columns, each in O(1) per pixel (van Herk).
-fn extreme_filter(
-    img: &mut [u8],
-    w: usize,
-    h: usize,
-    r: usize,
-    max: bool,
-    tmp: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) {
-    let mut line = Vec::with_capacity(w.max(h));
+/// `(2r+1) × (2r+1)` neighbourhood, in O(1) per pixel (van Herk / Gil–Werman): rows one by
+/// one, then columns as whole rows at a time, which the compiler vectorises.
+fn extreme_filter(img: &mut [u8], w: usize, h: usize, r: usize, max: bool, s: &mut Scratch) {
+    let mut line = vec![0u8; w];
     for y in 0..h {
-        line.clear();
-        line.extend_from_slice(&img[y * w..(y + 1) * w]);
-        extreme_1d(&line, r, max, tmp, out);
-        img[y * w..(y + 1) * w].copy_from_slice(&out[..w]);
+        extreme_1d(&img[y * w..(y + 1) * w], r, max, s, &mut line);
+        img[y * w..(y + 1) * w].copy_from_slice(&line);
     }
-    for x in 0..w {
-        line.clear();
-        line.extend((0..h).map(|y| img[y * w + x]));
-        extreme_1d(&line, r, max, tmp, out);
-        for y in 0..h {
-            img[y * w + x] = out[y];
+    // Columns: the same recurrences, with rows as the elements.
+    let k = 2 * r + 1;
+    let neutral = if max { 0u8 } else { 255 };
+    let m = h + 2 * r;
+    s.fwd.clear();
+    s.fwd.resize(m * w, neutral);
+    s.bwd.clear();
+    s.bwd.resize(m * w, neutral);
+    s.rows.clear();
+    s.rows.resize(m * w, neutral);
+    s.rows[r * w..(r + h) * w].copy_from_slice(img);
+    let pick = |a: &mut [u8], b: &[u8]| {
+        if max {
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).max(y));
+        } else {
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).min(y));
         }
+    };
+    for i in 0..m {
+        let (done, rest) = s.fwd.split_at_mut(i * w);
+        let cur = &mut rest[..w];
+        cur.copy_from_slice(&s.rows[i * w..(i + 1) * w]);
+        if i % k != 0 {
+            pick(cur, &done[(i - 1) * w..]);
+        }
+    }
+    for i in (0..m).rev() {
+        let (head, tail) = s.bwd.split_at_mut((i + 1) * w);
+        let cur = &mut head[i * w..];
+        cur.copy_from_slice(&s.rows[i * w..(i + 1) * w]);
+        if i % k != k - 1 && i != m - 1 {
+            pick(cur, &tail[..w]);
+        }
+    }
+    for y in 0..h {
+        let out = &mut img[y * w..(y + 1) * w];
+        out.copy_from_slice(&s.bwd[y * w..(y + 1) * w]);
+        pick(out, &s.fwd[(y + k - 1) * w..(y + k) * w]);
     }
 }
 
 /// Running maximum or minimum over windows `[i − r, i + r]` (clipped to the line) of `src` into `out`.
-fn extreme_1d(src: &[u8], r: usize, max: bool, tmp: &mut Vec<u8>, out: &mut Vec<u8>) {
+fn extreme_1d(src: &[u8], r: usize, max: bool, s: &mut Scratch, out: &mut [u8]) {
     let n = src.len();
     let k = 2 * r + 1;
+    let neutral = if max { 0u8 } else { 255 };
     let pick = |a: u8, b: u8| if max { a.max(b) } else { a.min(b) };
     // Prefix extremes within blocks of k (forward) and suffix extremes (backward), over the
     // line padded by r on each side with the neutral value.
-    let neutral = if max { 0u8 } else { 255 };
     let m = n + 2 * r;
-    let at = |i: usize| {
-        if i < r || i >= r + n {
-            neutral
-        } else {
-            src[i - r]
-        }
-    };
-    tmp.clear();
-    tmp.resize(2 * m, neutral);
-    let (fwd, bwd) = tmp.split_at_mut(m);
+    s.rows.clear();
+    s.rows.resize(m, neutral);
+    s.rows[r..r + n].copy_from_slice(src);
+    s.fwd.clear();
+    s.fwd.resize(m, neutral);
+    s.bwd.clear();
+    s.bwd.resize(m, neutral);
     for i in 0..m {
-        fwd[i] = if i % k == 0 {
-            at(i)
+        s.fwd[i] = if i % k == 0 {
+            s.rows[i]
         } else {
-            pick(fwd[i - 1], at(i))
+            pick(s.fwd[i - 1], s.rows[i])
         };
     }
     for i in (0..m).rev() {
-        bwd[i] = if i % k == k - 1 || i == m - 1 {
-            at(i)
+        s.bwd[i] = if i % k == k - 1 || i == m - 1 {
+            s.rows[i]
         } else {
-            pick(bwd[i + 1], at(i))
+            pick(s.bwd[i + 1], s.rows[i])
         };
     }
-    out.clear();
     // Window of padded indices [i, i + k − 1] is centred on source index i.
-    out.extend((0..n).map(|i| pick(bwd[i], fwd[i + k - 1])));
+    for (i, o) in out.iter_mut().enumerate().take(n) {
+        *o = pick(s.bwd[i], s.fwd[i + k - 1]);
+    }
 }
 
 /// Bounding box and area of every labelled component, indexed by label − 1.
@@ -473,12 +541,8 @@ fn bordered_by_ground(
     let ink_level = sum as f32 / n as f32;
     // The box's other pixels (inside loops, around strokes) are ground too; in a solid blob
     // wider than a stroke only the rim reads as ink and the inside is as dark as the rim.
-    let inside = if m > 0 {
-        rest as f32 / m as f32
-    } else {
-        ink_level
-    };
-
+    // A thin solid stroke (a "1") leaves too few other pixels to judge by.
+    let inside = (m * 4 >= n && m > 0).then(|| rest as f32 / m as f32);
     let d = (r.h / 8).max(2);
     let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>| {
         let (mut s, mut k) = (0f32, 0f32);
@@ -513,13 +577,13 @@ fn bordered_by_ground(
         sides
             .iter()
             .all(|&s| s < ink_level - 0.25 * (ink_level - ground))
-            && inside < ink_level - 0.25 * (ink_level - ground)
+            && inside.is_none_or(|v| v < ink_level - 0.25 * (ink_level - ground))
     } else {
         let ground = sides.iter().copied().fold(f32::MIN, f32::max);
         sides
             .iter()
             .all(|&s| s > ink_level + 0.25 * (ground - ink_level))
-            && inside > ink_level + 0.25 * (ground - ink_level)
+            && inside.is_none_or(|v| v > ink_level + 0.25 * (ground - ink_level))
     }
 }
 
@@ -602,10 +666,11 @@ mod tests {
     #[test]
     fn extreme_filter_matches_a_plain_window_scan() {
         let src: Vec<u8> = (0..37u32).map(|i| ((i * 73 + 11) % 251) as u8).collect();
-        let (mut tmp, mut out) = (Vec::new(), Vec::new());
+        let mut scratch = Scratch::default();
+        let mut out = vec![0u8; src.len()];
         for r in [1usize, 2, 5, 40] {
             for max in [true, false] {
-                extreme_1d(&src, r, max, &mut tmp, &mut out);
+                extreme_1d(&src, r, max, &mut scratch, &mut out);
                 for i in 0..src.len() {
                     let win = &src[i.saturating_sub(r)..(i + r + 1).min(src.len())];
                     let want = if max {
@@ -642,6 +707,22 @@ mod tests {
             }
         }
         img
+    }
+
+    #[test]
+    fn the_column_pass_matches_the_row_pass_on_the_transpose() {
+        let (w, h) = (23usize, 17usize);
+        let img: Vec<u8> = (0..w * h).map(|i| ((i * 97 + 5) % 253) as u8).collect();
+        let transposed: Vec<u8> = (0..w * h).map(|i| img[(i % h) * w + i / h]).collect();
+        let mut scratch = Scratch::default();
+        for max in [true, false] {
+            let mut a = img.clone();
+            extreme_filter(&mut a, w, h, 3, max, &mut scratch);
+            let mut b = transposed.clone();
+            extreme_filter(&mut b, h, w, 3, max, &mut scratch);
+            let back: Vec<u8> = (0..w * h).map(|i| b[(i % w) * h + i / w]).collect();
+            assert_eq!(a, back, "max {max}");
+        }
     }
 
     #[test]

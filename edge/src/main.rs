@@ -14,6 +14,7 @@ use edge::locate::Ink;
 use edge::read::{Reader, MIN_CONFIDENCE};
 use edge::report::{annotate, FrameReport};
 use edge::scene::{SceneTruth, Score, TRUTH_FILE};
+use edge::serve::{parse_addr, LivePage};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -95,6 +96,10 @@ enum Command {
         /// Stop after this many frames.
         #[arg(long)]
         max_frames: Option<u64>,
+        /// Serve the live page (annotated stream and readings) on PORT or HOST:PORT; a port
+        /// alone binds 127.0.0.1.
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<String>,
     },
     /// Score readings of generated scenes (`train scenes`) against their ground truth.
     Eval {
@@ -157,11 +162,33 @@ fn run(cli: Cli) -> Result<()> {
             camera_mode,
             annotate,
             max_frames,
+            serve,
         } => {
             let reader = reader(&model)?;
+            let live = match serve {
+                Some(addr) => {
+                    let page = LivePage::start(parse_addr(&addr)?)?;
+                    tracing::info!("live page on http://{}/", page.addr());
+                    Some(page)
+                }
+                None => None,
+            };
             let camera = camera.map(|i| (i, camera_mode));
             let mut source = open_source(&input, mjpeg.as_deref(), camera)?;
-            run_frames(&reader, source.as_mut(), annotate.as_deref(), max_frames)
+            run_frames(
+                &reader,
+                source.as_mut(),
+                annotate.as_deref(),
+                max_frames,
+                live.as_ref(),
+            )?;
+            if live.is_some() {
+                tracing::info!("the frames have ended; still serving the last one (Ctrl-C stops)");
+                loop {
+                    std::thread::park();
+                }
+            }
+            Ok(())
         }
         Command::Eval {
             model,
@@ -268,6 +295,7 @@ fn run_frames(
     source: &mut dyn FrameSource,
     annotate_dir: Option<&Path>,
     max_frames: Option<u64>,
+    live: Option<&LivePage>,
 ) -> Result<()> {
     if let Some(dir) = annotate_dir {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
@@ -309,8 +337,16 @@ fn run_frames(
                     .with_context(|| ink.display().to_string())?;
             }
         }
+        let line = serde_json::to_string(&report)?;
+        if let Some(page) = live {
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+                .encode_image(&annotate(&frame.image, &reading))
+                .context("encoding the live frame")?;
+            page.publish(jpeg, line.clone());
+        }
         read += 1;
-        if !emit(&mut out, &serde_json::to_string(&report)?)? {
+        if !emit(&mut out, &line)? {
             return Ok(());
         }
     }

@@ -5,39 +5,43 @@
 use image::imageops::{resize, FilterType};
 use image::GrayImage;
 
-use crate::locate::{Blob, Located};
+use crate::locate::{strength_of, Blob, Ink, Located};
 
 /// Fraction of the side the digit's longer side is fitted into (MNIST: 20 of 28).
 pub const FIT: f32 = 20.0 / 28.0;
 
-/// The `side × side` input for `blob`, ink bright on a zero ground.
-pub fn digit(found: &Located, blob: &Blob, side: usize) -> Vec<u8> {
+/// The `side × side` input for `blob` of `frame`, ink bright on a zero ground: the ink
+/// strength at full resolution over the finder's ground, without other components' pixels.
+pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Vec<u8> {
     let r = blob.rect;
     // One pixel of margin keeps the soft edge of the strokes.
-    let (fw, fh) = found.strength.dimensions();
+    let (fw, fh) = frame.dimensions();
+    let (hw, hh) = found.labels.dimensions();
     let x0 = r.x.saturating_sub(1);
     let y0 = r.y.saturating_sub(1);
     let x1 = (r.x + r.w + 1).min(fw);
     let y1 = (r.y + r.h + 1).min(fh);
+    let dark = found.ink != Ink::Light;
+    let mut own = Vec::with_capacity(((x1 - x0) * (y1 - y0)) as usize);
     let mut crop = GrayImage::from_fn(x1 - x0, y1 - y0, |x, y| {
         let (fx, fy) = (x0 + x, y0 + y);
-        let label = found.labels.get_pixel(fx, fy)[0];
+        let (hx, hy) = ((fx / 2).min(hw - 1), (fy / 2).min(hh - 1));
+        let label = found.labels.get_pixel(hx, hy)[0];
         if label != 0 && !blob.labels.contains(&label) {
-            image::Luma([0])
-        } else {
-            *found.strength.get_pixel(fx, fy)
+            return image::Luma([0]);
         }
+        let g = f32::from(found.ground.get_pixel(hx, hy)[0]);
+        let v = strength_of(f32::from(frame.get_pixel(fx, fy)[0]), g, dark, found.floor);
+        if label != 0 {
+            own.push(v);
+        }
+        image::Luma([v])
     });
     // Stretch so the digit's own strong ink is full white, as every MNIST digit's is: pale
     // and dark inks then give the same stroke profile.
     let mut hist = [0u32; 256];
-    for (x, y, p) in crop.enumerate_pixels() {
-        if blob
-            .labels
-            .contains(&found.labels.get_pixel(x0 + x, y0 + y)[0])
-        {
-            hist[usize::from(p[0])] += 1;
-        }
+    for &v in &own {
+        hist[usize::from(v)] += 1;
     }
     let peak = percentile(&hist, 0.9).max(1);
     for p in crop.pixels_mut() {

@@ -93,7 +93,7 @@ impl Reader {
         let side = contract.side;
         let mut batch = Vec::with_capacity(found.digits.len() * side * side);
         for blob in &found.digits {
-            let mut pixels = normalise::digit(&found, blob, side);
+            let mut pixels = normalise::digit(frame, &found, blob, side);
             if contract.polarity == Polarity::DarkOnLight {
                 pixels.iter_mut().for_each(|p| *p = 255 - *p);
             }

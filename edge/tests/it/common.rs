@@ -1,0 +1,56 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use edge::report::FrameReport;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The sample frames shipped with the edge.
+pub fn samples() -> PathBuf {
+    workspace().join("edge/samples")
+}
+
+/// An `edge` command run from the workspace root, logs at warn.
+pub fn edge() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edge"));
+    cmd.current_dir(workspace()).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Runs `cmd` and returns its output, whatever its status.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("could not start the edge binary")
+}
+
+/// Runs `cmd`, requires success, returns its JSON lines parsed.
+pub fn reports(cmd: &mut Command) -> Vec<FrameReport> {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "edge failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a frame report ({e}): {l}"))
+        })
+        .collect()
+}
+
+/// Standard error of a failed run, which must be exactly one line.
+pub fn one_line_error(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(!out.status.success(), "expected a failure");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    err
+}

@@ -1,0 +1,81 @@
+//! Everything a user can get wrong gives a one-line error naming the file, or a skipped frame.
+
+use crate::common::{edge, one_line_error, run, samples};
+
+#[test]
+fn issue4_a_missing_input_is_named() {
+    let err = one_line_error(edge().args(["run", "--input", "no/such/photo.jpg"]));
+    assert!(err.contains("no/such/photo.jpg: no such file"), "{err}");
+}
+
+#[test]
+fn issue4_an_unreadable_image_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-broken.jpg"), b"not a jpeg at all").unwrap();
+    std::fs::write(dir.path().join("b-empty.png"), b"").unwrap();
+    std::fs::copy(
+        samples().join("scene-0001.jpg"),
+        dir.path().join("c-good.jpg"),
+    )
+    .unwrap();
+    let out = run(edge()
+        .env("RUST_LOG", "info")
+        .args(["run", "--input"])
+        .arg(dir.path()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a-broken.jpg") && err.contains("b-empty.png: empty frame"),
+        "{err}"
+    );
+    assert!(err.contains("1 frames read, 2 skipped"), "{err}");
+}
+
+#[test]
+fn issue4_nothing_readable_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("x.jpg");
+    std::fs::write(&bad, [0xFF, 0xD8, 0xFF]).unwrap();
+    let out = run(edge().args(["run", "--input"]).arg(&bad));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none of the 1 frames could be read"));
+}
+
+#[test]
+fn issue4_a_foreign_model_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("notes.onnx");
+    std::fs::write(&model, b"these are my notes, not a model").unwrap();
+    let err = one_line_error(
+        edge()
+            .args(["run", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(samples()),
+    );
+    assert!(
+        err.contains("notes.onnx: not a readable ONNX model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issue4_an_unreachable_stream_is_named() {
+    let err = one_line_error(edge().args(["run", "--mjpeg", "http://127.0.0.1:9/cam"]));
+    assert!(
+        err.contains("http://127.0.0.1:9/cam: cannot open the stream"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issue4_a_camera_that_is_not_there_is_a_one_line_error() {
+    // Built without the camera feature it says how to get it; with it, that the device is absent.
+    let err = one_line_error(edge().args(["run", "--camera", "7"]));
+    assert!(err.contains("camera"), "{err}");
+}

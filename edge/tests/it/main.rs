@@ -1,0 +1,6 @@
+//! End-to-end tests of the `edge` binary, built as one test binary.
+
+mod common;
+mod errors;
+mod live;
+mod run;

@@ -1,0 +1,138 @@
+//! `edge run`, `eval` and `bench` on the shipped sample frames and on an MJPEG stream.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use crate::common::{edge, reports, run, samples};
+
+#[test]
+fn run_reads_the_samples_with_the_default_model() {
+    let frames = reports(edge().args(["run", "--input"]).arg(samples()));
+    assert_eq!(frames.len(), 4);
+    let truth: Vec<edge::scene::SceneTruth> =
+        std::fs::read_to_string(samples().join("truth.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    for (frame, truth) in frames.iter().zip(&truth) {
+        assert!(frame.source.ends_with(&truth.file));
+        assert_eq!((frame.width, frame.height), (640, 480));
+        assert!(frame.timings_ms.total > 0.0);
+        // Most digits are found and every box lies inside the frame.
+        assert!(
+            frame.digits.len() + 2 >= truth.digits.len(),
+            "{}: {} of {}",
+            truth.file,
+            frame.digits.len(),
+            truth.digits.len()
+        );
+        for d in &frame.digits {
+            assert!(d.bbox[0] + d.bbox[2] <= 640 && d.bbox[1] + d.bbox[3] <= 480);
+            assert!((0.0..=1.0).contains(&d.confidence));
+        }
+    }
+    // The first sample's numbers are read exactly (all of them).
+    let want: Vec<String> = truth[0]
+        .numbers
+        .iter()
+        .map(|n| {
+            n.iter()
+                .map(|&i| truth[0].digits[i].digit.as_str())
+                .collect()
+        })
+        .collect();
+    let mut got = frames[0].numbers.clone();
+    let mut want_sorted = want.clone();
+    got.sort();
+    want_sorted.sort();
+    assert_eq!(got, want_sorted);
+}
+
+#[test]
+fn eval_scores_the_samples_against_their_truth() {
+    let out = run(edge().args(["eval", "--json", "--scenes"]).arg(samples()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["counts"]["frames"], 4);
+    assert!(v["recall"].as_f64().unwrap() >= 0.95, "{v}");
+    assert!(v["precision"].as_f64().unwrap() >= 0.95, "{v}");
+}
+
+#[test]
+fn bench_compares_models_side_by_side() {
+    let out = run(edge()
+        .args([
+            "bench",
+            "--json",
+            "--repeats",
+            "1",
+            "-m",
+            "models/seed.onnx",
+            "-m",
+            "models/light.onnx",
+            "--input",
+        ])
+        .arg(samples().join("scene-0001.jpg")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        for stage in ["decode", "locate", "normalise", "infer", "total", "fps"] {
+            assert!(r[stage].as_f64().unwrap() > 0.0, "{stage}: {r}");
+        }
+    }
+}
+
+/// Serves `parts` as a multipart MJPEG stream to the first client, then closes.
+fn mjpeg_server(parts: Vec<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = [0u8; 1024];
+        let _ = s.read(&mut head);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myframe\r\nConnection: close\r\n\r\n");
+        for p in parts {
+            let _ = write!(
+                s,
+                "--myframe\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                p.len()
+            );
+            let _ = s.write_all(&p);
+            let _ = s.write_all(b"\r\n");
+        }
+        let _ = s.write_all(b"--myframe--\r\n");
+    });
+    format!("http://{addr}/stream.mjpg")
+}
+
+#[test]
+fn issue4_an_mjpeg_stream_with_a_truncated_jpeg_skips_that_frame() {
+    let good = std::fs::read(samples().join("scene-0002.jpg")).unwrap();
+    let cut = good[..good.len() / 3].to_vec();
+    let url = mjpeg_server(vec![good.clone(), cut, good]);
+    let out = run(edge().args(["run", "--mjpeg", &url]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<edge::report::FrameReport> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0].frame, lines[1].frame), (0, 2));
+    assert_eq!(lines[0].numbers, lines[1].numbers);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("skipped") && err.contains("#1"), "{err}");
+}
