@@ -145,6 +145,14 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
     };
     let mut digits = select(components, half.width(), half.height(), &half_cfg);
     digits.retain(|d| bordered_by_ground(&half, &labels, d, ink));
+    // Writing on one page has one size: marks far smaller than the typical digit are specks,
+    // dots and scribbles.
+    if digits.len() >= 3 {
+        let mut heights: Vec<u32> = digits.iter().map(|d| d.rect.h).collect();
+        heights.sort_unstable();
+        let typical = heights[heights.len() / 2] as f32;
+        digits.retain(|d| d.rect.h as f32 >= 0.55 * typical);
+    }
     let (fw, fh) = frame.dimensions();
     for d in &mut digits {
         let r = d.rect;
@@ -475,7 +483,7 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
             overlap as f32 >= 0.5 * r.w.min(o.w) as f32
                 && gap as f32 <= 0.25 * o.h.max(r.h) as f32
                 && union.h <= max_h
-                && union.w as f32 <= 1.2 * union.h as f32
+                && union.w as f32 <= 1.8 * union.h as f32
         });
         match host {
             Some(m) => {
@@ -490,7 +498,7 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
         let r = b.rect;
         let fill = b.area as f32 / (r.w * r.h) as f32;
         // A solid blob is not writing; a thin "1" may be solid, so the rule spares thin shapes.
-        r.h >= cfg.min_height && (r.w as f32) <= 1.5 * r.h as f32 && (fill <= 0.85 || r.w * 3 < r.h)
+        r.h >= cfg.min_height && (r.w as f32) <= 1.8 * r.h as f32 && (fill <= 0.85 || r.w * 3 < r.h)
     });
     // Drop pieces that ended up inside a kept digit's box (a loop's inside, a dot).
     let boxes: Vec<Rect> = merged.iter().map(|b| b.rect).collect();
@@ -547,7 +555,8 @@ fn bordered_by_ground(
     let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>| {
         let (mut s, mut k) = (0f32, 0f32);
         for (x, y) in pts {
-            if x < w && y < h {
+            // Other components' ink next to a digit (its neighbours) says nothing of the ground.
+            if x < w && y < h && labels.get_pixel(x, y)[0] == 0 {
                 s += f32::from(gray.get_pixel(x, y)[0]);
                 k += 1.0;
             }

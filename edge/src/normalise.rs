@@ -11,7 +11,8 @@ use crate::locate::{strength_of, Blob, Ink, Located};
 pub const FIT: f32 = 20.0 / 28.0;
 
 /// The `side × side` input for `blob` of `frame`, ink bright on a zero ground: the ink
-/// strength at full resolution over the finder's ground, without other components' pixels.
+/// strength at full resolution over the finder's ground (less twice the noise floor, which
+/// keeps blur and JPEG halos out), without other components' pixels.
 pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Vec<u8> {
     let r = blob.rect;
     // One pixel of margin keeps the soft edge of the strokes.
@@ -31,7 +32,7 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
             return image::Luma([0]);
         }
         let g = f32::from(found.ground.get_pixel(hx, hy)[0]);
-        let v = strength_of(f32::from(frame.get_pixel(fx, fy)[0]), g, dark, found.floor);
+        let v = strength_of(f32::from(frame.get_pixel(fx, fy)[0]), g, dark, 2.0 * found.floor);
         if label != 0 {
             own.push(v);
         }
@@ -43,9 +44,9 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
     for &v in &own {
         hist[usize::from(v)] += 1;
     }
-    let peak = percentile(&hist, 0.9).max(1);
+    let peak = u32::from(percentile(&hist, 0.9).max(1));
     for p in crop.pixels_mut() {
-        p[0] = (u32::from(p[0]) * 255 / u32::from(peak)).min(255) as u8;
+        p[0] = (u32::from(p[0]) * 255 / peak).min(255) as u8;
     }
     place(&crop, side)
 }

@@ -146,6 +146,19 @@ pub fn mistakes(truth: &SceneTruth, digits: &[ReadDigit]) -> Vec<String> {
             ));
         }
     }
+    for d in digits.iter().filter(|d| d.label.is_some()) {
+        if !truth.digits.iter().any(|t| rect(t.bbox).iou(d.rect) >= MATCH_IOU) {
+            let on_mark = truth.distractors.iter().any(|b| rect(*b).iou(d.rect) > 0.0);
+            out.push(format!(
+                "{}: reported {} ({:.2}) at {:?} where no digit is written{}",
+                truth.file,
+                d.label.as_deref().unwrap_or("?"),
+                d.confidence,
+                [d.rect.x, d.rect.y, d.rect.w, d.rect.h],
+                if on_mark { " (on a scribble)" } else { "" }
+            ));
+        }
+    }
     out
 }
 

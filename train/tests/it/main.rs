@@ -6,4 +6,5 @@ mod errors;
 mod export;
 mod fetch;
 mod resume;
+mod scenes;
 mod shipped;
