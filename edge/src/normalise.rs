@@ -32,7 +32,12 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
             return image::Luma([0]);
         }
         let g = f32::from(found.ground.get_pixel(hx, hy)[0]);
-        let v = strength_of(f32::from(frame.get_pixel(fx, fy)[0]), g, dark, 2.0 * found.floor);
+        let v = strength_of(
+            f32::from(frame.get_pixel(fx, fy)[0]),
+            g,
+            dark,
+            2.0 * found.floor,
+        );
         if label != 0 {
             own.push(v);
         }

@@ -147,7 +147,11 @@ pub fn mistakes(truth: &SceneTruth, digits: &[ReadDigit]) -> Vec<String> {
         }
     }
     for d in digits.iter().filter(|d| d.label.is_some()) {
-        if !truth.digits.iter().any(|t| rect(t.bbox).iou(d.rect) >= MATCH_IOU) {
+        if !truth
+            .digits
+            .iter()
+            .any(|t| rect(t.bbox).iou(d.rect) >= MATCH_IOU)
+        {
             let on_mark = truth.distractors.iter().any(|b| rect(*b).iou(d.rect) > 0.0);
             out.push(format!(
                 "{}: reported {} ({:.2}) at {:?} where no digit is written{}",

@@ -128,6 +128,33 @@ enum Command {
         json: bool,
     },
     /// Parameters and multiply-accumulates of each architecture, layer by layer.
+    /// Remove the weakest filters and units (L1 norm) of a seed checkpoint; fine-tune the
+    /// result with `train train --init`.
+    Prune {
+        #[command(flatten)]
+        data: DataArg,
+        /// Seed checkpoint to prune.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Fraction of each layer's filters and units kept.
+        #[arg(long, default_value_t = 0.5)]
+        keep: f32,
+        /// Where to write the pruned weights.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Training digits as the edge sees them: MNIST training digits in camera-like scenes,
+    /// found and normalised by the edge's code (for fine-tuning with `train train --extra`).
+    CameraDigits {
+        #[command(flatten)]
+        data: DataArg,
+        /// Folder for the IDX image and label files.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of scenes to render (about 19 digits each).
+        #[arg(long, default_value_t = 3000)]
+        scenes: usize,
+    },
     /// Camera-like scenes of MNIST test digits with ground truth, for `edge eval`.
     Scenes {
         #[command(flatten)]
@@ -204,6 +231,12 @@ struct TrainArgs {
     /// Use only the first N test images (smoke runs).
     #[arg(long)]
     test_limit: Option<usize>,
+    /// Fine-tune: start from this checkpoint's weights (its architecture wins over --arch).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Add the training digits of this folder (written by `train camera-digits`).
+    #[arg(long)]
+    extra: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -412,13 +445,51 @@ fn run(cli: Cli) -> Result<()> {
                 height: size[1].max(64),
                 split,
             };
-            let truths = scene::generate(&mnist.test, &out, &cfg)?;
+            let truths = scene::generate(&mnist, &out, &cfg)?;
             let digits: usize = truths.iter().map(|t| t.digits.len()).sum();
             let numbers: usize = truths.iter().map(|t| t.numbers.len()).sum();
             println!(
                 "{}: {} frames, {digits} digits in {numbers} numbers",
                 out.display(),
                 truths.len()
+            );
+            Ok(())
+        }
+        Command::Prune {
+            data,
+            checkpoint: from,
+            keep,
+            out,
+        } => {
+            let device = candle_core::Device::Cpu;
+            let ckpt = checkpoint::load(&from, &device)?;
+            let pruned = train::prune::prune(&ckpt, keep, &device)?;
+            let (model, varmap) = pruned.model(&out, &device)?;
+            checkpoint::save(&out, &pruned.header, &varmap, None)?;
+            let mnist = load_data(data)?;
+            let eval = evaluate(&model, &mnist.test, &device, 500)?;
+            let (before, after) = (ckpt.header.arch.cost(), pruned.header.arch.cost());
+            println!(
+                "{}: {:?}, {} parameters ({:.0}%), {} MACs ({:.0}%), {:.2}% before fine-tuning",
+                out.display(),
+                pruned.header.arch,
+                after.params,
+                100.0 * after.params as f64 / before.params as f64,
+                after.macs,
+                100.0 * after.macs as f64 / before.macs as f64,
+                100.0 * eval.accuracy
+            );
+            Ok(())
+        }
+        Command::CameraDigits { data, out, scenes } => {
+            let mnist = load_data(data)?;
+            let got = train::harvest::harvest(&mnist, scenes)?;
+            mnist::write_extra(&out, &got.digits)?;
+            println!(
+                "{}: {} digits kept of {} written in {scenes} scenes",
+                out.display(),
+                got.digits.len(),
+                got.written
             );
             Ok(())
         }
@@ -475,6 +546,8 @@ fn train_command(a: TrainArgs) -> Result<()> {
         augment: (!a.no_augment).then(AugmentConfig::default),
         train_limit: a.train_limit,
         test_limit: a.test_limit,
+        init: a.init,
+        extra: a.extra,
     };
     let out = a
         .out

@@ -259,6 +259,51 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(labels)
 }
 
+/// File names of a set of extra training digits (e.g. `train camera-digits`), IDX like MNIST's.
+pub const EXTRA_IMAGES: &str = "images-idx3-ubyte";
+/// Labels of a set of extra training digits.
+pub const EXTRA_LABELS: &str = "labels-idx1-ubyte";
+
+/// Writes `digits` into `dir` as an IDX image file and an IDX label file, atomically.
+pub fn write_extra(dir: &Path, digits: &Digits) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let n = digits.len() as u32;
+    let mut images = vec![0, 0, 8, 3];
+    for d in [n, SIDE as u32, SIDE as u32] {
+        images.extend(d.to_be_bytes());
+    }
+    images.extend_from_slice(&digits.images);
+    let mut labels = vec![0, 0, 8, 1];
+    labels.extend(n.to_be_bytes());
+    labels.extend_from_slice(&digits.labels);
+    crate::atomic::write(&dir.join(EXTRA_IMAGES), &images)?;
+    crate::atomic::write(&dir.join(EXTRA_LABELS), &labels)
+}
+
+/// Reads a set of extra training digits written by [`write_extra`].
+pub fn read_extra(dir: &Path) -> Result<Digits> {
+    let read = |name: &str| -> Result<(PathBuf, Vec<u8>)> {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        Ok((path, bytes))
+    };
+    let (ip, ib) = read(EXTRA_IMAGES)?;
+    let (lp, lb) = read(EXTRA_LABELS)?;
+    let images = parse_images(&ip, &ib)?;
+    let labels = parse_labels(&lp, &lb)?;
+    if images.len() / PIXELS != labels.len() {
+        return Err(Error::data(
+            &lp,
+            format!(
+                "holds {} labels for {} images",
+                labels.len(),
+                images.len() / PIXELS
+            ),
+        ));
+    }
+    Ok(Digits { images, labels })
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -27,6 +27,20 @@ pub enum Split {
     Dev,
     /// For reporting: test images 5000..10000.
     Test,
+    /// For training the camera domain (`train camera-digits`): training images only.
+    Train,
+}
+
+impl Split {
+    /// The images a split draws from `mnist` and the first seed of its random stream.
+    pub fn source(self, mnist: &crate::mnist::Mnist) -> (&Digits, std::ops::Range<usize>, u64) {
+        let half = mnist.test.len().min(5000);
+        match self {
+            Split::Dev => (&mnist.test, 0..half, 1_000_000),
+            Split::Test => (&mnist.test, half..mnist.test.len(), 2_000_000),
+            Split::Train => (&mnist.train, 0..mnist.train.len(), 3_000_000),
+        }
+    }
 }
 
 /// How many scenes and of what size.
@@ -54,15 +68,16 @@ impl Default for SceneConfig {
 }
 
 /// Writes `cfg.count` scenes and `truth.jsonl` to `out` and returns the truths.
-pub fn generate(test: &Digits, out: &Path, cfg: &SceneConfig) -> Result<Vec<SceneTruth>> {
+pub fn generate(
+    mnist: &crate::mnist::Mnist,
+    out: &Path,
+    cfg: &SceneConfig,
+) -> Result<Vec<SceneTruth>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let (range, stream) = match cfg.split {
-        Split::Dev => (0..test.len().min(5000), 1_000_000u64),
-        Split::Test => (test.len().min(5000)..test.len(), 2_000_000u64),
-    };
+    let (test, range, stream) = cfg.split.source(mnist);
     if range.is_empty() {
         return Err(Error::Config(format!(
-            "the {:?} split has no test images",
+            "the {:?} split has no images",
             cfg.split
         )));
     }
@@ -73,11 +88,7 @@ pub fn generate(test: &Digits, out: &Path, cfg: &SceneConfig) -> Result<Vec<Scen
         let file = format!("scene-{i:04}.jpg");
         let (frame, mut truth) = render(test, range.clone(), cfg, &mut rng);
         truth.file = file.clone();
-        let quality = rng.random_range(55..=90u8);
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
-            .encode_image(&frame)
-            .map_err(|e| Error::io(out.join(&file), std::io::Error::other(e)))?;
+        let bytes = jpeg(&frame, &mut rng).map_err(|e| Error::io(out.join(&file), e))?;
         atomic::write(&out.join(&file), &bytes)?;
         truths.push(truth);
         bar.inc(1);
@@ -90,6 +101,16 @@ pub fn generate(test: &Digits, out: &Path, cfg: &SceneConfig) -> Result<Vec<Scen
     }
     atomic::write(&out.join(TRUTH_FILE), &lines)?;
     Ok(truths)
+}
+
+/// The frame as a camera would send it: JPEG at a random quality between 55 and 90.
+pub fn jpeg(frame: &GrayImage, rng: &mut ChaCha8Rng) -> std::io::Result<Vec<u8>> {
+    let quality = rng.random_range(55..=90u8);
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(frame)
+        .map_err(std::io::Error::other)?;
+    Ok(bytes)
 }
 
 /// Box of ink in paper coordinates, kept while drawing so it can be mapped to the frame.
@@ -125,8 +146,9 @@ fn overlaps(a: [f32; 4], b: [f32; 4]) -> bool {
     a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]
 }
 
-/// Draws one scene: the paper (or board) with its writing, warped into the frame and lit.
-fn render(
+/// Draws one scene from the images `range` of `test`: the paper (or board) with its
+/// writing, warped into the frame and lit.
+pub fn render(
     test: &Digits,
     range: std::ops::Range<usize>,
     cfg: &SceneConfig,

@@ -52,6 +52,12 @@ pub struct TrainConfig {
     /// Evaluate on only the first N test images (smoke runs, tests).
     #[serde(default)]
     pub test_limit: Option<usize>,
+    /// Start from the weights of this checkpoint (fine-tuning) instead of a fresh network.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
+    /// Folder of extra training digits (`train camera-digits`) added to MNIST's.
+    #[serde(default)]
+    pub extra: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -68,6 +74,8 @@ impl Default for TrainConfig {
             augment: Some(AugmentConfig::default()),
             train_limit: None,
             test_limit: None,
+            init: None,
+            extra: None,
         }
     }
 }
@@ -127,7 +135,17 @@ pub const WEIGHTS: &str = "model.safetensors";
 pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Outcome> {
     let ckpt_path = opts.out.join(CHECKPOINT);
     let (config, model, varmap, mut opt, mut history) = start(config, &ckpt_path, opts)?;
-    let train_set = limit(&data.train, config.train_limit);
+    let mut train_set = limit(&data.train, config.train_limit);
+    if let Some(dir) = &config.extra {
+        let extra = crate::mnist::read_extra(dir)?;
+        tracing::info!(
+            "{} extra training digits from {}",
+            extra.len(),
+            dir.display()
+        );
+        train_set.images.extend_from_slice(&extra.images);
+        train_set.labels.extend_from_slice(&extra.labels);
+    }
     let test_set = limit(&data.test, config.test_limit);
     let cost = config.arch.cost();
     tracing::info!(
@@ -303,7 +321,21 @@ fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Sta
     if opts.resume {
         tracing::info!("no checkpoint in {}: starting afresh", opts.out.display());
     }
-    let (model, varmap) = Model::fresh(&config.arch, config.seed, &opts.device)?;
+    let mut config = config;
+    let (model, varmap) = match &config.init {
+        Some(init) => {
+            let ckpt = checkpoint::load(init, &opts.device)?;
+            if ckpt.header.arch != config.arch {
+                tracing::info!(
+                    "fine-tuning {}: its architecture replaces --arch",
+                    init.display()
+                );
+                config.arch = ckpt.header.arch.clone();
+            }
+            ckpt.model(init, &opts.device)?
+        }
+        None => Model::fresh(&config.arch, config.seed, &opts.device)?,
+    };
     let opt = optim::build(&config.optimizer, optim::named_vars(&varmap)?)?;
     Ok((config, model, varmap, opt, Vec::new()))
 }

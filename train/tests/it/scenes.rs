@@ -19,26 +19,47 @@ fn issue4_scenes_are_reproducible_hold_their_truth_and_the_edge_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        ok(train().args(["scenes", "--count", "6", "--split", "dev", "--data"]).arg(mnist_dir()).arg("--out").arg(out));
+        ok(train()
+            .args(["scenes", "--count", "6", "--split", "dev", "--data"])
+            .arg(mnist_dir())
+            .arg("--out")
+            .arg(out));
     }
     let (ta, tb) = (truths(&a), truths(&b));
     assert_eq!(ta, tb, "same split and count must give the same scenes");
-    assert_eq!(std::fs::read(a.join("scene-0003.jpg")).unwrap(), std::fs::read(b.join("scene-0003.jpg")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("scene-0003.jpg")).unwrap(),
+        std::fs::read(b.join("scene-0003.jpg")).unwrap()
+    );
     for t in &ta {
         let img = image::open(a.join(&t.file)).unwrap();
         assert_eq!((img.width(), img.height()), (640, 480));
         assert!(!t.digits.is_empty(), "{}: no digits", t.file);
         for d in &t.digits {
-            assert!(d.bbox[0] + d.bbox[2] <= 640 && d.bbox[1] + d.bbox[3] <= 480, "{d:?}");
-            assert!(d.bbox[3] >= 20, "digits are written at least 20 px tall: {d:?}");
+            assert!(
+                d.bbox[0] + d.bbox[2] <= 640 && d.bbox[1] + d.bbox[3] <= 480,
+                "{d:?}"
+            );
+            assert!(
+                d.bbox[3] >= 20,
+                "digits are written at least 20 px tall: {d:?}"
+            );
         }
         let mut indices: Vec<usize> = t.numbers.iter().flatten().copied().collect();
         indices.sort_unstable();
-        assert_eq!(indices, (0..t.digits.len()).collect::<Vec<_>>(), "every digit in exactly one number");
+        assert_eq!(
+            indices,
+            (0..t.digits.len()).collect::<Vec<_>>(),
+            "every digit in exactly one number"
+        );
     }
     // The other split draws other scenes.
     let c = dir.path().join("c");
-    ok(train().args(["scenes", "--count", "6", "--split", "test", "--data"]).arg(mnist_dir()).arg("--out").arg(&c));
+    ok(train()
+        .args(["scenes", "--count", "6", "--split", "test", "--data"])
+        .arg(mnist_dir())
+        .arg("--out")
+        .arg(&c));
     assert_ne!(truths(&c), ta);
     // The shipped model reads them: a loose floor here, the figures are in the README.
     let reader = Reader::new(Classifier::load(&workspace().join("models/seed.onnx")).unwrap());
