@@ -393,19 +393,19 @@ fn extreme_1d(src: &[u8], r: usize, max: bool, s: &mut Scratch, out: &mut [u8]) 
     s.fwd.resize(m, neutral);
     s.bwd.clear();
     s.bwd.resize(m, neutral);
-    for i in 0..m {
-        s.fwd[i] = if i % k == 0 {
-            s.rows[i]
-        } else {
-            pick(s.fwd[i - 1], s.rows[i])
-        };
-    }
-    for i in (0..m).rev() {
-        s.bwd[i] = if i % k == k - 1 || i == m - 1 {
-            s.rows[i]
-        } else {
-            pick(s.bwd[i + 1], s.rows[i])
-        };
+    for start in (0..m).step_by(k) {
+        let end = (start + k).min(m);
+        let (rows, fwd, bwd) = (&s.rows[start..end], &mut s.fwd[start..end], &mut s.bwd[start..end]);
+        let mut acc = neutral;
+        for (f, &v) in fwd.iter_mut().zip(rows) {
+            acc = pick(acc, v);
+            *f = acc;
+        }
+        acc = neutral;
+        for (b, &v) in bwd.iter_mut().zip(rows).rev() {
+            acc = pick(acc, v);
+            *b = acc;
+        }
     }
     // Window of padded indices [i, i + k − 1] is centred on source index i.
     for (i, o) in out.iter_mut().enumerate().take(n) {
@@ -480,7 +480,7 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
             let overlap = (r.x + r.w).min(o.x + o.w) as i64 - r.x.max(o.x) as i64;
             let gap = r.y.max(o.y) as i64 - (r.y + r.h).min(o.y + o.h) as i64;
             let union = o.union(r);
-            overlap as f32 >= 0.5 * r.w.min(o.w) as f32
+            overlap as f32 >= 0.3 * r.w.min(o.w) as f32
                 && gap as f32 <= 0.25 * o.h.max(r.h) as f32
                 && union.h <= max_h
                 && union.w as f32 <= 1.8 * union.h as f32
