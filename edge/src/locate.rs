@@ -395,7 +395,11 @@ fn extreme_1d(src: &[u8], r: usize, max: bool, s: &mut Scratch, out: &mut [u8]) 
     s.bwd.resize(m, neutral);
     for start in (0..m).step_by(k) {
         let end = (start + k).min(m);
-        let (rows, fwd, bwd) = (&s.rows[start..end], &mut s.fwd[start..end], &mut s.bwd[start..end]);
+        let (rows, fwd, bwd) = (
+            &s.rows[start..end],
+            &mut s.fwd[start..end],
+            &mut s.bwd[start..end],
+        );
         let mut acc = neutral;
         for (f, &v) in fwd.iter_mut().zip(rows) {
             acc = pick(acc, v);

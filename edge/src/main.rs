@@ -442,6 +442,7 @@ fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>)
             "recall": score.recall(),
             "precision": score.precision(),
             "numbers_exact": score.number_rate(),
+            "marks_rejected": score.rejection(),
             "median_frame_ms": median_ms,
             "counts": score,
         });
@@ -467,6 +468,11 @@ fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>)
             100.0 * score.number_rate(),
             score.numbers_exact,
             score.numbers
+        );
+        println!(
+            "not digits {:.1}% of {} scribbles rejected",
+            100.0 * score.rejection(),
+            score.marks
         );
         println!("frame      {median_ms:.2} ms median (decode to reading, one thread)");
     }

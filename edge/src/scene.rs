@@ -56,6 +56,10 @@ pub struct Score {
     pub numbers: usize,
     /// Numbers read exactly: the same digits, in one reported number, read right.
     pub numbers_exact: usize,
+    /// Marks that are not digits (scribbles).
+    pub marks: usize,
+    /// Marks on which a digit was reported (not rejected).
+    pub marks_read: usize,
 }
 
 impl Score {
@@ -70,6 +74,10 @@ impl Score {
     /// Numbers read exactly, over all written.
     pub fn number_rate(&self) -> f64 {
         ratio(self.numbers_exact, self.numbers)
+    }
+    /// Marks that are not digits and were not reported as digits, over all such marks.
+    pub fn rejection(&self) -> f64 {
+        1.0 - ratio(self.marks_read, self.marks)
     }
 
     /// Adds one frame: `digits` and `numbers` as [`crate::read::Reading`] holds them.
@@ -106,6 +114,16 @@ impl Score {
             .filter(|&t| right(t).is_some())
             .count();
         self.reported += digits.iter().filter(|d| d.label.is_some()).count();
+        self.marks += truth.distractors.len();
+        self.marks_read += truth
+            .distractors
+            .iter()
+            .filter(|&&b| {
+                digits
+                    .iter()
+                    .any(|d| d.label.is_some() && rect(b).iou(d.rect) >= 0.25)
+            })
+            .count();
         self.reported_right += (0..truth.digits.len())
             .filter(|&t| right(t).is_some())
             .count();

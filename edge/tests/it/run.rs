@@ -32,21 +32,20 @@ fn run_reads_the_samples_with_the_default_model() {
             assert!((0.0..=1.0).contains(&d.confidence));
         }
     }
-    // The first sample's numbers are read exactly (all of them).
-    let want: Vec<String> = truth[0]
-        .numbers
-        .iter()
-        .map(|n| {
-            n.iter()
-                .map(|&i| truth[0].digits[i].digit.as_str())
-                .collect()
-        })
-        .collect();
-    let mut got = frames[0].numbers.clone();
-    let mut want_sorted = want.clone();
-    got.sort();
-    want_sorted.sort();
-    assert_eq!(got, want_sorted);
+    // The numbers come out as strings, and nearly all of the written ones are among them.
+    let (mut written, mut read) = (0, 0);
+    for (frame, truth) in frames.iter().zip(&truth) {
+        let mut got = frame.numbers.clone();
+        for n in &truth.numbers {
+            let want: String = n.iter().map(|&i| truth.digits[i].digit.as_str()).collect();
+            written += 1;
+            if let Some(at) = got.iter().position(|g| *g == want) {
+                got.remove(at);
+                read += 1;
+            }
+        }
+    }
+    assert!(read * 10 >= written * 9, "{read} of {written} numbers read");
 }
 
 #[test]
