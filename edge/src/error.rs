@@ -28,10 +28,11 @@ pub enum Error {
     #[error("{source_name}: {reason}")]
     Source { source_name: String, reason: String },
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        // Not a `source`: the message already carries it, and error chains would repeat it.
+        error: std::io::Error,
     },
 }
 
@@ -56,7 +57,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

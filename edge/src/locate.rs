@@ -799,6 +799,15 @@ mod tests {
     }
 
     #[test]
+    fn tiny_and_thin_frames_find_nothing_without_panicking() {
+        for (w, h) in [(1, 1), (2, 2), (3, 1), (1, 500), (500, 3), (17, 9)] {
+            let img = GrayImage::from_fn(w, h, |x, y| Luma([((x * 31 + y * 17) % 256) as u8]));
+            let found = locate(&img, &LocateConfig::default());
+            assert!(found.digits.is_empty(), "{w}x{h}");
+        }
+    }
+
+    #[test]
     fn rects_union_and_overlap() {
         let a = Rect {
             x: 0,

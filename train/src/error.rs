@@ -15,11 +15,11 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // Not a `source`: the message already carries it, and error chains would repeat it.
+        error: std::io::Error,
     },
     /// A setting is out of range or contradicts another.
     #[error("invalid setting: {0}")]
@@ -53,7 +53,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

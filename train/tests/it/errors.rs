@@ -158,3 +158,14 @@ fn issue2_existing_run_is_not_overwritten_without_resume() {
         "{line}"
     );
 }
+
+#[test]
+fn issue4_an_io_error_is_said_once() {
+    let err = fails(
+        train()
+            .args(["prune", "--checkpoint", "no-such.safetensors", "--out"])
+            .arg(std::env::temp_dir().join("never.safetensors")),
+    );
+    assert!(err.contains("no-such.safetensors: "), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
