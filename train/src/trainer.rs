@@ -330,7 +330,7 @@ fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Sta
                     "fine-tuning {}: its architecture replaces --arch",
                     init.display()
                 );
-                config.arch = ckpt.header.arch.clone();
+                config.arch = ckpt.header.arch;
             }
             ckpt.model(init, &opts.device)?
         }
