@@ -116,7 +116,7 @@ pub struct Located {
     pub strength: GrayImage,
     /// Connected-component label of each ink pixel at half resolution, 0 for ground.
     pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,
-    /// Candidate digits, boxes in frame pixels.
+    /// Candidate digits, boxes in frame pixels, in reading order.
     pub digits: Vec<Blob>,
     /// Numbers in reading order, each the indices of its digits from left to right.
     pub numbers: Vec<Vec<usize>>,
@@ -164,7 +164,16 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
             h: (r.h * 2).min(fh - y),
         };
     }
-    let numbers = group(&digits);
+    // Digits in reading order: number after number, each left to right.
+    let order = group(&digits);
+    let mut slots: Vec<Option<Blob>> = digits.into_iter().map(Some).collect();
+    let mut digits = Vec::with_capacity(slots.len());
+    let mut numbers = Vec::with_capacity(order.len());
+    for number in order {
+        let start = digits.len();
+        digits.extend(number.iter().filter_map(|&i| slots[i].take()));
+        numbers.push((start..digits.len()).collect());
+    }
     Located {
         ink,
         floor,

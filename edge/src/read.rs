@@ -38,7 +38,7 @@ pub struct StageTimes {
 
 /// What one frame says.
 pub struct Reading {
-    /// The digits, in the order the finder gave them.
+    /// The digits, in reading order (number after number, each left to right).
     pub digits: Vec<ReadDigit>,
     /// Each number's digit indices, left to right, in reading order.
     pub numbers: Vec<Vec<usize>>,
