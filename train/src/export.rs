@@ -162,13 +162,30 @@ pub fn to_onnx(
             }
         };
     }
-    // The last node writes the graph output.
+    Ok(finish(
+        g,
+        &arch.arch().to_string(),
+        classes,
+        contract,
+        props,
+    ))
+}
+
+/// Completes the graph in `g` into an encoded model: its last node writes the output
+/// `logits` `[N, classes]`, and the contract and `props` go into the metadata.
+pub(crate) fn finish(
+    mut g: Builder,
+    arch: &str,
+    classes: i64,
+    contract: &Contract,
+    props: &[(String, String)],
+) -> Vec<u8> {
     if let Some(last) = g.nodes.last_mut() {
         last.output = vec![OUTPUT.to_string()];
     }
     let side = contract.side as i64;
     let graph = GraphProto {
-        name: format!("mnist-edge {}", arch.arch()),
+        name: format!("mnist-edge {arch}"),
         node: g.nodes,
         initializer: g.initializers,
         input: vec![value_info(INPUT, &[None, Some(1), Some(side), Some(side)])],
@@ -189,15 +206,12 @@ pub fn to_onnx(
         }],
         producer_name: "mnist-edge train".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!(
-            "{} digit classifier; inputs and labels in metadata_props",
-            arch.arch()
-        ),
+        doc_string: format!("{arch} digit classifier; inputs and labels in metadata_props"),
         graph: Some(graph),
         metadata_props,
         ..Default::default()
     };
-    Ok(model.encode_to_vec())
+    model.encode_to_vec()
 }
 
 /// Parameters stored in an ONNX file's initializers.
@@ -212,13 +226,32 @@ pub fn count_params(bytes: &[u8]) -> Result<usize> {
         .sum())
 }
 
+/// Nodes and initializers of a graph being written.
 #[derive(Default)]
-struct Builder {
+pub(crate) struct Builder {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
 }
 
 impl Builder {
+    /// Adds an initializer of any element type from its little-endian bytes.
+    pub(crate) fn raw(
+        &mut self,
+        name: &str,
+        dims: &[i64],
+        data_type: DataType,
+        raw_data: Vec<u8>,
+    ) -> String {
+        self.initializers.push(TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: data_type as i32,
+            raw_data,
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
     /// Adds `PREFIX.PART` as a float initializer.
     fn initializer(
         &mut self,
@@ -241,7 +274,7 @@ impl Builder {
     }
 
     /// Adds a node and returns the name of its output.
-    fn node(
+    pub(crate) fn node(
         &mut self,
         op: &str,
         name: &str,
@@ -261,7 +294,7 @@ impl Builder {
     }
 }
 
-fn ints(name: &str, v: &[i64]) -> AttributeProto {
+pub(crate) fn ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Ints as i32,
@@ -270,7 +303,7 @@ fn ints(name: &str, v: &[i64]) -> AttributeProto {
     }
 }
 
-fn int(name: &str, v: i64) -> AttributeProto {
+pub(crate) fn int(name: &str, v: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Int as i32,

@@ -23,6 +23,7 @@ pub mod picture;
 pub mod plot;
 pub mod prune;
 pub mod publish;
+pub mod quantize;
 pub mod scene;
 pub mod schedule;
 pub mod trainer;

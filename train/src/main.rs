@@ -99,6 +99,9 @@ enum Command {
         /// Make it the default model of `edge`.
         #[arg(long)]
         default: bool,
+        /// Ship the ONNX model quantized to INT8 (QOperator, calibrated, verified).
+        #[arg(long)]
+        int8: bool,
         #[command(flatten)]
         data: DataArg,
     },
@@ -140,6 +143,18 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         keep: f32,
         /// Where to write the pruned weights.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Quantize a seed checkpoint to an INT8 ONNX model (QOperator form, run by tract on its
+    /// integer kernels), verified before it replaces anything.
+    Quantize {
+        #[command(flatten)]
+        data: DataArg,
+        /// Seed checkpoint (fp32).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The ONNX file to write.
         #[arg(long)]
         out: PathBuf,
     },
@@ -358,6 +373,7 @@ fn run(cli: Cli) -> Result<()> {
             models,
             command,
             default,
+            int8,
             data,
         } => {
             let mnist = load_data(data)?;
@@ -367,6 +383,7 @@ fn run(cli: Cli) -> Result<()> {
                 models,
                 command,
                 default,
+                int8,
             };
             let entry = publish::publish(&p, &mnist, &candle_core::Device::Cpu)?;
             println!("{}", serde_json::to_string_pretty(&entry)?);
@@ -478,6 +495,24 @@ fn run(cli: Cli) -> Result<()> {
                 after.macs,
                 100.0 * after.macs as f64 / before.macs as f64,
                 100.0 * eval.accuracy
+            );
+            Ok(())
+        }
+        Command::Quantize {
+            data,
+            checkpoint: from,
+            out,
+        } => {
+            let mnist = load_data(data)?;
+            let (report, how) = train::quantize::export_int8(&from, &out, &mnist)?;
+            let v = &report.verification;
+            println!(
+                "{}: INT8 ({how} calibration), {} bytes, tract accuracy {:.2}% (fp32 checkpoint {:.2}%), tract batch-1 {:.0} µs",
+                out.display(),
+                v.bytes,
+                100.0 * v.accuracy,
+                100.0 * report.candle_accuracy,
+                v.latency_us
             );
             Ok(())
         }

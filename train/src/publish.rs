@@ -28,6 +28,8 @@ pub struct Publish {
     pub command: String,
     /// Make this the model `edge` uses when none is named.
     pub default: bool,
+    /// Ship the ONNX model quantized to INT8 (see [`crate::quantize`]) instead of fp32.
+    pub int8: bool,
 }
 
 /// Publishes `p`, returning the manifest entry written.
@@ -54,7 +56,15 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         .map_err(|e| Error::io(&weights, e))?
         .len();
     let onnx = format!("{}.onnx", p.name);
-    let exported = crate::export::export(&weights, &p.models.join(&onnx), data)?;
+    let (exported, precision) = if p.int8 {
+        let (report, _) = crate::quantize::export_int8(&weights, &p.models.join(&onnx), data)?;
+        (report, "int8")
+    } else {
+        (
+            crate::export::export(&weights, &p.models.join(&onnx), data)?,
+            "fp32",
+        )
+    };
     let v = &exported.verification;
     let eval = &exported.candle;
     plot::confusion(
@@ -74,7 +84,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         "file": onnx,
         "checkpoint": file,
         "arch": ckpt.header.arch.arch().to_string(),
-        "precision": "fp32",
+        "precision": precision,
         "accuracy": v.accuracy,
         "checkpoint_accuracy": eval.accuracy,
         "bytes": v.bytes,
@@ -97,9 +107,10 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
     let cost = h.arch.cost();
     let mut md = format!("# {}\n\n", p.name);
     md.push_str(&format!(
-        "A {} digit classifier in fp32, as ONNX and as safetensors weights, for 28×28 MNIST-style images: light digit on \
+        "A {} digit classifier, as {} ONNX and as fp32 safetensors weights, for 28×28 MNIST-style images: light digit on \
          dark ground, pixels scaled to [0, 1] and normalised with mean 0.1307 and std 0.3081.\n\n",
-        h.arch.arch()
+        h.arch.arch(),
+        entry["precision"].as_str().unwrap_or("fp32")
     ));
     md.push_str("| | |\n|---|---|\n");
     md.push_str(&format!(
