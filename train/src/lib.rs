@@ -20,6 +20,7 @@ pub mod mnist;
 pub mod model;
 pub mod optim;
 pub mod picture;
+pub mod pipeline;
 pub mod plot;
 pub mod prune;
 pub mod publish;

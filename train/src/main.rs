@@ -146,6 +146,36 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The whole host side: train → camera digits → fine-tune → prune → fine-tune → INT8 →
+    /// verify → model card; finished stages are not redone when run again.
+    Pipeline {
+        #[command(flatten)]
+        data: DataArg,
+        /// Run folder.
+        #[arg(long, default_value = "runs/pipeline")]
+        out: PathBuf,
+        /// Epochs of the seed's training.
+        #[arg(long, default_value_t = 12)]
+        seed_epochs: usize,
+        /// Scenes rendered for camera digits.
+        #[arg(long, default_value_t = 3000)]
+        scenes: usize,
+        /// Epochs of fine-tuning on camera digits.
+        #[arg(long, default_value_t = 2)]
+        cam_epochs: usize,
+        /// Fraction of filters and units kept by pruning.
+        #[arg(long, default_value_t = 0.5)]
+        keep: f32,
+        /// Epochs of fine-tuning after pruning.
+        #[arg(long, default_value_t = 4)]
+        pruned_epochs: usize,
+        /// Use only the first N training images (smoke runs).
+        #[arg(long)]
+        train_limit: Option<usize>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Quantize a seed checkpoint to an INT8 ONNX model (QOperator form, run by tract on its
     /// integer kernels), verified before it replaces anything.
     Quantize {
@@ -496,6 +526,52 @@ fn run(cli: Cli) -> Result<()> {
                 100.0 * after.macs as f64 / before.macs as f64,
                 100.0 * eval.accuracy
             );
+            Ok(())
+        }
+        Command::Pipeline {
+            data,
+            out,
+            seed_epochs,
+            scenes,
+            cam_epochs,
+            keep,
+            pruned_epochs,
+            train_limit,
+            json,
+        } => {
+            let mnist = load_data(data)?;
+            let cfg = train::pipeline::PipelineConfig {
+                out,
+                seed_epochs,
+                scenes,
+                cam_epochs,
+                keep,
+                pruned_epochs,
+                train_limit,
+            };
+            let stages = train::pipeline::run(&cfg, &mnist)?;
+            if json {
+                println!("{}", serde_json::to_string(&stages)?);
+            } else {
+                println!(
+                    "{:<28} {:>9} {:>9} {:>10} {:>8}  output",
+                    "stage", "accuracy", "params", "bytes", "seconds"
+                );
+                for s in &stages {
+                    println!(
+                        "{:<28} {:>9} {:>9} {:>10} {:>8}  {}{}",
+                        s.name,
+                        s.accuracy
+                            .map(|a| format!("{:.2}%", 100.0 * a))
+                            .unwrap_or_default(),
+                        s.params.map(|p| p.to_string()).unwrap_or_default(),
+                        s.bytes.map(|b| b.to_string()).unwrap_or_default(),
+                        format!("{:.0}", s.seconds),
+                        s.output.display(),
+                        if s.skipped { " (done before)" } else { "" }
+                    );
+                }
+            }
             Ok(())
         }
         Command::Quantize {

@@ -299,7 +299,12 @@ fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Sta
         let stored = ckpt.header.train.clone().ok_or_else(|| {
             Error::checkpoint(ckpt_path, "holds weights only, no training state to resume")
         })?;
-        if stored != config {
+        // A fine-tuning run takes its architecture from --init; that is not a change.
+        let mut given = config.clone();
+        if given.init.is_some() {
+            given.arch = stored.arch;
+        }
+        if stored != given {
             tracing::warn!(
                 "resuming with the settings stored in {}; the ones given now are ignored",
                 ckpt_path.display()

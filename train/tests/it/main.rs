@@ -5,6 +5,7 @@ mod common;
 mod errors;
 mod export;
 mod fetch;
+mod pipeline;
 mod resume;
 mod scenes;
 mod shipped;

@@ -1,0 +1,221 @@
+//! The whole host side in one command: train the seed → make camera digits → fine-tune on
+//! them → prune → fine-tune the pruned network → quantize to INT8 → verify and publish with a
+//! model card. Every stage leaves its result in the run folder and is not redone when the
+//! command runs again: training stages resume from their checkpoints, the others are skipped
+//! when their output exists.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Device;
+
+use crate::mnist::Mnist;
+use crate::trainer::{self, RunOptions, TrainConfig};
+use crate::{checkpoint, Result};
+
+/// Sizes of the pipeline's stages; the defaults make the shipped models.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// Run folder: one sub-folder or file per stage, and `models/` for the result.
+    pub out: PathBuf,
+    /// Epochs of the seed's training.
+    pub seed_epochs: usize,
+    /// Scenes rendered for the camera digits.
+    pub scenes: usize,
+    /// Epochs of fine-tuning on MNIST plus camera digits.
+    pub cam_epochs: usize,
+    /// Fraction of filters and units kept by pruning.
+    pub keep: f32,
+    /// Epochs of fine-tuning after pruning.
+    pub pruned_epochs: usize,
+    /// Train on only the first N training images (smoke runs, tests).
+    pub train_limit: Option<usize>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            out: PathBuf::from("runs/pipeline"),
+            seed_epochs: 12,
+            scenes: 3000,
+            cam_epochs: 2,
+            keep: 0.5,
+            pruned_epochs: 4,
+            train_limit: None,
+        }
+    }
+}
+
+/// One stage's outcome, a row of the summary table.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stage {
+    /// Stage name.
+    pub name: &'static str,
+    /// What it left behind.
+    pub output: PathBuf,
+    /// Whether it was done in an earlier run.
+    pub skipped: bool,
+    /// Test accuracy of its result, where it has one.
+    pub accuracy: Option<f64>,
+    /// Parameters of its network, where it has one.
+    pub params: Option<usize>,
+    /// Size of its output file.
+    pub bytes: Option<u64>,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+fn size(p: &Path) -> Option<u64> {
+    std::fs::metadata(p).ok().map(|m| m.len())
+}
+
+/// Runs (or resumes) the pipeline on `data`; returns the summary rows.
+pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
+    let device = Device::Cpu;
+    let mut stages = Vec::new();
+    let train = |name: &'static str, out: &Path, config: TrainConfig| -> Result<Stage> {
+        let t = Instant::now();
+        let opts = RunOptions {
+            out: out.to_path_buf(),
+            resume: true,
+            device: device.clone(),
+            eval_batch: 500,
+        };
+        let done = checkpoint::load(&out.join(trainer::CHECKPOINT), &device)
+            .is_ok_and(|c| c.header.epoch >= config.epochs);
+        let outcome = trainer::train(config.clone(), data, &opts)?;
+        // A fine-tuned network has the architecture of its --init, not of the config.
+        let arch = checkpoint::load(&outcome.weights, &device)?.header.arch;
+        Ok(Stage {
+            name,
+            output: outcome.weights.clone(),
+            skipped: done,
+            accuracy: Some(outcome.evaluation.accuracy),
+            params: Some(arch.cost().params),
+            bytes: size(&outcome.weights),
+            seconds: t.elapsed().as_secs_f64(),
+        })
+    };
+    let base = TrainConfig {
+        train_limit: cfg.train_limit,
+        ..TrainConfig::default()
+    };
+
+    // 1. The seed CNN.
+    let seed_dir = cfg.out.join("seed");
+    stages.push(train(
+        "train seed",
+        &seed_dir,
+        TrainConfig {
+            epochs: cfg.seed_epochs,
+            ..base.clone()
+        },
+    )?);
+    let seed = seed_dir.join(trainer::WEIGHTS);
+
+    // 2. Camera digits.
+    let cam_dir = cfg.out.join("camera-digits");
+    let t = Instant::now();
+    let cam_done = cam_dir.join(crate::mnist::EXTRA_LABELS).is_file();
+    if !cam_done {
+        tracing::info!("rendering {} scenes for camera digits", cfg.scenes);
+        let got = crate::harvest::harvest(data, cfg.scenes)?;
+        crate::mnist::write_extra(&cam_dir, &got.digits)?;
+    }
+    stages.push(Stage {
+        name: "camera digits",
+        output: cam_dir.clone(),
+        skipped: cam_done,
+        accuracy: None,
+        params: None,
+        bytes: size(&cam_dir.join(crate::mnist::EXTRA_IMAGES)),
+        seconds: t.elapsed().as_secs_f64(),
+    });
+
+    // 3. Fine-tune the seed on MNIST + camera digits.
+    let cam_run = cfg.out.join("seed-cam");
+    let finetune = |init: PathBuf, epochs: usize, lr: f64| TrainConfig {
+        epochs,
+        lr,
+        init: Some(init),
+        extra: Some(cam_dir.clone()),
+        ..base.clone()
+    };
+    stages.push(train(
+        "fine-tune on camera digits",
+        &cam_run,
+        finetune(seed, cfg.cam_epochs, 5e-4),
+    )?);
+
+    // 4. Prune.
+    let pruned = cfg.out.join("seed-cam-pruned.safetensors");
+    let t = Instant::now();
+    let prune_done = pruned.is_file();
+    let ckpt = if prune_done {
+        checkpoint::load(&pruned, &device)?
+    } else {
+        let p = crate::prune::prune(
+            &checkpoint::load(&cam_run.join(trainer::WEIGHTS), &device)?,
+            cfg.keep,
+            &device,
+        )?;
+        let (_, varmap) = p.model(&pruned, &device)?;
+        checkpoint::save(&pruned, &p.header, &varmap, None)?;
+        p
+    };
+    let (model, _) = ckpt.model(&pruned, &device)?;
+    stages.push(Stage {
+        name: "prune",
+        output: pruned.clone(),
+        skipped: prune_done,
+        accuracy: Some(crate::evaluate::evaluate(&model, &data.test, &device, 500)?.accuracy),
+        params: Some(ckpt.header.arch.cost().params),
+        bytes: size(&pruned),
+        seconds: t.elapsed().as_secs_f64(),
+    });
+
+    // 5. Fine-tune the pruned network.
+    let pruned_run = cfg.out.join("seed-pruned");
+    stages.push(train(
+        "fine-tune pruned",
+        &pruned_run,
+        finetune(pruned, cfg.pruned_epochs, 1e-3),
+    )?);
+
+    // 6. Quantize, verify and publish with a card.
+    let models = cfg.out.join("models");
+    std::fs::create_dir_all(&models).map_err(|e| crate::Error::io(&models, e))?;
+    let onnx = models.join("edge-int8.onnx");
+    let t = Instant::now();
+    let q_done = onnx.is_file();
+    if !q_done {
+        let p = crate::publish::Publish {
+            from: pruned_run.join(trainer::WEIGHTS),
+            name: "edge-int8".into(),
+            models: models.clone(),
+            command: format!(
+                "cargo run --release -p train -- pipeline --out {}",
+                cfg.out.display()
+            ),
+            default: true,
+            int8: true,
+        };
+        crate::publish::publish(&p, data, &device)?;
+    }
+    let v = crate::verify::verify(
+        &std::fs::read(&onnx).map_err(|e| crate::Error::io(&onnx, e))?,
+        &onnx,
+        &data.test,
+        None,
+    )?;
+    stages.push(Stage {
+        name: "quantize, verify, card",
+        output: onnx.clone(),
+        skipped: q_done,
+        accuracy: Some(v.accuracy),
+        params: Some(v.params),
+        bytes: size(&onnx),
+        seconds: t.elapsed().as_secs_f64(),
+    });
+    Ok(stages)
+}

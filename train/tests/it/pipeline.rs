@@ -1,0 +1,61 @@
+//! `train pipeline`: every stage once, then nothing redone.
+
+use crate::common::{mnist_dir, ok, train};
+
+fn stages(out: &std::path::Path) -> Vec<serde_json::Value> {
+    let said = ok(train()
+        .args([
+            "pipeline",
+            "--json",
+            "--seed-epochs",
+            "1",
+            "--scenes",
+            "8",
+            "--cam-epochs",
+            "1",
+        ])
+        .args(["--pruned-epochs", "1", "--train-limit", "2000", "--data"])
+        .arg(mnist_dir())
+        .arg("--out")
+        .arg(out));
+    serde_json::from_str(said.trim()).unwrap()
+}
+
+#[test]
+fn issue3_pipeline_runs_every_stage_once_and_resumes_without_redoing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let first = stages(&out);
+    let names: Vec<&str> = first.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "train seed",
+            "camera digits",
+            "fine-tune on camera digits",
+            "prune",
+            "fine-tune pruned",
+            "quantize, verify, card"
+        ]
+    );
+    assert!(first.iter().all(|s| s["skipped"] == false), "{first:?}");
+    // Pruning keeps half of each layer: a quarter of the parameters, more or less.
+    assert!(first[3]["params"].as_u64().unwrap() * 3 < first[0]["params"].as_u64().unwrap());
+    assert_eq!(first[4]["params"], first[3]["params"]);
+    let onnx = out.join("models/edge-int8.onnx");
+    assert!(onnx.is_file() && out.join("models/edge-int8.md").is_file());
+    let manifest: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("models/models.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest[0]["precision"], "int8");
+    let before = std::fs::metadata(&onnx).unwrap().modified().unwrap();
+    let again = stages(&out);
+    assert!(again.iter().all(|s| s["skipped"] == true), "{again:?}");
+    assert_eq!(
+        std::fs::metadata(&onnx).unwrap().modified().unwrap(),
+        before
+    );
+    for (a, b) in first.iter().zip(&again) {
+        assert_eq!(a["accuracy"], b["accuracy"], "{}", a["name"]);
+    }
+}
