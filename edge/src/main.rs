@@ -393,10 +393,23 @@ fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>)
     let bar = indicatif::ProgressBar::new(truths.len() as u64);
     let mut score = Score::default();
     let mut totals = Vec::new();
+    let mut skipped = 0usize;
     for truth in &truths {
         let path = scenes.join(&truth.file);
-        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        let (image, decode) = capture::decode_timed(&bytes, &path.display().to_string())?;
+        let decoded = std::fs::read(&path)
+            .map_err(|e| edge::Error::io(&path, e))
+            .and_then(|bytes| capture::decode_timed(&bytes, &path.display().to_string()));
+        let (image, decode) = match decoded {
+            Ok(d) => d,
+            Err(e) => {
+                // Its digits still count as written and not read.
+                bar.suspend(|| tracing::warn!("skipped: {e}"));
+                score.add(truth, &[], &[]);
+                skipped += 1;
+                bar.inc(1);
+                continue;
+            }
+        };
         let reading = reader.read(&image)?;
         for line in edge::scene::mistakes(truth, &reading.digits) {
             tracing::debug!("{line}");
@@ -434,6 +447,9 @@ fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>)
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if skipped > 0 {
+        tracing::warn!("{skipped} frames could not be read; their digits count as missed");
+    }
     let median_ms = median(&mut totals).as_secs_f64() * 1e3;
     if json {
         let value = serde_json::json!({

@@ -79,3 +79,27 @@ fn issue4_a_camera_that_is_not_there_is_a_one_line_error() {
     let err = one_line_error(edge().args(["run", "--camera", "7"]));
     assert!(err.contains("camera"), "{err}");
 }
+
+#[test]
+fn issue4_eval_counts_an_unreadable_scene_as_missed_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(samples()).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.path().join("scene-0002.jpg"), b"garbage").unwrap();
+    let out = run(edge().args(["eval", "--json", "--scenes"]).arg(dir.path()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("scene-0002.jpg") && err.contains("1 frames could not be read"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["counts"]["frames"], 4);
+    assert!(v["recall"].as_f64().unwrap() < 0.9, "{v}");
+}
