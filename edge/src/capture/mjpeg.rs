@@ -21,35 +21,25 @@ pub struct Mjpeg {
     index: u64,
     at_part_headers: bool,
     done: bool,
+    /// The stream broke (rather than ended): reconnect when it came from a URL.
+    broken: bool,
+    url: Option<String>,
+    backoff: Duration,
 }
 
+/// Longest wait between attempts to reconnect a broken stream.
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// First wait before reconnecting.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
 impl Mjpeg {
-    /// Connects to `url` and checks it serves a multipart stream.
+    /// Connects to `url` and checks it serves a multipart stream. When the stream later
+    /// breaks (Wi-Fi, a phone app restarting), it is reconnected with a growing back-off.
     pub fn open(url: &str) -> Result<Self> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_recv_response(Some(Duration::from_secs(10)))
-            .timeout_per_read(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let response = agent
-            .get(url)
-            .call()
-            .map_err(|e| Error::source(url, format!("cannot open the stream ({e})")))?;
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let boundary = boundary_of(&content_type).ok_or_else(|| {
-            Error::source(
-                url,
-                format!("not an MJPEG stream (content type '{content_type}', expected multipart/x-mixed-replace with a boundary)"),
-            )
-        })?;
-        let body: Box<dyn Read + Send> = Box::new(response.into_body().into_reader());
-        Ok(Self::from_reader(url, body, &boundary))
+        let (body, boundary) = connect(url)?;
+        let mut stream = Self::from_reader(url, body, &boundary);
+        stream.url = Some(url.to_string());
+        Ok(stream)
     }
 
     /// A stream read from `reader`, whose parts are separated by `boundary`.
@@ -61,11 +51,38 @@ impl Mjpeg {
             index: 0,
             at_part_headers: false,
             done: false,
+            broken: false,
+            url: None,
+            backoff: FIRST_BACKOFF,
         }
+    }
+
+    /// Waits, then connects again to the stream's URL.
+    fn reconnect(&mut self, url: &str) -> Result<()> {
+        std::thread::sleep(self.backoff);
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        let (body, boundary) = connect(url).map_err(|e| {
+            Error::source(
+                url,
+                format!(
+                    "{e}; trying again after {:.1} s",
+                    self.backoff.as_secs_f32()
+                ),
+            )
+        })?;
+        tracing::info!("{url}: reconnected after {:.1} s", wait.as_secs_f32());
+        self.reader = BufReader::new(body);
+        self.boundary = boundary.into_bytes();
+        self.at_part_headers = false;
+        self.done = false;
+        self.broken = false;
+        Ok(())
     }
 
     fn broken(&mut self, why: impl std::fmt::Display) -> Error {
         self.done = true;
+        self.broken = true;
         Error::source(&self.name, format!("stream broken: {why}"))
     }
 
@@ -191,7 +208,10 @@ impl Mjpeg {
 impl FrameSource for Mjpeg {
     fn next_frame(&mut self) -> Option<Result<Frame>> {
         if self.done {
-            return None;
+            let url = self.url.clone().filter(|_| self.broken)?;
+            if let Err(e) = self.reconnect(&url) {
+                return Some(Err(e));
+            }
         }
         let part = match self.next_part() {
             Ok(Some(part)) => part,
@@ -203,6 +223,7 @@ impl FrameSource for Mjpeg {
         };
         let index = self.index;
         self.index += 1;
+        self.backoff = FIRST_BACKOFF;
         let start = Instant::now();
         let name = format!("{}#{index}", self.name);
         Some(decode(&part, &name).map(|image| Frame {
@@ -212,6 +233,34 @@ impl FrameSource for Mjpeg {
             decode: start.elapsed(),
         }))
     }
+}
+
+/// Opens `url` and returns its body and part boundary.
+fn connect(url: &str) -> Result<(Box<dyn Read + Send>, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(10)))
+        .timeout_per_read(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let response = agent
+        .get(url)
+        .call()
+        .map_err(|e| Error::source(url, format!("cannot open the stream ({e})")))?;
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let boundary = boundary_of(&content_type).ok_or_else(|| {
+            Error::source(
+                url,
+                format!("not an MJPEG stream (content type '{content_type}', expected multipart/x-mixed-replace with a boundary)"),
+            )
+        })?;
+    let body: Box<dyn Read + Send> = Box::new(response.into_body().into_reader());
+    Ok((body, boundary))
 }
 
 /// The boundary named by a `multipart/x-mixed-replace; boundary=...` content type.
@@ -312,6 +361,53 @@ mod tests {
         assert!(frames[0].is_ok());
         let err = frames.last().unwrap().as_ref().err().unwrap().to_string();
         assert!(err.contains("stream broken"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_url_stream_is_reconnected_and_goes_on() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/video", listener.local_addr().unwrap());
+        let (a, b) = (jpeg(30), jpeg(220));
+        std::thread::spawn(move || {
+            for (k, stream) in listener.incoming().take(2).enumerate() {
+                let mut s = stream.unwrap();
+                let mut head = [0u8; 1024];
+                let _ = std::io::Read::read(&mut s, &mut head);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
+                let part = if k == 0 { &a } else { &b };
+                let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+                let _ = s.write_all(part);
+                if k == 0 {
+                    // The first connection dies in the middle of its second part.
+                    let _ = write!(s, "\r\n--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+                    let _ = s.write_all(&part[..part.len() / 2]);
+                } else {
+                    let _ = s.write_all(b"\r\n--frame--\r\n");
+                }
+            }
+        });
+        let mut m = Mjpeg::open(&url).unwrap();
+        let frames: Vec<Result<Frame>> = std::iter::from_fn(|| m.next_frame()).collect();
+        assert_eq!(
+            frames.len(),
+            3,
+            "{:?}",
+            frames
+                .iter()
+                .map(|f| f.as_ref().err().map(|e| e.to_string()))
+                .collect::<Vec<_>>()
+        );
+        assert!(frames[0].as_ref().unwrap().image.get_pixel(3, 3)[0].abs_diff(30) <= 2);
+        assert!(frames[1]
+            .as_ref()
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("stream broken"));
+        let last = frames[2].as_ref().unwrap();
+        assert!(last.image.get_pixel(3, 3)[0].abs_diff(220) <= 2);
+        assert_eq!(last.index, 1);
     }
 
     #[test]
