@@ -328,6 +328,7 @@ fn run_frames(
             annotate(&frame.image, &reading)
                 .save(&path)
                 .with_context(|| path.display().to_string())?;
+            // Debugging aid (README): what the finder saw.
             if std::env::var_os("EDGE_SAVE_INK").is_some() {
                 let ink = path.with_extension("ink.png");
                 reading
