@@ -532,9 +532,17 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
         .collect()
 }
 
+/// Least brightness ratio between ground and ink (1 − darker/brighter = 0.2, under the
+/// detection threshold, so faint pencil still passes).
+const GROUND_RATIO: f32 = 1.25;
+
 /// Whether each side of a blob is bordered by ground rather than by more of what the blob is
 /// made of: a strip of table along the paper's edge, taken for ink next to the bright paper,
-/// has the dark table all along one side. A shadow over a side is lighter than the ink in it.
+/// has the dark table all along one side. Each side is compared, as a brightness ratio, with
+/// the blob's own ink in the quarter of the box next to it, so a shadow falling across a
+/// digit (darkening ink and ground alike) does not count against it. The box's other pixels
+/// (inside loops, around strokes) must be ground too: in a solid blob wider than a stroke only
+/// the rim reads as ink and the inside is as dark as the rim.
 fn bordered_by_ground(
     gray: &GrayImage,
     labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
@@ -543,27 +551,45 @@ fn bordered_by_ground(
 ) -> bool {
     let r = blob.rect;
     let (w, h) = gray.dimensions();
-    let (mut sum, mut n, mut rest, mut m) = (0u64, 0u64, 0u64, 0u64);
+    // Ink sums of the whole blob and of its four edge bands: left, right, top, bottom.
+    let (bw, bh) = ((r.w / 4).max(1), (r.h / 4).max(1));
+    let mut ink_sum = [0f32; 5];
+    let mut ink_n = [0f32; 5];
+    let (mut rest, mut m) = (0f32, 0f32);
     for y in r.y..r.y + r.h {
         for x in r.x..r.x + r.w {
-            let v = u64::from(gray.get_pixel(x, y)[0]);
-            if blob.labels.contains(&labels.get_pixel(x, y)[0]) {
-                sum += v;
-                n += 1;
-            } else {
+            let v = f32::from(gray.get_pixel(x, y)[0]);
+            if !blob.labels.contains(&labels.get_pixel(x, y)[0]) {
                 rest += v;
-                m += 1;
+                m += 1.0;
+                continue;
+            }
+            let bands = [
+                true,
+                x < r.x + bw,
+                x >= r.x + r.w - bw,
+                y < r.y + bh,
+                y >= r.y + r.h - bh,
+            ];
+            for (k, inside) in bands.iter().enumerate() {
+                if *inside {
+                    ink_sum[k] += v;
+                    ink_n[k] += 1.0;
+                }
             }
         }
     }
-    if n == 0 {
+    if ink_n[0] == 0.0 {
         return false;
     }
-    let ink_level = sum as f32 / n as f32;
-    // The box's other pixels (inside loops, around strokes) are ground too; in a solid blob
-    // wider than a stroke only the rim reads as ink and the inside is as dark as the rim.
-    // A thin solid stroke (a "1") leaves too few other pixels to judge by.
-    let inside = (m * 4 >= n && m > 0).then(|| rest as f32 / m as f32);
+    let ink_all = ink_sum[0] / ink_n[0];
+    let ink_near = |k: usize| {
+        if ink_n[k] > 0.0 {
+            ink_sum[k] / ink_n[k]
+        } else {
+            ink_all
+        }
+    };
     let d = (r.h / 8).max(2);
     let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>| {
         let (mut s, mut k) = (0f32, 0f32);
@@ -576,37 +602,34 @@ fn bordered_by_ground(
         }
         (k > 0.0).then(|| s / k)
     };
-    let (left, right, top, bottom) = (
-        r.x.checked_sub(d),
-        r.x + r.w + d,
-        r.y.checked_sub(d),
-        r.y + r.h + d,
-    );
-    let sides: Vec<f32> = [
-        left.and_then(|x| mean(&mut (r.y..r.y + r.h).map(|y| (x, y)))),
-        mean(&mut (r.y..r.y + r.h).map(|y| (right, y))),
-        top.and_then(|y| mean(&mut (r.x..r.x + r.w).map(|x| (x, y)))),
-        mean(&mut (r.x..r.x + r.w).map(|x| (x, bottom))),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if sides.is_empty() {
+    let sides = [
+        r.x.checked_sub(d)
+            .and_then(|x| mean(&mut (r.y..r.y + r.h).map(|y| (x, y)))),
+        mean(&mut (r.y..r.y + r.h).map(|y| (r.x + r.w + d, y))),
+        r.y.checked_sub(d)
+            .and_then(|y| mean(&mut (r.x..r.x + r.w).map(|x| (x, y)))),
+        mean(&mut (r.x..r.x + r.w).map(|x| (x, r.y + r.h + d))),
+    ];
+    if sides.iter().all(Option::is_none) {
         return false;
     }
-    if ink == Ink::Light {
-        let ground = sides.iter().copied().fold(f32::MAX, f32::min);
-        sides
-            .iter()
-            .all(|&s| s < ink_level - 0.25 * (ink_level - ground))
-            && inside.is_none_or(|v| v < ink_level - 0.25 * (ink_level - ground))
-    } else {
-        let ground = sides.iter().copied().fold(f32::MIN, f32::max);
-        sides
-            .iter()
-            .all(|&s| s > ink_level + 0.25 * (ground - ink_level))
-            && inside.is_none_or(|v| v > ink_level + 0.25 * (ground - ink_level))
-    }
+    // Ground brighter than ink (dark ink) or darker (chalk) by the ratio.
+    let light = ink == Ink::Light;
+    let ground_like = |ground: f32, ink: f32| -> bool {
+        let (ground, ink) = (ground.max(1.0), ink.max(1.0));
+        if light {
+            ink >= GROUND_RATIO * ground
+        } else {
+            ground >= GROUND_RATIO * ink
+        }
+    };
+    let sides_ok = sides
+        .iter()
+        .enumerate()
+        .all(|(k, s)| s.is_none_or(|s| ground_like(s, ink_near(k + 1))));
+    // A thin solid stroke (a "1") leaves too few other pixels to judge its inside by.
+    let inside_ok = m * 4.0 < ink_n[0] || m == 0.0 || ground_like(rest / m, ink_all);
+    sides_ok && inside_ok
 }
 
 /// Groups digits into numbers by linking each digit to its nearest right-hand neighbour on
@@ -785,6 +808,26 @@ mod tests {
         };
         let found = locate(&img, &cfg);
         assert!(found.digits.is_empty(), "{:?}", found.digits);
+    }
+
+    #[test]
+    fn a_digit_across_a_hard_shadow_edge_is_still_a_digit() {
+        let mut img = GrayImage::from_pixel(200, 200, Luma([220]));
+        // A "0" in pale ink (as a blurred pen gives): a hollow box 24×40 with 4-pixel strokes.
+        draw_filled_rect_mut(&mut img, IRect::at(80, 60).of_size(24, 40), Luma([90]));
+        draw_filled_rect_mut(&mut img, IRect::at(84, 64).of_size(16, 32), Luma([220]));
+        // A shadow darkens everything below row 88 to 42%, ink and paper alike.
+        for (_, y, p) in img.enumerate_pixels_mut() {
+            if y >= 88 {
+                p[0] = (f32::from(p[0]) * 0.42) as u8;
+            }
+        }
+        let cfg = LocateConfig {
+            ink: Ink::Dark,
+            ..LocateConfig::default()
+        };
+        let found = locate(&img, &cfg);
+        assert_eq!(found.digits.len(), 1, "{:?}", found.digits);
     }
 
     #[test]
