@@ -85,26 +85,8 @@ impl Score {
         self.frames += 1;
         self.digits += truth.digits.len();
         self.numbers += truth.numbers.len();
-        // Greedy matching by overlap: the best pairs first, each side used once.
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (t, td) in truth.digits.iter().enumerate() {
-            let tr = rect(td.bbox);
-            for (r, rd) in digits.iter().enumerate() {
-                let iou = tr.iou(rd.rect);
-                if iou >= MATCH_IOU {
-                    pairs.push((iou, t, r));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut of_truth = vec![None; truth.digits.len()];
-        let mut used = vec![false; digits.len()];
-        for (_, t, r) in pairs {
-            if of_truth[t].is_none() && !used[r] {
-                of_truth[t] = Some(r);
-                used[r] = true;
-            }
-        }
+        let rects: Vec<Rect> = digits.iter().map(|d| d.rect).collect();
+        let of_truth = match_digits(truth, &rects);
         let right = |t: usize| {
             of_truth[t]
                 .filter(|&r| digits[r].label.as_deref() == Some(truth.digits[t].digit.as_str()))
@@ -134,6 +116,32 @@ impl Score {
             }
         }
     }
+}
+
+/// For each written digit of `truth`, the index of the found box standing for it: greedy by
+/// overlap (IoU ≥ [`MATCH_IOU`]), best pairs first, each box used once, so two written digits
+/// merged into one box are not both counted as found.
+pub fn match_digits(truth: &SceneTruth, found: &[Rect]) -> Vec<Option<usize>> {
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (t, td) in truth.digits.iter().enumerate() {
+        let tr = rect(td.bbox);
+        for (r, fr) in found.iter().enumerate() {
+            let iou = tr.iou(*fr);
+            if iou >= MATCH_IOU {
+                pairs.push((iou, t, r));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut of_truth = vec![None; truth.digits.len()];
+    let mut used = vec![false; found.len()];
+    for (_, t, r) in pairs {
+        if of_truth[t].is_none() && !used[r] {
+            of_truth[t] = Some(r);
+            used[r] = true;
+        }
+    }
+    of_truth
 }
 
 /// One line per written digit not read right: its label and box, and the reading that overlaps it most.

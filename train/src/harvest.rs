@@ -1,12 +1,13 @@
 //! Training digits from the camera's point of view: MNIST *training* digits written into
 //! camera-like scenes (see [`crate::scene`]), sent through JPEG, found and normalised by the
-//! edge's own code, and kept with their labels where the finder's box matches the written one.
+//! edge's own code, and kept with their labels where the finder's box matches the written one
+//! (the same matching `edge eval` scores by, so a box holding two merged digits is kept once).
 //! Fine-tuning on them teaches the model what the edge will feed it, not only what MNIST is.
 
 use edge::capture::decode;
 use edge::locate::{locate, LocateConfig};
 use edge::normalise;
-use edge::scene::MATCH_IOU;
+use edge::scene::match_digits;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -42,25 +43,13 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
         let frame = decode(&bytes, "scene").map_err(|e| Error::Config(e.to_string()))?;
         let found = locate(&frame, &locate_cfg);
         out.written += truth.digits.len();
-        for t in &truth.digits {
-            let want = edge::locate::Rect {
-                x: t.bbox[0],
-                y: t.bbox[1],
-                w: t.bbox[2],
-                h: t.bbox[3],
-            };
-            let best = found
-                .digits
-                .iter()
-                .map(|b| (b.rect.iou(want), b))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((iou, blob)) = best {
-                if iou >= MATCH_IOU {
-                    out.digits
-                        .images
-                        .extend(normalise::digit(&frame, &found, blob, SIDE));
-                    out.digits.labels.push(t.digit.parse().unwrap_or(0));
-                }
+        let rects: Vec<_> = found.digits.iter().map(|b| b.rect).collect();
+        for (t, blob) in truth.digits.iter().zip(match_digits(&truth, &rects)) {
+            if let Some(k) = blob {
+                out.digits
+                    .images
+                    .extend(normalise::digit(&frame, &found, &found.digits[k], SIDE));
+                out.digits.labels.push(t.digit.parse().unwrap_or(0));
             }
         }
         bar.inc(1);
