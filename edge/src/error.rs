@@ -27,6 +27,9 @@ pub enum Error {
     /// A frame source (input path, stream, camera) cannot be opened or has broken down.
     #[error("{source_name}: {reason}")]
     Source { source_name: String, reason: String },
+    /// A data file (MNIST in IDX format) is missing, truncated, corrupt or inconsistent.
+    #[error("{path}: {reason}")]
+    Data { path: PathBuf, reason: String },
     /// Reading or writing a file failed.
     #[error("{path}: {error}")]
     Io {
@@ -49,6 +52,14 @@ impl Error {
     pub fn source(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Source {
             source_name: source_name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A data error for `path`.
+    pub fn data(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.into(),
             reason: reason.into(),
         }
     }

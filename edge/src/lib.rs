@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod contract;
 pub mod error;
+pub mod idx;
 pub mod infer;
 pub mod locate;
 pub mod models;

@@ -57,3 +57,15 @@ impl Error {
         }
     }
 }
+
+/// The edge library's errors, for what `train` reuses of it (IDX parsing, the tract model):
+/// data and I/O errors keep their kind, the rest become setting errors with their message.
+impl From<edge::Error> for Error {
+    fn from(e: edge::Error) -> Self {
+        match e {
+            edge::Error::Data { path, reason } => Error::Data { path, reason },
+            edge::Error::Io { path, error } => Error::Io { path, error },
+            other => Error::Config(other.to_string()),
+        }
+    }
+}

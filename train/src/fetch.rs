@@ -50,7 +50,7 @@ fn fetch_one(
 ) -> Result<Outcome> {
     if let Some(path) = mnist::locate(dir, file.name) {
         let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        match mnist::gunzip_if_needed(&path, raw) {
+        match edge::idx::gunzip_if_needed(&path, raw) {
             Ok(bytes) if mnist::hex(&Sha256::digest(&bytes)) == file.sha256 => {
                 return Ok(Outcome::Present)
             }
@@ -105,7 +105,8 @@ fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
 }
 
 fn check(url: &str, gz: Vec<u8>, file: &OfficialFile) -> Result<Vec<u8>, String> {
-    let bytes = mnist::gunzip_if_needed(Path::new(url), gz.clone()).map_err(|e| e.to_string())?;
+    let bytes =
+        edge::idx::gunzip_if_needed(Path::new(url), gz.clone()).map_err(|e| e.to_string())?;
     let digest = mnist::hex(&Sha256::digest(&bytes));
     if digest != file.sha256 {
         return Err(format!(

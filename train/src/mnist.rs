@@ -1,22 +1,17 @@
-//! MNIST in IDX format, gzipped or raw: images `[N, 28, 28]` u8 (0 = background) and labels
-//! `[N]` u8. Every file is checked for magic, shape, length and label range, and the pair of
-//! files of a split must agree on the count.
+//! The MNIST data set: both official splits, checked against their SHA-256 sums, and sets of
+//! extra training digits. Files are IDX, gzipped or raw, parsed and checked by [`edge::idx`]:
+//! images `[N, 28, 28]` u8 (0 = background) and labels `[N]` u8.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// Side of an MNIST image in pixels.
-pub const SIDE: usize = 28;
-/// Pixels in one MNIST image.
-pub const PIXELS: usize = SIDE * SIDE;
 /// Mean and standard deviation of the seed's input normalisation, from the edge contract.
 pub use edge::contract::{SEED_MEAN as MEAN, SEED_STD as STD};
-/// Number of classes (the digits 0 to 9).
-pub const CLASSES: usize = 10;
+pub use edge::idx::{locate, CLASSES, PIXELS, SIDE};
+use edge::idx::{parse_images, parse_labels};
 
 /// One of the four official files: its name and the SHA-256 of its uncompressed bytes.
 #[derive(Clone, Copy, Debug)]
@@ -95,14 +90,6 @@ pub struct Mnist {
     pub official: bool,
 }
 
-/// Where a file of the data set lies: `NAME` or `NAME.gz` in `dir`.
-pub fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
-    [name.to_string(), format!("{name}.gz")]
-        .into_iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
-}
-
 /// True when `dir` holds none of the four files (a fresh machine: fetching is safe).
 pub fn is_absent(dir: &Path) -> bool {
     FILES.iter().all(|f| locate(dir, f.name).is_none())
@@ -128,17 +115,7 @@ pub fn load(dir: &Path) -> Result<Mnist> {
         }
         let images_data = parse_images(&ip, &ib)?;
         let labels_data = parse_labels(&lp, &lb)?;
-        let n_images = images_data.len() / PIXELS;
-        if n_images != labels_data.len() {
-            return Err(Error::data(
-                &lp,
-                format!(
-                    "holds {} labels but {} holds {n_images} images",
-                    labels_data.len(),
-                    ip.display()
-                ),
-            ));
-        }
+        edge::idx::check_pair(&ip, &images_data, &lp, &labels_data)?;
         Ok(Digits {
             images: images_data,
             labels: labels_data,
@@ -157,106 +134,11 @@ pub fn load(dir: &Path) -> Result<Mnist> {
 
 /// Reads `NAME` or `NAME.gz` from `dir`, uncompressing gzip by its magic bytes.
 fn read_file(dir: &Path, file: &OfficialFile) -> Result<(PathBuf, Vec<u8>)> {
-    let path = locate(dir, file.name).ok_or_else(|| {
-        Error::data(
-            dir.join(file.name),
-            format!(
-                "missing (nor is {}.gz there); run `train fetch --data {}` to download MNIST",
-                file.name,
-                dir.display()
-            ),
-        )
-    })?;
-    let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    let bytes = gunzip_if_needed(&path, raw)?;
-    Ok((path, bytes))
-}
-
-/// Uncompresses `raw` when it starts with the gzip magic, else returns it as it is.
-pub fn gunzip_if_needed(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        return Ok(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    flate2::read::GzDecoder::new(raw.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|e| Error::data(path, format!("truncated or corrupt gzip data ({e})")))?;
-    Ok(out)
-}
-
-/// Parses an IDX header: element type byte 0x08 (u8) and `ndims` big-endian u32 sizes.
-fn parse_header(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec<usize>, usize)> {
-    let header = 4 + 4 * ndims as usize;
-    let expected = [0, 0, 0x08, ndims];
-    if bytes.len() >= 4 && bytes[..4] != expected {
-        return Err(Error::data(
-            path,
-            format!(
-                "not an IDX {what} file: magic {:02x}{:02x}{:02x}{:02x}, expected {:02x}{:02x}{:02x}{:02x}",
-                bytes[0], bytes[1], bytes[2], bytes[3], expected[0], expected[1], expected[2], expected[3]
-            ),
-        ));
-    }
-    if bytes.len() < header {
-        return Err(Error::data(
-            path,
-            format!(
-                "truncated: {} bytes, shorter than an IDX header",
-                bytes.len()
-            ),
-        ));
-    }
-    let dims = (0..ndims as usize)
-        .map(|i| {
-            let b = &bytes[4 + 4 * i..8 + 4 * i];
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
-        })
-        .collect::<Vec<_>>();
-    let body: usize = dims.iter().product();
-    if bytes.len() - header < body {
-        return Err(Error::data(
-            path,
-            format!(
-                "truncated: header announces {body} bytes of {what} but only {} follow",
-                bytes.len() - header
-            ),
-        ));
-    }
-    if bytes.len() - header > body {
-        return Err(Error::data(
-            path,
-            format!(
-                "corrupt: {} bytes after the announced {what}",
-                bytes.len() - header - body
-            ),
-        ));
-    }
-    Ok((dims, header))
-}
-
-/// Parses an IDX3 file of 28×28 u8 images.
-pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
-    let (dims, header) = parse_header(path, bytes, 3, "images")?;
-    if dims[1] != SIDE || dims[2] != SIDE {
-        return Err(Error::data(
-            path,
-            format!("images are {}x{}, expected {SIDE}x{SIDE}", dims[1], dims[2]),
-        ));
-    }
-    Ok(bytes[header..].to_vec())
-}
-
-/// Parses an IDX1 file of labels, each in 0..10.
-pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
-    let (_, header) = parse_header(path, bytes, 1, "labels")?;
-    let labels = bytes[header..].to_vec();
-    if let Some(i) = labels.iter().position(|&l| l as usize >= CLASSES) {
-        return Err(Error::data(
-            path,
-            format!("corrupt: label {} at index {i} is not a digit", labels[i]),
-        ));
-    }
-    Ok(labels)
+    let hint = format!(
+        "run `train fetch --data {}` to download MNIST",
+        dir.display()
+    );
+    Ok(edge::idx::read_file(dir, file.name, &hint)?)
 }
 
 /// File names of a set of extra training digits (e.g. `train camera-digits`), IDX like MNIST's.
@@ -307,67 +189,4 @@ pub fn read_extra(dir: &Path) -> Result<Digits> {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn idx(magic: [u8; 4], dims: &[u32], body: &[u8]) -> Vec<u8> {
-        let mut v = magic.to_vec();
-        for d in dims {
-            v.extend(d.to_be_bytes());
-        }
-        v.extend(body);
-        v
-    }
-
-    #[test]
-    fn parses_a_small_image_file() {
-        let body = vec![7u8; 2 * PIXELS];
-        let bytes = idx([0, 0, 8, 3], &[2, 28, 28], &body);
-        let images = parse_images(Path::new("x"), &bytes).unwrap();
-        assert_eq!(images.len(), 2 * PIXELS);
-    }
-
-    #[test]
-    fn wrong_magic_names_the_file() {
-        let bytes = idx([0, 0, 8, 1], &[2], &[1, 2]);
-        let err = parse_images(Path::new("imgs.idx"), &bytes)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("imgs.idx: not an IDX images file"), "{err}");
-    }
-
-    #[test]
-    fn truncated_and_trailing_bytes_are_reported() {
-        let bytes = idx([0, 0, 8, 3], &[2, 28, 28], &vec![0; PIXELS]);
-        let err = parse_images(Path::new("a"), &bytes)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("truncated"), "{err}");
-        let bytes = idx([0, 0, 8, 1], &[2], &[1, 2, 3]);
-        let err = parse_labels(Path::new("b"), &bytes)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("corrupt: 1 bytes after"), "{err}");
-    }
-
-    #[test]
-    fn labels_out_of_range_are_corrupt() {
-        let bytes = idx([0, 0, 8, 1], &[3], &[1, 12, 3]);
-        let err = parse_labels(Path::new("l"), &bytes)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("label 12 at index 1"), "{err}");
-    }
-
-    #[test]
-    fn wrong_image_size_is_reported() {
-        let bytes = idx([0, 0, 8, 3], &[1, 32, 32], &vec![0; 1024]);
-        let err = parse_images(Path::new("c"), &bytes)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("32x32, expected 28x28"), "{err}");
-    }
 }
