@@ -8,6 +8,7 @@
 //! (input size, normalisation, polarity, labels) that `train export` writes, so a model and
 //! its preprocessing cannot drift apart.
 
+pub mod agree;
 pub mod capture;
 pub mod contract;
 pub mod error;

@@ -130,6 +130,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read the 10,000 official MNIST test digits: accuracy, and agreement with logits written
+    /// on another machine (a cross build checked against the laptop's answers).
+    Mnist {
+        /// ONNX digit model; without it, the default model of models/models.json.
+        #[arg(long, short)]
+        model: Option<PathBuf>,
+        /// Folder with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (or .gz); default
+        /// $MNIST_DIR.
+        #[arg(long, env = "MNIST_DIR")]
+        data: PathBuf,
+        /// Write each digit's prediction and logits to this file.
+        #[arg(long)]
+        logits: Option<PathBuf>,
+        /// Compare with a file written by --logits; fail on any other prediction or a logit
+        /// further off than --tolerance.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// Largest absolute logit difference accepted by --compare.
+        #[arg(long, default_value_t = 1e-4)]
+        tolerance: f32,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the cameras this machine can open.
     Cameras,
 }
@@ -202,8 +226,84 @@ fn run(cli: Cli) -> Result<()> {
             repeats,
             json,
         } => bench(&model, &input, repeats, json),
+        Command::Mnist {
+            model,
+            data,
+            logits,
+            compare,
+            tolerance,
+            json,
+        } => mnist(
+            model.as_deref(),
+            &data,
+            logits.as_deref(),
+            compare.as_deref(),
+            tolerance,
+            json,
+        ),
         Command::Cameras => cameras(),
     }
+}
+
+fn mnist(
+    model: Option<&Path>,
+    data: &Path,
+    logits: Option<&Path>,
+    compare: Option<&Path>,
+    tolerance: f32,
+    json: bool,
+) -> Result<()> {
+    let path = model_path(model)?;
+    let classifier = Classifier::load(&path)?;
+    let (images, labels) = edge::idx::test_set(data)?;
+    let run = edge::agree::run(&classifier, &images, &labels)?;
+    if let Some(out) = logits {
+        edge::agree::write_logits(out, &run)?;
+    }
+    let agreement = compare
+        .map(|reference| edge::agree::compare(&run, reference))
+        .transpose()?;
+    let arch = std::env::consts::ARCH;
+    if json {
+        let v = serde_json::json!({
+            "model": path,
+            "arch": arch,
+            "images": labels.len(),
+            "accuracy": run.accuracy(),
+            "agreement": agreement,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{}: {:.2}% of {} MNIST test digits read right ({arch})",
+            path.display(),
+            100.0 * run.accuracy(),
+            labels.len()
+        );
+        if let Some(a) = &agreement {
+            println!(
+                "against {}: {} of {} predictions differ, largest logit difference {:e}",
+                compare
+                    .map(Path::display)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                a.predictions_differ,
+                a.images,
+                a.max_logit_diff
+            );
+        }
+    }
+    if let (Some(a), Some(reference)) = (&agreement, compare) {
+        if a.predictions_differ > 0 || a.max_logit_diff > tolerance {
+            bail!(
+                "{}: {} predictions differ and logits are up to {:e} apart (tolerance {tolerance:e})",
+                reference.display(),
+                a.predictions_differ,
+                a.max_logit_diff
+            );
+        }
+    }
+    Ok(())
 }
 
 fn model_path(model: Option<&Path>) -> Result<PathBuf> {

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `edge` binary, built as one test binary.
 
+mod agree;
 mod common;
 mod errors;
 mod live;

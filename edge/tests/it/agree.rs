@@ -1,0 +1,86 @@
+//! `edge mnist`: the shipped model on the official test digits, and agreement between runs
+//! (how a cross build is checked against the laptop's answers, issue 5).
+
+use std::path::PathBuf;
+
+use crate::common::{edge, one_line_error, run, workspace};
+
+/// The MNIST files: `MNIST_DIR`, else `data/mnist` in the workspace.
+fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("data/mnist"));
+    assert!(
+        dir.join("t10k-labels-idx1-ubyte.gz").is_file()
+            || dir.join("t10k-labels-idx1-ubyte").is_file(),
+        "no MNIST in {}: set MNIST_DIR (CI uses ../shared/data/mnist) or run `train fetch`",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn issue5_the_default_model_agrees_with_its_own_logits_and_catches_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let logits = dir.path().join("logits.txt");
+    let out = run(edge()
+        .args(["mnist", "--json", "--data"])
+        .arg(mnist_dir())
+        .arg("--logits")
+        .arg(&logits));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"], 10_000);
+    // The shipped default is the pruned INT8 model: 99.32% on the official test set.
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.99, "{accuracy}");
+
+    // Compared with itself: same predictions, same logits.
+    let out = run(edge()
+        .args(["mnist", "--json", "--data"])
+        .arg(mnist_dir())
+        .arg("--compare")
+        .arg(&logits));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["agreement"]["predictions_differ"], 0);
+    assert!(v["agreement"]["max_logit_diff"].as_f64().unwrap() < 1e-9);
+
+    // A reference whose first image has another prediction and shifted logits fails the run.
+    let text = std::fs::read_to_string(&logits).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    let mut words: Vec<String> = first.split(' ').map(str::to_string).collect();
+    words[0] = ((words[0].parse::<u8>().unwrap() + 1) % 10).to_string();
+    words[1] = (words[1].parse::<f32>().unwrap() + 0.5).to_string();
+    let altered = dir.path().join("altered.txt");
+    std::fs::write(&altered, format!("{}\n{rest}", words.join(" "))).unwrap();
+    let err = one_line_error(
+        edge()
+            .args(["mnist", "--data"])
+            .arg(mnist_dir())
+            .arg("--compare")
+            .arg(&altered),
+    );
+    assert!(
+        err.contains("altered.txt: 1 predictions differ and logits are up to 5e-1 apart"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issue5_missing_mnist_is_a_one_line_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = one_line_error(edge().args(["mnist", "--data"]).arg(dir.path()));
+    assert!(
+        err.contains("t10k-images-idx3-ubyte: missing (nor is t10k-images-idx3-ubyte.gz there)"),
+        "{err}"
+    );
+}
