@@ -19,8 +19,21 @@ pub fn samples() -> PathBuf {
 }
 
 /// An `edge` command run from the workspace root, logs at warn.
+///
+/// A cross-built suite runs the binary under `EDGE_TEST_RUNNER` (for example
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`), as cargo's `runner` runs the tests themselves.
 pub fn edge() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edge"));
+    let binary = env!("CARGO_BIN_EXE_edge");
+    let runner = std::env::var("EDGE_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(binary);
+            cmd
+        }
+        None => Command::new(binary),
+    };
     cmd.current_dir(workspace()).env("RUST_LOG", "warn");
     cmd
 }
