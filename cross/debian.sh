@@ -157,7 +157,7 @@ for t in "${targets[@]}"; do
   deb=$(ls -t "$out"/mnist-edge_*_"$deb_arch".deb | head -1)
   # What it installs runs: the packaged binary finds the packaged default model by itself.
   unpacked=$root/tmp/deb-$t; $sudo rm -rf "$unpacked"; $sudo dpkg-deb -x "$deb" "$unpacked"
-  for f in usr/bin/edge usr/share/mnist-edge/models/models.json lib/systemd/system/mnist-edge.service etc/default/mnist-edge; do
+  for f in usr/bin/edge usr/share/mnist-edge/models/models.json usr/lib/systemd/system/mnist-edge.service etc/default/mnist-edge; do
     [ -e "$unpacked/$f" ] || { echo "error: $deb lacks $f" >&2; exit 1; }
   done
   in_root env "${extra[@]}" RUST_LOG=info bash -c "cd / && $qemu -L $sysroot -cpu ${cpus[0]} \
