@@ -19,38 +19,33 @@ fn mnist_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn issue5_the_default_model_agrees_with_its_own_logits_and_catches_a_change() {
-    let dir = tempfile::tempdir().unwrap();
-    let logits = dir.path().join("logits.txt");
+/// `edge mnist --json --data MNIST FLAG FILE` with the default model; must succeed.
+fn mnist_json(flag: &str, file: &std::path::Path) -> serde_json::Value {
     let out = run(edge()
         .args(["mnist", "--json", "--data"])
         .arg(mnist_dir())
-        .arg("--logits")
-        .arg(&logits));
+        .arg(flag)
+        .arg(file));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn issue5_the_default_model_agrees_with_its_own_logits_and_catches_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let logits = dir.path().join("logits.txt");
+    let v = mnist_json("--logits", &logits);
     assert_eq!(v["images"], 10_000);
     // The shipped default is the pruned INT8 model: 99.32% on the official test set.
     let accuracy = v["accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.99, "{accuracy}");
 
     // Compared with itself: same predictions, same logits.
-    let out = run(edge()
-        .args(["mnist", "--json", "--data"])
-        .arg(mnist_dir())
-        .arg("--compare")
-        .arg(&logits));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = mnist_json("--compare", &logits);
     assert_eq!(v["agreement"]["predictions_differ"], 0);
     assert!(v["agreement"]["max_logit_diff"].as_f64().unwrap() < 1e-9);
 
