@@ -1,6 +1,9 @@
 //! Digit classifiers: each maps `[N, 1, 28, 28]` normalised images to `[N, 10]` logits.
 
+mod conv;
 mod cost;
+mod cpu;
+mod gemm;
 mod init;
 mod light;
 pub mod ops;
@@ -8,6 +11,7 @@ mod pool;
 mod seed;
 
 pub use cost::{Cost, Layer};
+pub(crate) use cpu::values as cpu_values;
 pub use init::init_uniform;
 pub use light::{Light, LightConfig};
 pub use seed::{Seed, SeedConfig};

@@ -7,8 +7,10 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::conv::conv2d_cnhw;
 use super::cost::{Cost, Layer};
 use super::ops::max_pool2;
+use super::pool::relu_max_pool2_cnhw;
 
 /// Channel and unit counts of the seed CNN; smaller counts give pruned or slimmer variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,10 +80,33 @@ impl Seed {
     }
 }
 
+impl Seed {
+    /// The CPU path: each convolution one custom-op matrix product over the batch, channel
+    /// first, then ReLU and max-pool fused back to batch first (see [`super::conv`]).
+    fn forward_cpu(
+        &self,
+        xs: &Tensor,
+        w1: &Tensor,
+        b1: &Tensor,
+        w2: &Tensor,
+        b2: &Tensor,
+    ) -> Result<Tensor> {
+        let xs = relu_max_pool2_cnhw(&conv2d_cnhw(xs, w1, b1)?)?;
+        let xs = relu_max_pool2_cnhw(&conv2d_cnhw(&xs, w2, b2)?)?;
+        let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
+        self.fc2.forward(&xs)
+    }
+}
+
 impl Module for Seed {
-    /// candle-nn's convolutions (for these dense 3×3 layers faster than our im2col) with our
+    /// On the CPU in f32 the custom-op path; elsewhere candle-nn's convolutions with our
     /// max-pool, whose gradient is right (see [`super::ops`]).
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+            if let (Some(b1), Some(b2)) = (self.conv1.bias(), self.conv2.bias()) {
+                return self.forward_cpu(xs, self.conv1.weight(), b1, self.conv2.weight(), b2);
+            }
+        }
         let xs = max_pool2(&self.conv1.forward(xs)?.relu()?)?;
         let xs = max_pool2(&self.conv2.forward(&xs)?.relu()?)?;
         let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;

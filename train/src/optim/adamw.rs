@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use candle_core::{Tensor, Var};
 
-use super::{restore, zeros_like, Optimizer, OptimizerConfig};
+use super::{fused, restore, zeros_like, Optimizer, OptimizerConfig};
 use crate::Result;
 
 /// AdamW with first moments `m` and second moments `v` per variable.
@@ -38,6 +38,20 @@ impl AdamW {
     }
 }
 
+/// One AdamW update of `theta` through candle tensor ops (any device).
+fn step_with_tensor_ops(theta: &Var, m: &Var, v: &Var, g: &Tensor, s: &fused::Step) -> Result<()> {
+    let next_m = ((m.as_tensor() * s.beta1)? + (g * (1.0 - s.beta1))?)?;
+    let next_v = ((v.as_tensor() * s.beta2)? + (g.sqr()? * (1.0 - s.beta2))?)?;
+    let m_hat = (&next_m * s.scale_m)?;
+    let v_hat = (&next_v * s.scale_v)?;
+    let decayed = (theta.as_tensor() * (1.0 - s.lr * s.weight_decay))?;
+    let update = (m_hat / (v_hat.sqrt()? + s.eps)?)?;
+    theta.set(&(decayed - (update * s.lr)?)?)?;
+    m.set(&next_m)?;
+    v.set(&next_v)?;
+    Ok(())
+}
+
 impl Optimizer for AdamW {
     fn vars(&self) -> &[(String, Var)] {
         &self.vars
@@ -52,16 +66,21 @@ impl Optimizer for AdamW {
             let Some(g) = grads.get(i).and_then(Option::as_ref) else {
                 continue;
             };
+            let s = fused::Step {
+                lr,
+                weight_decay: c.weight_decay,
+                beta1: c.beta1,
+                beta2: c.beta2,
+                eps: c.eps,
+                scale_m,
+                scale_v,
+            };
             let (m, v) = (&self.m[i], &self.v[i]);
-            let next_m = ((m.as_tensor() * c.beta1)? + (g * (1.0 - c.beta1))?)?;
-            let next_v = ((v.as_tensor() * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-            let m_hat = (&next_m * scale_m)?;
-            let v_hat = (&next_v * scale_v)?;
-            let decayed = (theta.as_tensor() * (1.0 - lr * c.weight_decay))?;
-            let update = (m_hat / (v_hat.sqrt()? + c.eps)?)?;
-            theta.set(&(decayed - (update * lr)?)?)?;
-            m.set(&next_m)?;
-            v.set(&next_v)?;
+            if fused::applies(theta) && fused::applies(m) && fused::applies(v) {
+                fused::step(theta, m, v, g, &s)?;
+            } else {
+                step_with_tensor_ops(theta, m, v, g, &s)?;
+            }
         }
         Ok(())
     }
@@ -136,6 +155,37 @@ mod tests {
         );
         assert_eq!(a.state().len(), 2);
         assert_eq!(a.state()[0].1.dtype(), DType::F32);
+    }
+
+    #[test]
+    fn fused_cpu_update_matches_the_tensor_op_update() {
+        let shape = (64, 37);
+        let init = crate::model::ops::tests::random(&[64, 37], 1);
+        let (a, b) = (
+            Var::from_tensor(&init).unwrap(),
+            Var::from_tensor(&init).unwrap(),
+        );
+        let zeros = || Var::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+        let (ma, va, mb, vb) = (zeros(), zeros(), zeros(), zeros());
+        for t in 1..=5 {
+            let g = crate::model::ops::tests::random(&[64, 37], 10 + t);
+            let s = fused::Step {
+                lr: 0.01,
+                weight_decay: 1e-4,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                scale_m: 1.0 / (1.0 - 0.9f64.powi(t as i32)),
+                scale_v: 1.0 / (1.0 - 0.999f64.powi(t as i32)),
+            };
+            fused::step(&a, &ma, &va, &g, &s).unwrap();
+            step_with_tensor_ops(&b, &mb, &vb, &g, &s).unwrap();
+        }
+        for (x, y) in [(&a, &b), (&ma, &mb), (&va, &vb)] {
+            let d = crate::model::ops::tests::max_diff(x.as_tensor(), y.as_tensor());
+            assert!(d < 1e-6, "differ by {d}");
+        }
+        assert!(crate::model::ops::tests::max_diff(a.as_tensor(), &init) > 1e-3);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! run resumes exactly where it stopped (candle-nn keeps its AdamW moments private).
 
 mod adamw;
+mod fused;
 mod sgd;
 
 pub use adamw::AdamW;
