@@ -1,8 +1,13 @@
 //! Training-step throughput: our step (our layers, forward, backward, our AdamW) against plain
 //! candle (the same network through candle-nn's `Conv2d` and `max_pool2d`, with candle-nn's
 //! `AdamW::backward_step`), alternated in one run so both see the same machine load.
-//! Reports medians over repeats.
+//! With `pytorch` set, the same network and optimizer in PyTorch (`train/bench/pytorch_step.py`,
+//! run by that python as a child process) takes its turn in every repeat too. Reports medians
+//! over repeats.
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use candle_core::Device;
@@ -13,7 +18,7 @@ use serde::Serialize;
 use crate::model::{ArchConfig, Model};
 use crate::optim::{self, OptimizerConfig};
 use crate::trainer::train_step;
-use crate::{batch, device, Result};
+use crate::{batch, device, Error, Result};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -28,6 +33,10 @@ pub struct BenchConfig {
     pub warmup: usize,
     /// Repeats of each side; the median is reported.
     pub repeats: usize,
+    /// A python with PyTorch, to measure PyTorch's step alongside (CPU only).
+    pub pytorch: Option<PathBuf>,
+    /// Leave plain candle out (to profile ours alone); its figures are then NaN.
+    pub skip_candle: bool,
 }
 
 /// Throughput of both sides.
@@ -49,6 +58,100 @@ pub struct BenchReport {
     pub runs: Vec<f64>,
     /// Every repeat of the baseline.
     pub baseline_runs: Vec<f64>,
+    /// PyTorch's side, when asked for.
+    pub pytorch: Option<PyTorchReport>,
+}
+
+/// PyTorch's throughput on the same step.
+#[derive(Clone, Debug, Serialize)]
+pub struct PyTorchReport {
+    /// PyTorch's version.
+    pub version: String,
+    /// Threads PyTorch used.
+    pub threads: usize,
+    /// Median images per second.
+    pub images_per_s: f64,
+    /// `images_per_s` of ours divided by PyTorch's: the target is ≥ 1.
+    pub ratio: f64,
+    /// Every repeat.
+    pub runs: Vec<f64>,
+}
+
+/// The PyTorch step script, driven over its standard input.
+const PYTORCH_STEP: &str = include_str!("../bench/pytorch_step.py");
+
+/// A running PyTorch baseline: one line of steps in, one JSON line of images/s out.
+struct PyTorch {
+    program: PathBuf,
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    version: String,
+    threads: usize,
+}
+
+impl PyTorch {
+    fn start(program: &Path, batch: usize) -> Result<Self> {
+        let mut child = Command::new(program)
+            .arg("-c")
+            .arg(PYTORCH_STEP)
+            .arg(batch.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io(program, e))?;
+        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Self::fail(program, "no pipes to the child"));
+        };
+        let mut torch = Self {
+            program: program.to_path_buf(),
+            child,
+            input,
+            output: BufReader::new(output),
+            version: String::new(),
+            threads: 0,
+        };
+        let hello = torch.answer()?;
+        torch.version = hello["torch"].as_str().unwrap_or("?").to_string();
+        torch.threads = hello["threads"].as_u64().unwrap_or(0) as usize;
+        Ok(torch)
+    }
+
+    fn fail(program: &Path, reason: impl Into<String>) -> Error {
+        Error::Baseline {
+            program: program.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+
+    fn answer(&mut self) -> Result<serde_json::Value> {
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .map_err(|e| Error::io(&self.program, e))?;
+        serde_json::from_str(&line).map_err(|_| {
+            Self::fail(
+                &self.program,
+                "the PyTorch step script did not answer (is torch installed? see train/bench/setup-pytorch.sh)",
+            )
+        })
+    }
+
+    /// Runs `steps` steps and returns PyTorch's images per second.
+    fn run(&mut self, steps: usize) -> Result<f64> {
+        writeln!(self.input, "{steps}").map_err(|e| Error::io(&self.program, e))?;
+        let answer = self.answer()?;
+        answer["images_per_s"]
+            .as_f64()
+            .ok_or_else(|| Self::fail(&self.program, format!("unexpected answer {answer}")))
+    }
+}
+
+impl Drop for PyTorch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs the benchmark on random digits.
@@ -80,22 +183,36 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
         loss.to_scalar::<f32>()?;
         Ok(())
     };
+    let mut torch = match &config.pytorch {
+        Some(python) => Some(PyTorch::start(python, n)?),
+        None => None,
+    };
     for _ in 0..config.warmup {
         train_step(&model, ours.as_mut(), &pixels, &labels, n, 1e-3, device)?;
-        baseline_step()?;
+        if !config.skip_candle {
+            baseline_step()?;
+        }
     }
-    let (mut runs, mut baseline_runs) = (Vec::new(), Vec::new());
+    if let Some(t) = torch.as_mut() {
+        t.run(config.warmup.max(1))?;
+    }
+    let (mut runs, mut baseline_runs, mut torch_runs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..config.repeats.max(1) {
         let t = Instant::now();
         for _ in 0..config.steps.max(1) {
             train_step(&model, ours.as_mut(), &pixels, &labels, n, 1e-3, device)?;
         }
         runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        for _ in 0..config.steps.max(1) {
-            baseline_step()?;
+        if !config.skip_candle {
+            let t = Instant::now();
+            for _ in 0..config.steps.max(1) {
+                baseline_step()?;
+            }
+            baseline_runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
         }
-        baseline_runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
+        if let Some(t) = torch.as_mut() {
+            torch_runs.push(t.run(config.steps.max(1))?);
+        }
     }
     let images_per_s = median(&runs);
     let baseline_images_per_s = median(&baseline_runs);
@@ -106,6 +223,13 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
         images_per_s,
         baseline_images_per_s,
         ratio: images_per_s / baseline_images_per_s,
+        pytorch: torch.map(|t| PyTorchReport {
+            version: t.version.clone(),
+            threads: t.threads,
+            images_per_s: median(&torch_runs),
+            ratio: images_per_s / median(&torch_runs),
+            runs: torch_runs,
+        }),
         runs,
         baseline_runs,
     })

@@ -24,6 +24,9 @@ pub enum Error {
     /// A setting is out of range or contradicts another.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A baseline program of a benchmark (PyTorch's python) failed or answered nonsense.
+    #[error("{program}: {reason}")]
+    Baseline { program: PathBuf, reason: String },
     /// A tensor operation failed inside candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

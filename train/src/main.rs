@@ -81,6 +81,13 @@ enum Command {
         json: bool,
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// A python with PyTorch (train/bench/setup-pytorch.sh makes one): its training step of
+        /// the same network takes its turn in every repeat.
+        #[arg(long)]
+        pytorch: Option<PathBuf>,
+        /// Leave plain candle's turn out (to profile ours alone, e.g. under perf).
+        #[arg(long)]
+        skip_candle: bool,
     },
     /// Ship a trained model into models/: weights, model card, pictures, manifest entry.
     Publish {
@@ -368,6 +375,8 @@ fn run(cli: Cli) -> Result<()> {
             repeats,
             json,
             device,
+            pytorch,
+            skip_candle,
         } => {
             let device = device::open(&device)?;
             let config = BenchConfig {
@@ -376,6 +385,8 @@ fn run(cli: Cli) -> Result<()> {
                 steps,
                 warmup,
                 repeats,
+                pytorch,
+                skip_candle,
             };
             let report = bench::run(&config, &device)?;
             if json {
@@ -394,6 +405,13 @@ fn run(cli: Cli) -> Result<()> {
                     report.baseline_images_per_s
                 );
                 println!("  ratio                 {:>8.2}", report.ratio);
+                if let Some(t) = &report.pytorch {
+                    println!(
+                        "  PyTorch {:<8} {} threads {:>8.0} images/s",
+                        t.version, t.threads, t.images_per_s
+                    );
+                    println!("  ratio to PyTorch      {:>8.2}", t.ratio);
+                }
             }
             Ok(())
         }
