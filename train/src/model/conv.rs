@@ -1,13 +1,21 @@
-//! Dense k×k convolution, stride 1, no padding, as candle custom ops on the CPU: the whole
-//! batch's im2col patches go through one matrix product, with the bias folded in as a row of
-//! ones, so forward and both gradients are one product each.
+//! Dense k×k convolution, stride 1, no padding, then ReLU and 2×2 max-pool, as one candle
+//! custom op on the CPU: the whole batch's im2col patches go through one matrix product with
+//! the bias folded in as a row of ones, and the full-size convolution output never becomes a
+//! tensor of the graph (candle's backward would zero-fill and add it again); the op keeps the
+//! arg-max of each window for its backward pass.
 //!
-//! Shapes: `x [N, C, H, W]`, `w [O, C, k, k]`, `b [O]` → `y [O, N, H−k+1, W−k+1]`, channel
-//! first, the product's own layout (the pooling that follows reads it and writes
-//! `[N, O, …]`). Backward: `[dw | db] = dy · [cols; 1]ᵀ`; `dx = col2im(wᵀ · dy)`, computed only
-//! when `x` needs a gradient (never for the input images).
+//! Shapes: `x [N, C, H, W]`, `w [O, C, k, k]`, `b [O]` → `[N, O, H'/2, W'/2]` with
+//! `H' = H−k+1` (an odd last row or column dropped). Backward: the pooled gradient is
+//! scattered to the saved arg-maxes as `dy [O, N, H', W']` (channel first: the product's own
+//! layout); `[dw | db] = dy · [cols; 1]ᵀ`; `dx = col2im(wᵀ · dy)`, computed only when `x` needs
+//! a gradient (never for the input images). ReLU is applied after the pooling, which equals
+//! pooling the ReLU (both are monotone) at a quarter of the work.
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use std::sync::Mutex;
+
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 
 use super::cpu::values;
@@ -96,8 +104,21 @@ fn col2im(dcols: &[f32], d: Dims) -> Vec<f32> {
     dx
 }
 
-/// Forward: `(x, w, b)` → `y [O, N, H', W']`.
-struct Conv;
+/// Marks a window whose maximum was not positive: the ReLU passes no gradient.
+const DEAD: u32 = u32::MAX;
+
+/// Forward: `(x, w, b)` → `[N, O, H'/2, W'/2]`, keeping each window's arg-max.
+struct ConvReluPool {
+    /// Per output value, the index in `y [O, N, H', W']` of its window's largest value, or
+    /// [`DEAD`]; written by the forward pass, read by the backward pass.
+    argmax: Mutex<Vec<u32>>,
+}
+
+/// Scatters the pooled gradient to the saved arg-maxes: `g [N, O, PH, PW]` → `dy [O, N, H', W']`.
+struct Unpool<'a> {
+    argmax: &'a [u32],
+    shape: (usize, usize, usize, usize),
+}
 
 /// Parameter gradients: `(x, dy)` → `[O, C·k·k + 1]`, the weight gradient with the bias
 /// gradient as its last column.
@@ -108,9 +129,9 @@ struct ConvParamGrad {
 /// Input gradient: `(w, dy)` → `dx [N, C, H, W]`.
 struct ConvInputGrad;
 
-impl CustomOp3 for Conv {
+impl CustomOp3 for ConvReluPool {
     fn name(&self) -> &'static str {
-        "conv2d-im2col"
+        "conv2d-relu-max-pool"
     }
 
     fn cpu_fwd(
@@ -137,13 +158,49 @@ impl CustomOp3 for Conv {
         }
         let cols = im2col(x, d);
         let mut y = vec![0f32; o * d.np()];
+        if y.len() >= DEAD as usize {
+            bail!("conv: {} outputs are too many for one batch", y.len());
+        }
         matmul(
             &mut y,
             Mat::new(&wb, o, ckk + 1),
             Mat::new(&cols, ckk + 1, d.np()),
             false,
         )?;
-        Ok((CpuStorage::F32(y), Shape::from((o, d.n, d.oh(), d.ow()))))
+        let (oh, ow) = (d.oh(), d.ow());
+        let (ph, pw) = (oh / 2, ow / 2);
+        let mut out = vec![0f32; d.n * o * ph * pw];
+        let mut argmax = vec![DEAD; out.len()];
+        if !out.is_empty() {
+            out.par_chunks_mut(ph * pw)
+                .zip(argmax.par_chunks_mut(ph * pw))
+                .enumerate()
+                .for_each(|(plane, (out, argmax))| {
+                    // Output plane (n, o) pools plane (o, n) of y.
+                    let (n, ch) = (plane / o, plane % o);
+                    let base = (ch * d.n + n) * oh * ow;
+                    for i in 0..ph {
+                        for j in 0..pw {
+                            let first = base + 2 * i * ow + 2 * j;
+                            let mut best = first;
+                            for at in [first + 1, first + ow, first + ow + 1] {
+                                if y[at] > y[best] {
+                                    best = at;
+                                }
+                            }
+                            if y[best] > 0.0 {
+                                out[i * pw + j] = y[best];
+                                argmax[i * pw + j] = best as u32;
+                            }
+                        }
+                    }
+                });
+        }
+        *self
+            .argmax
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("conv: arg-max poisoned".into()))? = argmax;
+        Ok((CpuStorage::F32(out), Shape::from((d.n, o, ph, pw))))
     }
 
     fn bwd(
@@ -151,11 +208,20 @@ impl CustomOp3 for Conv {
         x: &Tensor,
         w: &Tensor,
         _b: &Tensor,
-        _y: &Tensor,
-        dy: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (o, c, k, _) = w.dims4()?;
-        let dy = dy.contiguous()?;
+        let (n, _, h, wd) = x.dims4()?;
+        let argmax = self
+            .argmax
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("conv: arg-max poisoned".into()))?;
+        let unpool = Unpool {
+            argmax: &argmax,
+            shape: (o, n, h + 1 - k, wd + 1 - k),
+        };
+        let dy = grad.contiguous()?.apply_op1_no_bwd(&unpool)?;
         let grads = x
             .contiguous()?
             .apply_op2_no_bwd(&dy, &ConvParamGrad { k })?;
@@ -167,6 +233,31 @@ impl CustomOp3 for Conv {
             None
         };
         Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+impl CustomOp1 for Unpool<'_> {
+    fn name(&self) -> &'static str {
+        "max-pool-unpool"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = values("conv", storage, layout)?;
+        let (o, n, oh, ow) = self.shape;
+        if g.len() != self.argmax.len() {
+            bail!(
+                "conv gradient: {} values for {} pooled outputs",
+                g.len(),
+                self.argmax.len()
+            );
+        }
+        let mut dy = vec![0f32; o * n * oh * ow];
+        for (g, &at) in g.iter().zip(self.argmax) {
+            if at != DEAD {
+                dy[at as usize] = *g;
+            }
+        }
+        Ok((CpuStorage::F32(dy), Shape::from((o, n, oh, ow))))
     }
 }
 
@@ -242,11 +333,16 @@ impl CustomOp2 for ConvInputGrad {
     }
 }
 
-/// Convolution of `x [N, C, H, W]` with `w [O, C, k, k]` and bias `b [O]`, no padding, stride
-/// 1, on the CPU in f32: `[O, N, H−k+1, W−k+1]`, channel first.
-pub fn conv2d_cnhw(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, Conv)
+/// Convolution of `x [N, C, H, W]` with `w [O, C, k, k]` and bias `b [O]` (no padding,
+/// stride 1), ReLU, 2×2 max-pool: `[N, O, (H−k+1)/2, (W−k+1)/2]`, on the CPU in f32.
+pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        ConvReluPool {
+            argmax: Mutex::new(Vec::new()),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -255,28 +351,31 @@ mod tests {
     use crate::model::ops::tests::{max_diff, random};
     use candle_core::{Device, Var};
 
-    /// candle's convolution, permuted to channel-first.
+    /// candle's convolution, ReLU, and the max-pool whose gradient is checked against its
+    /// definition in `ops` (candle's own is wrong, see there).
     fn reference(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
         let o = w.dims4().unwrap().0;
-        x.conv2d(w, 0, 1, 1, 1)
+        let y = x
+            .conv2d(w, 0, 1, 1, 1)
             .unwrap()
             .broadcast_add(&b.reshape((1, o, 1, 1)).unwrap())
             .unwrap()
-            .permute((1, 0, 2, 3))
-            .unwrap()
+            .relu()
+            .unwrap();
+        crate::model::ops::max_pool2(&y).unwrap()
     }
 
     #[test]
-    fn values_and_gradients_match_candle_conv2d() {
+    fn values_and_gradients_match_candle_conv2d_relu_pool() {
         for (x_shape, w_shape) in [
             ([3, 4, 9, 8], [5, 4, 3, 3]),
-            ([2, 1, 12, 12], [6, 1, 3, 3]),
-            ([2, 3, 5, 5], [4, 3, 1, 1]),
+            ([2, 1, 13, 13], [6, 1, 3, 3]),
+            ([2, 3, 6, 6], [4, 3, 1, 1]),
         ] {
             let x = Var::from_tensor(&random(&x_shape, 1)).unwrap();
             let w = Var::from_tensor(&random(&w_shape, 2)).unwrap();
             let b = Var::from_tensor(&random(&w_shape[..1], 3)).unwrap();
-            let ours = conv2d_cnhw(&x, &w, &b).unwrap();
+            let ours = conv_relu_pool(&x, &w, &b).unwrap();
             let theirs = reference(&x, &w, &b);
             let d = max_diff(&ours, &theirs);
             assert!(d < 1e-4, "{x_shape:?}: values differ by {d}");
@@ -296,7 +395,7 @@ mod tests {
         let x = random(&[2, 1, 6, 6], 1);
         let w = Var::from_tensor(&random(&[3, 1, 3, 3], 2)).unwrap();
         let b = Var::from_tensor(&random(&[3], 3)).unwrap();
-        let grads = conv2d_cnhw(&x, &w, &b)
+        let grads = conv_relu_pool(&x, &w, &b)
             .unwrap()
             .sum_all()
             .unwrap()
@@ -311,6 +410,6 @@ mod tests {
         let x = random(&[1, 2, 6, 6], 1);
         let w = random(&[3, 4, 3, 3], 2);
         let b = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(conv2d_cnhw(&x, &w, &b).is_err());
+        assert!(conv_relu_pool(&x, &w, &b).is_err());
     }
 }

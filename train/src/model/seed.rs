@@ -7,10 +7,9 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::conv::conv2d_cnhw;
+use super::conv::conv_relu_pool;
 use super::cost::{Cost, Layer};
 use super::ops::max_pool2;
-use super::pool::relu_max_pool2_cnhw;
 
 /// Channel and unit counts of the seed CNN; smaller counts give pruned or slimmer variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,8 +80,8 @@ impl Seed {
 }
 
 impl Seed {
-    /// The CPU path: each convolution one custom-op matrix product over the batch, channel
-    /// first, then ReLU and max-pool fused back to batch first (see [`super::conv`]).
+    /// The CPU path: convolution, ReLU and max-pool as one custom op per layer, each
+    /// convolution one matrix product over the batch (see [`super::conv`]).
     fn forward_cpu(
         &self,
         xs: &Tensor,
@@ -91,8 +90,8 @@ impl Seed {
         w2: &Tensor,
         b2: &Tensor,
     ) -> Result<Tensor> {
-        let xs = relu_max_pool2_cnhw(&conv2d_cnhw(xs, w1, b1)?)?;
-        let xs = relu_max_pool2_cnhw(&conv2d_cnhw(&xs, w2, b2)?)?;
+        let xs = conv_relu_pool(xs, w1, b1)?;
+        let xs = conv_relu_pool(&xs, w2, b2)?;
         let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
         self.fc2.forward(&xs)
     }
