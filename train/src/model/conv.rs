@@ -13,12 +13,10 @@
 
 use std::sync::Mutex;
 
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 
-use super::cpu::values;
+use super::cpu::{values, Scratch};
 use super::gemm::{matmul, Mat};
 
 /// Sizes of one convolution.
@@ -62,9 +60,9 @@ fn dims(x: &Layout, c: usize, k: usize) -> Result<Dims> {
 
 /// The patch matrix `[C·k·k + 1, N·H'·W']`: row `(c, dy, dx)` holds `x[n, c, oy+dy, ox+dx]` at
 /// column `(n, oy, ox)`; the last row is ones (the bias).
-fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
+fn im2col(x: &[f32], d: Dims) -> Scratch {
     let (oh, ow, np) = (d.oh(), d.ow(), d.np());
-    let mut cols = vec![0f32; (d.ckk() + 1) * np];
+    let mut cols = Scratch::new((d.ckk() + 1) * np);
     cols.par_chunks_mut(np).enumerate().for_each(|(row, out)| {
         if row == d.ckk() {
             out.fill(1.0);
@@ -75,17 +73,19 @@ fn im2col(x: &[f32], d: Dims) -> Vec<f32> {
             let plane = &x[(n * d.c + c) * d.h * d.w..][..d.h * d.w];
             for oy in 0..oh {
                 let src = &plane[(oy + dy) * d.w + dx..][..ow];
-                out[(n * oh + oy) * ow..][..ow].copy_from_slice(src);
+                // A loop, not copy_from_slice: rows are a dozen values, too short for memcpy.
+                for (o, v) in out[(n * oh + oy) * ow..][..ow].iter_mut().zip(src) {
+                    *o = *v;
+                }
             }
         }
     });
     cols
 }
 
-/// Adds the patch gradients `dcols [C·k·k, N·H'·W']` back onto the pixels they came from.
-fn col2im(dcols: &[f32], d: Dims) -> Vec<f32> {
+/// Adds the patch gradients `dcols [C·k·k, N·H'·W']` onto the zeroed pixels `dx` they came from.
+fn col2im(dcols: &[f32], d: Dims, dx: &mut [f32]) {
     let (oh, ow, np) = (d.oh(), d.ow(), d.np());
-    let mut dx = vec![0f32; d.n * d.c * d.h * d.w];
     dx.par_chunks_mut(d.c * d.h * d.w)
         .enumerate()
         .for_each(|(n, image)| {
@@ -101,7 +101,6 @@ fn col2im(dcols: &[f32], d: Dims) -> Vec<f32> {
                 }
             }
         });
-    dx
 }
 
 /// Marks a window whose maximum was not positive: the ReLU passes no gradient.
@@ -114,20 +113,12 @@ struct ConvReluPool {
     argmax: Mutex<Vec<u32>>,
 }
 
-/// Scatters the pooled gradient to the saved arg-maxes: `g [N, O, PH, PW]` → `dy [O, N, H', W']`.
-struct Unpool<'a> {
+/// Backward: `(x, w, g [N, O, PH, PW])` → one vector holding `[dw | db]` (`[O, C·k·k + 1]`,
+/// the bias gradient as the last column) followed, when `input` is set, by `dx [N, C, H, W]`.
+struct ConvReluPoolGrad<'a> {
     argmax: &'a [u32],
-    shape: (usize, usize, usize, usize),
+    input: bool,
 }
-
-/// Parameter gradients: `(x, dy)` → `[O, C·k·k + 1]`, the weight gradient with the bias
-/// gradient as its last column.
-struct ConvParamGrad {
-    k: usize,
-}
-
-/// Input gradient: `(w, dy)` → `dx [N, C, H, W]`.
-struct ConvInputGrad;
 
 impl CustomOp3 for ConvReluPool {
     fn name(&self) -> &'static str {
@@ -157,7 +148,7 @@ impl CustomOp3 for ConvReluPool {
             wb.push(*bias);
         }
         let cols = im2col(x, d);
-        let mut y = vec![0f32; o * d.np()];
+        let mut y = Scratch::new(o * d.np());
         if y.len() >= DEAD as usize {
             bail!("conv: {} outputs are too many for one batch", y.len());
         }
@@ -212,23 +203,27 @@ impl CustomOp3 for ConvReluPool {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (o, c, k, _) = w.dims4()?;
-        let (n, _, h, wd) = x.dims4()?;
         let argmax = self
             .argmax
             .lock()
             .map_err(|_| candle_core::Error::Msg("conv: arg-max poisoned".into()))?;
-        let unpool = Unpool {
+        let op = ConvReluPoolGrad {
             argmax: &argmax,
-            shape: (o, n, h + 1 - k, wd + 1 - k),
+            input: x.track_op(),
         };
-        let dy = grad.contiguous()?.apply_op1_no_bwd(&unpool)?;
         let grads = x
             .contiguous()?
-            .apply_op2_no_bwd(&dy, &ConvParamGrad { k })?;
-        let dw = grads.narrow(1, 0, c * k * k)?.reshape(w.shape())?;
-        let db = grads.narrow(1, c * k * k, 1)?.reshape(o)?;
-        let dx = if x.track_op() {
-            Some(w.contiguous()?.apply_op2_no_bwd(&dy, &ConvInputGrad)?)
+            .apply_op3_no_bwd(&w.contiguous()?, &grad.contiguous()?, &op)?;
+        let params = o * (c * k * k + 1);
+        let wb = grads.narrow(0, 0, params)?.reshape((o, c * k * k + 1))?;
+        let dw = wb.narrow(1, 0, c * k * k)?.reshape(w.shape())?;
+        let db = wb.narrow(1, c * k * k, 1)?.reshape(o)?;
+        let dx = if op.input {
+            Some(
+                grads
+                    .narrow(0, params, x.elem_count())?
+                    .reshape(x.shape())?,
+            )
         } else {
             None
         };
@@ -236,100 +231,60 @@ impl CustomOp3 for ConvReluPool {
     }
 }
 
-impl CustomOp1 for Unpool<'_> {
+impl CustomOp3 for ConvReluPoolGrad<'_> {
     fn name(&self) -> &'static str {
-        "max-pool-unpool"
+        "conv2d-relu-max-pool-grad"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = values("conv", storage, layout)?;
-        let (o, n, oh, ow) = self.shape;
-        if g.len() != self.argmax.len() {
-            bail!(
-                "conv gradient: {} values for {} pooled outputs",
-                g.len(),
-                self.argmax.len()
-            );
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (o, c, k, _) = l2.shape().dims4()?;
+        let d = dims(l1, c, k)?;
+        let (x, w) = (values("conv", s1, l1)?, values("conv", s2, l2)?);
+        let g = values("conv", s3, l3)?;
+        if l3.shape().dims() != [d.n, o, d.oh() / 2, d.ow() / 2] || g.len() != self.argmax.len() {
+            bail!("conv gradient: {:?} for {o} filters on {d:?}", l3.shape());
         }
-        let mut dy = vec![0f32; o * n * oh * ow];
+        // The pooled gradient back at the arg-maxes: dy [O, N·H'·W'].
+        let mut dy = Scratch::new(o * d.np());
+        dy.fill(0.0);
         for (g, &at) in g.iter().zip(self.argmax) {
             if at != DEAD {
                 dy[at as usize] = *g;
             }
         }
-        Ok((CpuStorage::F32(dy), Shape::from((o, n, oh, ow))))
-    }
-}
-
-/// Checks `dy [O, N, H', W']` against the convolution of `d` with `o` filters.
-fn check_grad(l: &Layout, o: usize, d: Dims) -> Result<()> {
-    if l.shape().dims() != [o, d.n, d.oh(), d.ow()] {
-        bail!("conv gradient: {:?} for {o} filters on {d:?}", l.shape());
-    }
-    Ok(())
-}
-
-impl CustomOp2 for ConvParamGrad {
-    fn name(&self) -> &'static str {
-        "conv2d-im2col-param-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (_, c, _, _) = l1.shape().dims4()?;
-        let d = dims(l1, c, self.k)?;
-        let o = l2.shape().dims()[0];
-        check_grad(l2, o, d)?;
-        let (x, dy) = (values("conv", s1, l1)?, values("conv", s2, l2)?);
-        let cols = im2col(x, d);
-        let mut grads = vec![0f32; o * (d.ckk() + 1)];
-        matmul(
-            &mut grads,
-            Mat::new(dy, o, d.np()),
-            Mat::transposed(&cols, d.ckk() + 1, d.np()),
-            false,
-        )?;
-        Ok((CpuStorage::F32(grads), Shape::from((o, d.ckk() + 1))))
-    }
-}
-
-impl CustomOp2 for ConvInputGrad {
-    fn name(&self) -> &'static str {
-        "conv2d-im2col-input-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (o, c, k, _) = l1.shape().dims4()?;
-        let (_, n, oh, ow) = l2.shape().dims4()?;
-        let d = Dims {
-            n,
-            c,
-            h: oh + k - 1,
-            w: ow + k - 1,
-            k,
-        };
-        check_grad(l2, o, d)?;
-        let (w, dy) = (values("conv", s1, l1)?, values("conv", s2, l2)?);
-        let mut dcols = vec![0f32; d.ckk() * d.np()];
-        matmul(
-            &mut dcols,
-            Mat::transposed(w, o, d.ckk()),
-            Mat::new(dy, o, d.np()),
-            false,
-        )?;
-        let dx = col2im(&dcols, d);
-        Ok((CpuStorage::F32(dx), Shape::from((n, c, d.h, d.w))))
+        let params = o * (d.ckk() + 1);
+        let input = if self.input { d.n * d.c * d.h * d.w } else { 0 };
+        let mut out = vec![0f32; params + input];
+        let (wb, dx) = out.split_at_mut(params);
+        {
+            let cols = im2col(x, d);
+            matmul(
+                wb,
+                Mat::new(&dy, o, d.np()),
+                Mat::transposed(&cols, d.ckk() + 1, d.np()),
+                false,
+            )?;
+        }
+        if self.input {
+            let mut dcols = Scratch::new(d.ckk() * d.np());
+            matmul(
+                &mut dcols,
+                Mat::transposed(w, o, d.ckk()),
+                Mat::new(&dy, o, d.np()),
+                false,
+            )?;
+            col2im(&dcols, d, dx);
+        }
+        let len = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(len)))
     }
 }
 

@@ -106,9 +106,51 @@ impl Module for Seed {
                 return self.forward_cpu(xs, self.conv1.weight(), b1, self.conv2.weight(), b2);
             }
         }
+        self.forward_composed(xs)
+    }
+}
+
+impl Seed {
+    /// candle-nn's convolutions with our max-pool: the path of other devices, and the
+    /// reference the CPU path's values and gradients are tested against.
+    pub fn forward_composed(&self, xs: &Tensor) -> Result<Tensor> {
         let xs = max_pool2(&self.conv1.forward(xs)?.relu()?)?;
         let xs = max_pool2(&self.conv2.forward(&xs)?.relu()?)?;
         let xs = self.fc1.forward(&xs.flatten_from(1)?)?.relu()?;
         self.fc2.forward(&xs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ops::tests::{max_diff, random};
+    use crate::model::{ArchConfig, Model};
+    use candle_core::Device;
+
+    /// The regression test of issue 6: the custom-op CPU path trains the same network.
+    #[test]
+    fn issue6_cpu_path_gives_the_composed_paths_loss_gradients() {
+        let config = ArchConfig::Seed(SeedConfig::default());
+        let (Model::Seed(seed), varmap) = Model::fresh(&config, 3, &Device::Cpu).unwrap() else {
+            unreachable!()
+        };
+        let xs = random(&[5, 1, 28, 28], 9);
+        let labels = Tensor::new(&[3u32, 1, 4, 1, 5], &Device::Cpu).unwrap();
+        let loss = |logits: Tensor| candle_nn::loss::cross_entropy(&logits, &labels).unwrap();
+        let ours = loss(seed.forward(&xs).unwrap());
+        let theirs = loss(seed.forward_composed(&xs).unwrap());
+        let d = max_diff(&ours, &theirs);
+        assert!(d < 1e-5, "losses differ by {d}");
+        let (g1, g2) = (ours.backward().unwrap(), theirs.backward().unwrap());
+        for (name, var) in varmap.data().lock().unwrap().iter() {
+            let (a, b) = (g1.get(var).unwrap(), g2.get(var).unwrap());
+            let d = max_diff(a, b);
+            assert!(d < 1e-4, "{name}: gradients differ by {d}");
+            assert!(
+                max_diff(a, &a.zeros_like().unwrap()) > 0.0,
+                "{name}: no gradient"
+            );
+        }
     }
 }
