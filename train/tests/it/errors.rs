@@ -169,3 +169,34 @@ fn issue4_an_io_error_is_said_once() {
     assert!(err.contains("no-such.safetensors: "), "{err}");
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
+
+#[test]
+fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
+    // A python without PyTorch (skipped where this machine's python3 has it).
+    let python = std::path::Path::new("/usr/bin/python3");
+    let has_torch = std::process::Command::new(python)
+        .args(["-c", "import torch"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true);
+    if !has_torch {
+        let line = fails(
+            train()
+                .args(["bench", "--steps", "1", "--repeats", "1", "--warmup", "0"])
+                .arg("--pytorch")
+                .arg(python),
+        );
+        assert!(line.contains("/usr/bin/python3"), "{line}");
+        assert!(line.contains("is torch installed"), "{line}");
+    }
+    let missing = fails(train().args([
+        "bench",
+        "--steps",
+        "1",
+        "--repeats",
+        "1",
+        "--pytorch",
+        "/nonexistent/python",
+    ]));
+    assert!(missing.contains("/nonexistent/python"), "{missing}");
+}
