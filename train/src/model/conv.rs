@@ -18,6 +18,7 @@ use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut
 
 use super::cpu::{values, Scratch};
 use super::gemm::{matmul, Mat};
+use super::pool::argmax;
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -161,27 +162,21 @@ impl CustomOp3 for ConvReluPool {
         let (oh, ow) = (d.oh(), d.ow());
         let (ph, pw) = (oh / 2, ow / 2);
         let mut out = vec![0f32; d.n * o * ph * pw];
-        let mut argmax = vec![DEAD; out.len()];
+        let mut best_at = vec![DEAD; out.len()];
         if !out.is_empty() {
             out.par_chunks_mut(ph * pw)
-                .zip(argmax.par_chunks_mut(ph * pw))
+                .zip(best_at.par_chunks_mut(ph * pw))
                 .enumerate()
-                .for_each(|(plane, (out, argmax))| {
+                .for_each(|(plane, (out, best_at))| {
                     // Output plane (n, o) pools plane (o, n) of y.
                     let (n, ch) = (plane / o, plane % o);
                     let base = (ch * d.n + n) * oh * ow;
                     for i in 0..ph {
                         for j in 0..pw {
-                            let first = base + 2 * i * ow + 2 * j;
-                            let mut best = first;
-                            for at in [first + 1, first + ow, first + ow + 1] {
-                                if y[at] > y[best] {
-                                    best = at;
-                                }
-                            }
+                            let best = argmax(&y, base, ow, i, j);
                             if y[best] > 0.0 {
                                 out[i * pw + j] = y[best];
-                                argmax[i * pw + j] = best as u32;
+                                best_at[i * pw + j] = best as u32;
                             }
                         }
                     }
@@ -190,7 +185,7 @@ impl CustomOp3 for ConvReluPool {
         *self
             .argmax
             .lock()
-            .map_err(|_| candle_core::Error::Msg("conv: arg-max poisoned".into()))? = argmax;
+            .map_err(|_| candle_core::Error::Msg("conv: arg-max poisoned".into()))? = best_at;
         Ok((CpuStorage::F32(out), Shape::from((d.n, o, ph, pw))))
     }
 

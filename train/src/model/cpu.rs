@@ -13,6 +13,21 @@ pub fn values<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<
     }
 }
 
+/// The f32 values of a contiguous CPU tensor, to be changed in place.
+pub fn values_mut<'a>(
+    op: &str,
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+) -> Result<&'a mut [f32]> {
+    let CpuStorage::F32(v) = storage else {
+        bail!("{op}: only f32 is supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut v[start..end]),
+        None => bail!("{op}: the tensor must be contiguous"),
+    }
+}
+
 /// Buffers handed back by [`Scratch`], reused by the next op instead of fresh allocations
 /// (whose first touch costs a page fault per page, a tenth of a training step).
 static SPARE: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());

@@ -11,7 +11,7 @@ mod pool;
 mod seed;
 
 pub use cost::{Cost, Layer};
-pub(crate) use cpu::values as cpu_values;
+pub(crate) use cpu::{values as cpu_values, values_mut as cpu_values_mut};
 pub use init::init_uniform;
 pub use light::{Light, LightConfig};
 pub use seed::{Seed, SeedConfig};

@@ -19,7 +19,7 @@ struct MaxPool2;
 struct MaxPool2Grad;
 
 /// Index in the `[h, w]` plane starting at `base` of the largest pixel of window `(i, j)`.
-fn argmax(x: &[f32], base: usize, w: usize, i: usize, j: usize) -> usize {
+pub(super) fn argmax(x: &[f32], base: usize, w: usize, i: usize, j: usize) -> usize {
     let first = base + 2 * i * w + 2 * j;
     let mut best = first;
     for k in [first + 1, first + w, first + w + 1] {

@@ -4,17 +4,6 @@
 
 use candle_core::{bail, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor};
 
-/// Mutable f32 values of a contiguous CPU tensor.
-fn values_mut<'a>(storage: &'a mut CpuStorage, layout: &Layout) -> Result<&'a mut [f32]> {
-    let CpuStorage::F32(v) = storage else {
-        bail!("adamw: only f32 is supported")
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&mut v[start..end]),
-        None => bail!("adamw: the state must be contiguous"),
-    }
-}
-
 /// `s = decay·s + (1 − decay)·g` (or `g²` with `square`): a moment of the gradients.
 struct Moment {
     decay: f32,
@@ -34,7 +23,7 @@ impl InplaceOp2 for Moment {
         l2: &Layout,
     ) -> Result<()> {
         let g = crate::model::cpu_values("adamw", s2, l2)?;
-        let s = values_mut(s1, l1)?;
+        let s = crate::model::cpu_values_mut("adamw", s1, l1)?;
         if s.len() != g.len() {
             bail!("adamw: {} gradients for {} values", g.len(), s.len());
         }
@@ -72,7 +61,7 @@ impl InplaceOp3 for Apply {
     ) -> Result<()> {
         let m = crate::model::cpu_values("adamw", s2, l2)?;
         let v = crate::model::cpu_values("adamw", s3, l3)?;
-        let theta = values_mut(s1, l1)?;
+        let theta = crate::model::cpu_values_mut("adamw", s1, l1)?;
         if theta.len() != m.len() || theta.len() != v.len() {
             bail!(
                 "adamw: moments of {} and {} for {} values",
