@@ -37,6 +37,8 @@ pub enum Step {
         pad: i64,
         /// Channel groups (C for depthwise).
         groups: i64,
+        /// Stride in both directions.
+        stride: i64,
     },
     /// Rectified linear unit.
     Relu,
@@ -60,6 +62,7 @@ pub fn steps(arch: &ArchConfig) -> Vec<Step> {
                 name: "conv1",
                 pad: 0,
                 groups: 1,
+                stride: 1,
             },
             Relu,
             Pool,
@@ -67,6 +70,7 @@ pub fn steps(arch: &ArchConfig) -> Vec<Step> {
                 name: "conv2",
                 pad: 0,
                 groups: 1,
+                stride: 1,
             },
             Relu,
             Pool,
@@ -80,6 +84,7 @@ pub fn steps(arch: &ArchConfig) -> Vec<Step> {
                 name: "stem",
                 pad: 0,
                 groups: 1,
+                stride: 1,
             },
             Relu,
             Pool,
@@ -87,12 +92,14 @@ pub fn steps(arch: &ArchConfig) -> Vec<Step> {
                 name: "block1.dw",
                 pad: 0,
                 groups: c.stem as i64,
+                stride: 1,
             },
             Relu,
             Conv {
                 name: "block1.pw",
                 pad: 0,
                 groups: 1,
+                stride: 1,
             },
             Relu,
             Pool,
@@ -100,12 +107,34 @@ pub fn steps(arch: &ArchConfig) -> Vec<Step> {
                 name: "block2.dw",
                 pad: 1,
                 groups: c.mid as i64,
+                stride: 1,
             },
             Relu,
             Conv {
                 name: "block2.pw",
                 pad: 0,
                 groups: 1,
+                stride: 1,
+            },
+            Relu,
+            Flatten,
+            Dense { name: "fc1" },
+            Relu,
+            Dense { name: "fc2" },
+        ],
+        ArchConfig::Strided(_) => vec![
+            Conv {
+                name: "conv1",
+                pad: 0,
+                groups: 1,
+                stride: 2,
+            },
+            Relu,
+            Conv {
+                name: "conv2",
+                pad: 0,
+                groups: 1,
+                stride: 2,
             },
             Relu,
             Flatten,
@@ -129,14 +158,19 @@ pub fn to_onnx(
     let mut classes = 0;
     for step in steps(arch) {
         x = match step {
-            Step::Conv { name, pad, groups } => {
+            Step::Conv {
+                name,
+                pad,
+                groups,
+                stride,
+            } => {
                 let w = g.initializer(name, "weight", &weight)?;
                 let b = g.initializer(name, "bias", &weight)?;
                 let k = *w.dims.last().unwrap_or(&1);
                 let attrs = vec![
                     ints("kernel_shape", &[k, k]),
                     ints("pads", &[pad; 4]),
-                    ints("strides", &[1, 1]),
+                    ints("strides", &[stride, stride]),
                     int("group", groups),
                 ];
                 g.node("Conv", name, &[&x, &w.name, &b.name], attrs)

@@ -623,7 +623,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Archs { json } => {
-            let costs: Vec<_> = [Arch::Seed, Arch::Light]
+            let costs: Vec<_> = <Arch as clap::ValueEnum>::value_variants()
                 .iter()
                 .map(|a| (a.to_string(), a.config().cost()))
                 .collect();

@@ -9,12 +9,14 @@ mod light;
 pub mod ops;
 mod pool;
 mod seed;
+mod strided;
 
 pub use cost::{Cost, Layer};
 pub(crate) use cpu::{values as cpu_values, values_mut as cpu_values_mut};
 pub use init::init_uniform;
 pub use light::{Light, LightConfig};
 pub use seed::{Seed, SeedConfig};
+pub use strided::{Strided, StridedConfig};
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
@@ -33,6 +35,8 @@ pub enum Arch {
     Seed,
     /// The depthwise-separable network for small boards.
     Light,
+    /// Two stride-2 convolutions and no pooling: the fastest form under tract.
+    Strided,
 }
 
 impl Arch {
@@ -41,6 +45,7 @@ impl Arch {
         match self {
             Arch::Seed => ArchConfig::Seed(SeedConfig::default()),
             Arch::Light => ArchConfig::Light(LightConfig::default()),
+            Arch::Strided => ArchConfig::Strided(StridedConfig::default()),
         }
     }
 }
@@ -50,6 +55,7 @@ impl std::fmt::Display for Arch {
         f.write_str(match self {
             Arch::Seed => "seed",
             Arch::Light => "light",
+            Arch::Strided => "strided",
         })
     }
 }
@@ -62,6 +68,8 @@ pub enum ArchConfig {
     Seed(SeedConfig),
     /// The lightweight CNN.
     Light(LightConfig),
+    /// The strided CNN.
+    Strided(StridedConfig),
 }
 
 impl ArchConfig {
@@ -70,6 +78,7 @@ impl ArchConfig {
         match self {
             ArchConfig::Seed(_) => Arch::Seed,
             ArchConfig::Light(_) => Arch::Light,
+            ArchConfig::Strided(_) => Arch::Strided,
         }
     }
 
@@ -78,6 +87,7 @@ impl ArchConfig {
         match self {
             ArchConfig::Seed(c) => c.cost(),
             ArchConfig::Light(c) => c.cost(),
+            ArchConfig::Strided(c) => c.cost(),
         }
     }
 
@@ -85,7 +95,7 @@ impl ArchConfig {
     /// seed CNN, He's for the deeper light one.
     pub fn init_gain(&self) -> f32 {
         match self {
-            ArchConfig::Seed(_) => 1.0,
+            ArchConfig::Seed(_) | ArchConfig::Strided(_) => 1.0,
             ArchConfig::Light(_) => 6f32.sqrt(),
         }
     }
@@ -98,6 +108,8 @@ pub enum Model {
     Seed(Seed),
     /// See [`Light`].
     Light(Light),
+    /// See [`Strided`].
+    Strided(Strided),
 }
 
 impl Model {
@@ -106,6 +118,7 @@ impl Model {
         Ok(match config {
             ArchConfig::Seed(c) => Model::Seed(Seed::new(c, vb)?),
             ArchConfig::Light(c) => Model::Light(Light::new(c, vb)?),
+            ArchConfig::Strided(c) => Model::Strided(Strided::new(c, vb)?),
         })
     }
 
@@ -130,6 +143,7 @@ impl Model {
         match self {
             Model::Seed(m) => m.forward_candle(xs),
             Model::Light(m) => m.forward_candle(xs),
+            Model::Strided(m) => m.forward(xs),
         }
     }
 }
@@ -139,6 +153,7 @@ impl Module for Model {
         match self {
             Model::Seed(m) => m.forward(xs),
             Model::Light(m) => m.forward(xs),
+            Model::Strided(m) => m.forward(xs),
         }
     }
 }
@@ -171,7 +186,7 @@ mod tests {
 
     #[test]
     fn both_architectures_map_images_to_ten_logits() {
-        for arch in [Arch::Seed, Arch::Light] {
+        for arch in [Arch::Seed, Arch::Light, Arch::Strided] {
             let (model, _) = Model::fresh(&arch.config(), 1, &Device::Cpu).unwrap();
             let xs = Tensor::zeros((3, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
             assert_eq!(model.forward(&xs).unwrap().dims(), &[3, 10], "{arch}");

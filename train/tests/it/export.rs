@@ -5,11 +5,16 @@ use std::fs;
 use crate::common::{fails, ok, train};
 
 fn trained(dir: &std::path::Path) -> std::path::PathBuf {
+    trained_arch(dir, "light")
+}
+
+/// A one-epoch network of `arch` on 1,000 training digits, in `dir`.
+fn trained_arch(dir: &std::path::Path, arch: &str) -> std::path::PathBuf {
     ok(train()
         .args([
             "train",
             "--arch",
-            "light",
+            arch,
             "--epochs",
             "1",
             "--train-limit",
@@ -21,6 +26,28 @@ fn trained(dir: &std::path::Path) -> std::path::PathBuf {
         ])
         .arg(dir));
     dir.join("model.safetensors")
+}
+
+/// The pool-free strided net (issue 3's latency work): stride-2 Conv nodes that tract runs as
+/// candle computed them.
+#[test]
+fn issue3_strided_net_exports_and_matches_candle_under_tract() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = trained_arch(dir.path(), "strided");
+    let onnx = dir.path().join("strided.onnx");
+    let out = ok(train()
+        .arg("export")
+        .arg("--checkpoint")
+        .arg(&weights)
+        .arg("--out")
+        .arg(&onnx)
+        .arg("--json"));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let diff = v["max_logit_diff"].as_f64().unwrap();
+    assert!(diff < 1e-4, "logits differ by {diff}");
+    assert_eq!(v["params"], 79_242);
+    let model = edge::infer::Classifier::load(&onnx).unwrap();
+    assert_eq!(model.metadata()["mnist_edge.arch"], "strided");
 }
 
 #[test]
