@@ -28,6 +28,21 @@ fn trained_arch(dir: &std::path::Path, arch: &str) -> std::path::PathBuf {
     dir.join("model.safetensors")
 }
 
+/// `train export --json` of `weights` to `onnx`, its logits required within 1e-4 of candle's.
+fn export_checked(weights: &std::path::Path, onnx: &std::path::Path) -> serde_json::Value {
+    let out = ok(train()
+        .arg("export")
+        .arg("--checkpoint")
+        .arg(weights)
+        .arg("--out")
+        .arg(onnx)
+        .arg("--json"));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let diff = v["max_logit_diff"].as_f64().unwrap();
+    assert!(diff < 1e-4, "logits differ by {diff}");
+    v
+}
+
 /// The pool-free strided net (issue 3's latency work): stride-2 Conv nodes that tract runs as
 /// candle computed them.
 #[test]
@@ -35,16 +50,7 @@ fn issue3_strided_net_exports_and_matches_candle_under_tract() {
     let dir = tempfile::tempdir().unwrap();
     let weights = trained_arch(dir.path(), "strided");
     let onnx = dir.path().join("strided.onnx");
-    let out = ok(train()
-        .arg("export")
-        .arg("--checkpoint")
-        .arg(&weights)
-        .arg("--out")
-        .arg(&onnx)
-        .arg("--json"));
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let diff = v["max_logit_diff"].as_f64().unwrap();
-    assert!(diff < 1e-4, "logits differ by {diff}");
+    let v = export_checked(&weights, &onnx);
     assert_eq!(v["params"], 79_242);
     let model = edge::infer::Classifier::load(&onnx).unwrap();
     assert_eq!(model.metadata()["mnist_edge.arch"], "strided");
@@ -55,16 +61,7 @@ fn issue3_export_matches_candle_under_tract_and_carries_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let weights = trained(dir.path());
     let onnx = dir.path().join("light.onnx");
-    let out = ok(train()
-        .arg("export")
-        .arg("--checkpoint")
-        .arg(&weights)
-        .arg("--out")
-        .arg(&onnx)
-        .arg("--json"));
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let diff = v["max_logit_diff"].as_f64().unwrap();
-    assert!(diff < 1e-4, "logits differ by {diff}");
+    let v = export_checked(&weights, &onnx);
     let (tract, candle) = (
         v["accuracy"].as_f64().unwrap(),
         v["candle_accuracy"].as_f64().unwrap(),
