@@ -1,6 +1,6 @@
 //! Digit classifiers: each maps `[N, 1, 28, 28]` normalised images to `[N, 10]` logits.
 
-mod conv;
+mod conv_relu_pool;
 mod cost;
 mod cpu;
 mod gemm;

@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::conv::conv_relu_pool;
+use super::conv_relu_pool::conv_relu_pool;
 use super::cost::{Cost, Layer};
 use super::ops::max_pool2;
 
@@ -81,7 +81,7 @@ impl Seed {
 
 impl Seed {
     /// The CPU path: convolution, ReLU and max-pool as one custom op per layer, each
-    /// convolution one matrix product over the batch (see [`super::conv`]).
+    /// convolution one matrix product over the batch (see [`super::conv_relu_pool`]).
     fn forward_cpu(
         &self,
         xs: &Tensor,
