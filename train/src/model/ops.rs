@@ -79,7 +79,7 @@ pub fn depthwise2d(
 }
 
 /// 2×2 max-pool, stride 2, dropping an odd last row or column as candle and PyTorch do: a
-/// custom op on the CPU ([`super::pool`]), a reshape and two max reductions elsewhere.
+/// custom op on the CPU (model/pool.rs), a reshape and two max reductions elsewhere.
 pub fn max_pool2(xs: &Tensor) -> Result<Tensor> {
     if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
         return super::pool::max_pool2_cpu(xs);
