@@ -39,6 +39,16 @@ pub struct Header {
     pub dataset_sha256: Option<String>,
     /// The `train` version that wrote the file.
     pub tool: String,
+    /// How the network was pruned from a larger one (kept by fine-tuning runs), if it was.
+    #[serde(default)]
+    pub pruning: Option<String>,
+}
+
+impl Header {
+    /// The pruning history for a model's metadata: what was pruned, or `none`.
+    pub fn pruning_note(&self) -> String {
+        self.pruning.clone().unwrap_or_else(|| "none".into())
+    }
 }
 
 /// A checkpoint read back: its header and all its tensors.

@@ -405,7 +405,7 @@ pub fn export(
         ("mnist_edge.precision".into(), "fp32".into()),
         ("mnist_edge.params".into(), cost.params.to_string()),
         ("mnist_edge.macs".into(), cost.macs.to_string()),
-        ("mnist_edge.pruning".into(), "none".into()),
+        ("mnist_edge.pruning".into(), ckpt.header.pruning_note()),
         ("mnist_edge.quantization".into(), "none".into()),
         (
             "mnist_edge.dataset_sha256".into(),

@@ -153,17 +153,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// The whole host side: train → camera digits → fine-tune → prune → fine-tune → INT8 →
-    /// verify → model card; finished stages are not redone when run again.
+    /// The whole host side: train (wide) → camera digits → fine-tune → prune → fine-tune →
+    /// INT8 → verify → model card; finished stages are not redone when run again.
     Pipeline {
         #[command(flatten)]
         data: DataArg,
         /// Run folder.
         #[arg(long, default_value = "runs/pipeline")]
         out: PathBuf,
-        /// Epochs of the seed's training.
-        #[arg(long, default_value_t = 12)]
-        seed_epochs: usize,
+        /// Architecture trained first, then pruned.
+        #[arg(long, value_enum, default_value_t = Arch::Strided)]
+        arch: Arch,
+        /// Train it this many times wider; pruning takes it back down.
+        #[arg(long, default_value_t = 2.0)]
+        width: f32,
+        /// Epochs of the first training.
+        #[arg(long, default_value_t = 12, alias = "seed-epochs")]
+        epochs: usize,
         /// Scenes rendered for camera digits.
         #[arg(long, default_value_t = 3000)]
         scenes: usize,
@@ -243,6 +249,9 @@ struct TrainArgs {
     data: DataArg,
     #[arg(long, value_enum, default_value_t = Arch::Seed)]
     arch: Arch,
+    /// Multiply the architecture's channel and unit counts by this (e.g. 2: train wide, then prune).
+    #[arg(long, default_value_t = 1.0)]
+    width: f32,
     #[arg(long, default_value_t = 3)]
     epochs: usize,
     /// Images per optimizer step (the effective batch).
@@ -549,7 +558,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pipeline {
             data,
             out,
-            seed_epochs,
+            arch,
+            width,
+            epochs,
             scenes,
             cam_epochs,
             keep,
@@ -560,7 +571,9 @@ fn run(cli: Cli) -> Result<()> {
             let mnist = load_data(data)?;
             let cfg = train::pipeline::PipelineConfig {
                 out,
-                seed_epochs,
+                arch,
+                width,
+                epochs,
                 scenes,
                 cam_epochs,
                 keep,
@@ -658,8 +671,11 @@ fn train_command(a: TrainArgs) -> Result<()> {
         OptimizerKind::Adamw => 2e-3,
         OptimizerKind::Sgd => 0.05,
     });
+    if !(a.width > 0.0 && a.width <= 16.0) {
+        anyhow::bail!("--width must be in (0, 16], got {}", a.width);
+    }
     let config = TrainConfig {
-        arch: a.arch.config(),
+        arch: a.arch.config().widened(a.width),
         epochs: a.epochs,
         batch: a.batch,
         accumulate: a.accumulate,

@@ -1,6 +1,6 @@
-//! The whole host side in one command: train the seed → make camera digits → fine-tune on
-//! them → prune → fine-tune the pruned network → quantize to INT8 → verify and publish with a
-//! model card. Every stage leaves its result in the run folder and is not redone when the
+//! The whole host side in one command: train a network (by default the strided CNN at twice
+//! its width) → make camera digits → fine-tune on them → prune → fine-tune the pruned network
+//! → quantize to INT8 → verify and publish with a model card. Every stage leaves its result in the run folder and is not redone when the
 //! command runs again: training stages resume from their checkpoints, the others are skipped
 //! when their output exists.
 
@@ -10,6 +10,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use crate::mnist::Mnist;
+use crate::model::Arch;
 use crate::trainer::{self, RunOptions, TrainConfig};
 use crate::{checkpoint, Result};
 
@@ -18,8 +19,12 @@ use crate::{checkpoint, Result};
 pub struct PipelineConfig {
     /// Run folder: one sub-folder or file per stage, and `models/` for the result.
     pub out: PathBuf,
-    /// Epochs of the seed's training.
-    pub seed_epochs: usize,
+    /// Architecture trained first, then pruned.
+    pub arch: Arch,
+    /// Its channel and unit counts times this (pruning then takes them back down).
+    pub width: f32,
+    /// Epochs of the first training.
+    pub epochs: usize,
     /// Scenes rendered for the camera digits.
     pub scenes: usize,
     /// Epochs of fine-tuning on MNIST plus camera digits.
@@ -36,7 +41,9 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             out: PathBuf::from("runs/pipeline"),
-            seed_epochs: 12,
+            arch: Arch::Strided,
+            width: 2.0,
+            epochs: 12,
             scenes: 3000,
             cam_epochs: 2,
             keep: 0.5,
@@ -101,13 +108,14 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
         ..TrainConfig::default()
     };
 
-    // 1. The seed CNN.
-    let seed_dir = cfg.out.join("seed");
+    // 1. The (wide) network.
+    let seed_dir = cfg.out.join(cfg.arch.to_string());
     stages.push(train(
-        "train seed",
+        "train",
         &seed_dir,
         TrainConfig {
-            epochs: cfg.seed_epochs,
+            arch: cfg.arch.config().widened(cfg.width),
+            epochs: cfg.epochs,
             ..base.clone()
         },
     )?);
@@ -132,8 +140,8 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
         seconds: t.elapsed().as_secs_f64(),
     });
 
-    // 3. Fine-tune the seed on MNIST + camera digits.
-    let cam_run = cfg.out.join("seed-cam");
+    // 3. Fine-tune it on MNIST + camera digits.
+    let cam_run = cfg.out.join(format!("{}-cam", cfg.arch));
     let finetune = |init: PathBuf, epochs: usize, lr: f64| TrainConfig {
         epochs,
         lr,
@@ -148,7 +156,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     )?);
 
     // 4. Prune.
-    let pruned = cfg.out.join("seed-cam-pruned.safetensors");
+    let pruned = cfg.out.join(format!("{}-cam-pruned.safetensors", cfg.arch));
     let t = Instant::now();
     let prune_done = pruned.is_file();
     let ckpt = if prune_done {
@@ -175,7 +183,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     });
 
     // 5. Fine-tune the pruned network.
-    let pruned_run = cfg.out.join("seed-pruned");
+    let pruned_run = cfg.out.join(format!("{}-pruned", cfg.arch));
     stages.push(train(
         "fine-tune pruned",
         &pruned_run,

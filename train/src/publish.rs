@@ -137,6 +137,7 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
         "| tract batch-1 latency (median, measured while publishing) | {} µs |\n",
         entry["tract_latency_us"]
     ));
+    md.push_str(&format!("| pruning | {} |\n", h.pruning_note()));
     md.push_str(&format!(
         "| epochs | {} ({} optimizer steps) |\n",
         h.epoch, h.steps

@@ -1,7 +1,8 @@
-//! Post-training static INT8 quantization of a seed CNN into ONNX's QOperator form, which
-//! tract runs on its integer kernels: `QuantizeLinear` → `QLinearConv` (u8 activations, i8
-//! weights, per-tensor scales, ReLU folded into an output zero point of 0) → `MaxPool` on u8
-//! → … → fc1 as a 1×1 `QLinearConv` → `DequantizeLinear` → the 10-way `Gemm` in float.
+//! Post-training static INT8 quantization of the dense CNNs (seed and strided) into ONNX's
+//! QOperator form, which tract runs on its integer kernels: `QuantizeLinear` → `QLinearConv`
+//! (u8 activations, i8 weights, per-tensor scales, ReLU folded into an output zero point of
+//! 0) → `MaxPool` on u8 (seed; the strided net's convolutions have stride 2 instead) → … →
+//! fc1 as a 1×1 `QLinearConv` → `DequantizeLinear` → the 10-way `Gemm` in float.
 //! Activation ranges are calibrated on training images, by min-max or a percentile.
 
 use candle_core::{Device, Tensor, D};
@@ -31,21 +32,29 @@ impl std::fmt::Display for Calibration {
     }
 }
 
-/// The float layers of the seed, with weights as candle tensors.
+/// The float layers of a seed or strided CNN, with weights as candle tensors.
 struct Float {
     conv1: (Tensor, Tensor),
     conv2: (Tensor, Tensor),
     fc1: (Tensor, Tensor),
     fc2: (Tensor, Tensor),
+    /// Stride of both convolutions: 1 (seed) or 2 (strided).
+    stride: usize,
+    /// Whether a 2×2 max-pool follows each convolution (seed).
+    pool: bool,
 }
 
 impl Float {
     fn new(arch: &ArchConfig, weight: &impl Fn(&str) -> Option<Tensor>) -> Result<Self> {
-        if !matches!(arch, ArchConfig::Seed(_)) {
-            return Err(Error::Config(
-                "INT8 export is for seed networks (dense convolutions)".into(),
-            ));
-        }
+        let (stride, pool) = match arch {
+            ArchConfig::Seed(_) => (1, true),
+            ArchConfig::Strided(_) => (2, false),
+            ArchConfig::Light(_) => {
+                return Err(Error::Config(
+                    "INT8 export is for the seed and strided CNNs (dense convolutions)".into(),
+                ))
+            }
+        };
         let pair = |n: &str| -> Result<(Tensor, Tensor)> {
             let get = |p: &str| {
                 weight(&format!("{n}.{p}"))
@@ -58,19 +67,28 @@ impl Float {
             conv2: pair("conv2")?,
             fc1: pair("fc1")?,
             fc2: pair("fc2")?,
+            stride,
+            pool,
         })
     }
 
     /// The three ReLU outputs for a batch `[N, 1, 28, 28]`.
     fn activations(&self, x: &Tensor) -> Result<[Tensor; 3]> {
         let conv = |x: &Tensor, (w, b): &(Tensor, Tensor)| -> Result<Tensor> {
-            Ok(x.conv2d(w, 0, 1, 1, 1)?
+            Ok(x.conv2d(w, 0, self.stride, 1, 1)?
                 .broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?
                 .relu()?)
         };
+        let pool = |x: &Tensor| -> Result<Tensor> {
+            Ok(if self.pool {
+                x.max_pool2d(2)?
+            } else {
+                x.clone()
+            })
+        };
         let a1 = conv(x, &self.conv1)?;
-        let a2 = conv(&a1.max_pool2d(2)?, &self.conv2)?;
-        let flat = a2.max_pool2d(2)?.flatten_from(1)?;
+        let a2 = conv(&pool(&a1)?, &self.conv2)?;
+        let flat = pool(&a2)?.flatten_from(1)?;
         let a3 = flat
             .matmul(&self.fc1.0.t()?)?
             .broadcast_add(&self.fc1.1)?
@@ -125,7 +143,7 @@ fn quantize_weights(w: &Tensor) -> Result<(Vec<u8>, f32)> {
     Ok((q, scale))
 }
 
-/// Encodes the seed with weights `weight` as an INT8 QOperator ONNX graph whose activation
+/// Encodes a seed or strided CNN with weights `weight` as an INT8 QOperator ONNX graph whose activation
 /// ranges are `ranges` (from [`calibrate`]).
 pub fn to_onnx_int8(
     arch: &ArchConfig,
@@ -150,16 +168,17 @@ pub fn to_onnx_int8(
     let mut x = g.node("QuantizeLinear", "input", &[INPUT, &sx, &zx], vec![]);
     let (mut s_x, mut x_scale, mut x_zp) = (s_in, sx, zx);
     let zero_i8 = g.raw("zero_i8", &[], DataType::Int8, vec![0]);
-    let layers: [(&str, &(Tensor, Tensor), bool); 3] = [
-        ("conv1", &float.conv1, true),
-        ("conv2", &float.conv2, true),
-        ("fc1", &float.fc1, false),
+    let stride = float.stride as i64;
+    let layers: [(&str, &(Tensor, Tensor), bool, i64); 3] = [
+        ("conv1", &float.conv1, float.pool, stride),
+        ("conv2", &float.conv2, float.pool, stride),
+        ("fc1", &float.fc1, false, 1),
     ];
-    for (k, (name, (w, b), pool)) in layers.into_iter().enumerate() {
+    for (k, (name, (w, b), pool, stride)) in layers.into_iter().enumerate() {
         let (wq, s_w) = quantize_weights(w)?;
         let mut dims: Vec<i64> = w.dims().iter().map(|&d| d as i64).collect();
         if dims.len() == 2 {
-            // fc1 as a 1×1 convolution over [N, C·5·5, 1, 1].
+            // fc1 as a 1×1 convolution over [N, C·H·W, 1, 1].
             dims.extend([1, 1]);
             let shape: Vec<u8> = [0i64, -1, 1, 1]
                 .iter()
@@ -186,7 +205,7 @@ pub fn to_onnx_int8(
             &[&x, &x_scale, &x_zp, &wn, &ws, &zero_i8, &ys, &yz, &bn],
             vec![
                 ints("kernel_shape", &[k_side, k_side]),
-                ints("strides", &[1, 1]),
+                ints("strides", &[stride, stride]),
                 ints("pads", &[0; 4]),
                 int("group", 1),
             ],
@@ -289,21 +308,12 @@ pub fn export_int8(
         return Err(Error::Config("no calibration was tried".into()));
     };
     let cost = arch.cost();
-    let pruning = match arch {
-        ArchConfig::Seed(c) if c != crate::model::SeedConfig::default() => {
-            format!(
-                "structured: conv1 {}/32, conv2 {}/64, fc1 {}/128 kept (L1)",
-                c.conv1, c.conv2, c.hidden
-            )
-        }
-        _ => "none".into(),
-    };
     let mut props = vec![
         ("mnist_edge.arch".to_string(), arch.arch().to_string()),
         ("mnist_edge.precision".into(), "int8".into()),
         ("mnist_edge.params".into(), cost.params.to_string()),
         ("mnist_edge.macs".into(), cost.macs.to_string()),
-        ("mnist_edge.pruning".into(), pruning),
+        ("mnist_edge.pruning".into(), ckpt.header.pruning_note()),
         (
             "mnist_edge.quantization".into(),
             format!(

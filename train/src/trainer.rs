@@ -147,6 +147,11 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         train_set.labels.extend_from_slice(&extra.labels);
     }
     let test_set = limit(&data.test, config.test_limit);
+    // A fine-tuned network keeps the pruning history of the one it started from.
+    let pruning = match &config.init {
+        Some(init) => checkpoint::load(init, &opts.device)?.header.pruning,
+        None => None,
+    };
     let cost = config.arch.cost();
     tracing::info!(
         "{}: {} parameters, {} multiply-accumulates per image; {} training images, {} test images, device {}",
@@ -252,6 +257,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
             history: history.clone(),
             dataset_sha256: Some(data.sha256.clone()),
             tool: format!("train {}", env!("CARGO_PKG_VERSION")),
+            pruning: pruning.clone(),
         };
         checkpoint::save(&ckpt_path, &header, &varmap, Some(opt.as_ref()))?;
         checkpoint::save(&opts.out.join(WEIGHTS), &header, &varmap, None)?;

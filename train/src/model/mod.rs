@@ -91,6 +91,30 @@ impl ArchConfig {
         }
     }
 
+    /// This architecture with every channel and unit count multiplied by `factor` (at least
+    /// one each): a wider network to train and then prune back, or a slimmer one.
+    pub fn widened(&self, factor: f32) -> ArchConfig {
+        let w = |n: usize| ((n as f32 * factor).round() as usize).max(1);
+        match *self {
+            ArchConfig::Seed(c) => ArchConfig::Seed(SeedConfig {
+                conv1: w(c.conv1),
+                conv2: w(c.conv2),
+                hidden: w(c.hidden),
+            }),
+            ArchConfig::Light(c) => ArchConfig::Light(LightConfig {
+                stem: w(c.stem),
+                mid: w(c.mid),
+                out: w(c.out),
+                hidden: w(c.hidden),
+            }),
+            ArchConfig::Strided(c) => ArchConfig::Strided(StridedConfig {
+                conv1: w(c.conv1),
+                conv2: w(c.conv2),
+                hidden: w(c.hidden),
+            }),
+        }
+    }
+
     /// Weight initialisation gain (see [`init_uniform`]): PyTorch's default for the shallow
     /// seed CNN, He's for the deeper light one.
     pub fn init_gain(&self) -> f32 {
@@ -216,5 +240,20 @@ mod tests {
             hidden: 32,
         });
         assert_eq!(counted(&config), config.cost().params);
+    }
+
+    #[test]
+    fn widened_configs_scale_every_count_and_build() {
+        let wide = Arch::Strided.config().widened(2.0);
+        assert_eq!(
+            wide,
+            ArchConfig::Strided(StridedConfig {
+                conv1: 32,
+                conv2: 64,
+                hidden: 128,
+            })
+        );
+        assert_eq!(counted(&wide), wide.cost().params);
+        assert_eq!(Arch::Light.config().widened(1.0), Arch::Light.config());
     }
 }

@@ -7,7 +7,7 @@ fn stages(out: &std::path::Path) -> Vec<serde_json::Value> {
         .args([
             "pipeline",
             "--json",
-            "--seed-epochs",
+            "--epochs",
             "1",
             "--scenes",
             "8",
@@ -30,7 +30,7 @@ fn issue3_pipeline_runs_every_stage_once_and_resumes_without_redoing_them() {
     assert_eq!(
         names,
         [
-            "train seed",
+            "train",
             "camera digits",
             "fine-tune on camera digits",
             "prune",
