@@ -1,10 +1,12 @@
 //! Finds the digits in a grey frame `[H, W]`: a background estimate that follows uneven light
-//! and shadows, ink strength relative to it (either polarity), connected components (imageproc),
-//! rejection of what is not a digit (specks, paper edges, lines, solid blobs), merging of the
-//! strokes of one digit, and grouping into numbers read left to right, line after line.
+//! and shadows, ink strength relative to it (either polarity), connected components (by runs,
+//! tested against imageproc's labelling), rejection of what is not a digit (specks, paper
+//! edges, lines, solid blobs), merging of the strokes of one digit, and grouping into numbers
+//! read left to right, line after line.
+
+mod components;
 
 use image::{GrayImage, ImageBuffer, Luma};
-use imageproc::region_labelling::{connected_components, Connectivity};
 
 /// Which way the ink differs from its ground.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,8 +139,7 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
     let ground = ground_level(&half, ink, cfg.stroke.div_ceil(2));
     let cut = (cfg.threshold / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
     let (strength, mask) = ink_strength(&half, &ground, ink, floor, cut);
-    let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
-    let components = component_boxes(&labels);
+    let (labels, components) = components::label(&mask);
     let half_cfg = LocateConfig {
         min_height: cfg.min_height.div_ceil(2),
         ..cfg.clone()
@@ -293,9 +294,8 @@ fn ground_level(img: &GrayImage, ink: Ink, stroke: u32) -> GrayImage {
     let dark = ink != Ink::Light;
     let r = (stroke as usize).div_ceil(2).max(1);
     let mut ground = img.as_raw().clone();
-    let mut scratch = Scratch::default();
     for max in [dark, !dark] {
-        extreme_filter(&mut ground, w, h, r, max, &mut scratch);
+        extreme_filter(&mut ground, w, h, r, max);
     }
     GrayImage::from_raw(w as u32, h as u32, ground).unwrap_or_else(|| GrayImage::new(1, 1))
 }
@@ -328,149 +328,52 @@ fn ink_strength(
     )
 }
 
-/// Buffers reused by [`extreme_filter`].
-#[derive(Default)]
-struct Scratch {
-    fwd: Vec<u8>,
-    bwd: Vec<u8>,
-    rows: Vec<u8>,
+/// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of its
+/// `(2r+1) × (2r+1)` neighbourhood (clipped to the image): rows, then columns, each as
+/// [`window_extreme`] over the whole image at once, padded with the neutral value.
+fn extreme_filter(img: &mut [u8], w: usize, h: usize, r: usize, max: bool) {
+    let neutral = if max { 0u8 } else { 255 };
+    let k = 2 * r + 1;
+    // Rows: each padded by r on both sides, laid end to end; a window never leaves its row.
+    let stride = w + 2 * r;
+    let mut rows = vec![neutral; h * stride];
+    for (dst, src) in rows.chunks_exact_mut(stride).zip(img.chunks_exact(w)) {
+        dst[r..r + w].copy_from_slice(src);
+    }
+    let across = window_extreme(rows, k, 1, max);
+    for (dst, src) in img.chunks_exact_mut(w).zip(across.chunks(stride)) {
+        dst.copy_from_slice(&src[..w]);
+    }
+    // Columns: r neutral rows above and below; a window of k rows is a step of w.
+    let mut cols = vec![neutral; (h + 2 * r) * w];
+    cols[r * w..(r + h) * w].copy_from_slice(img);
+    let down = window_extreme(cols, k, w, max);
+    img.copy_from_slice(&down[..w * h]);
 }
 
-/// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of its
-/// `(2r+1) × (2r+1)` neighbourhood, in O(1) per pixel (van Herk / Gil–Werman): rows one by
-/// one, then columns as whole rows at a time, which the compiler vectorises.
-fn extreme_filter(img: &mut [u8], w: usize, h: usize, r: usize, max: bool, s: &mut Scratch) {
-    let mut line = vec![0u8; w];
-    for y in 0..h {
-        extreme_1d(&img[y * w..(y + 1) * w], r, max, s, &mut line);
-        img[y * w..(y + 1) * w].copy_from_slice(&line);
-    }
-    // Columns: the same recurrences, with rows as the elements.
-    let k = 2 * r + 1;
-    let neutral = if max { 0u8 } else { 255 };
-    let m = h + 2 * r;
-    s.fwd.clear();
-    s.fwd.resize(m * w, neutral);
-    s.bwd.clear();
-    s.bwd.resize(m * w, neutral);
-    s.rows.clear();
-    s.rows.resize(m * w, neutral);
-    s.rows[r * w..(r + h) * w].copy_from_slice(img);
-    let pick = |a: &mut [u8], b: &[u8]| {
+/// `out[i]` = extreme of `src[i]`, `src[i + step]`, …, `src[i + (k−1)·step]`, for every `i`
+/// where the window fits: windows of 2, 4, 8 … elements by doubling, then two overlapping
+/// ones; every pass is an element-wise max or min of two shifted slices, which vectorises.
+fn window_extreme(src: Vec<u8>, k: usize, step: usize, max: bool) -> Vec<u8> {
+    let pass = |cur: &[u8], shift: usize| -> Vec<u8> {
+        let n = cur.len().saturating_sub(shift);
+        let (a, b) = (&cur[..n], &cur[shift.min(cur.len())..]);
         if max {
-            a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).max(y));
+            a.iter().zip(b).map(|(&x, &y)| x.max(y)).collect()
         } else {
-            a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).min(y));
+            a.iter().zip(b).map(|(&x, &y)| x.min(y)).collect()
         }
     };
-    for i in 0..m {
-        let (done, rest) = s.fwd.split_at_mut(i * w);
-        let cur = &mut rest[..w];
-        cur.copy_from_slice(&s.rows[i * w..(i + 1) * w]);
-        if i % k != 0 {
-            pick(cur, &done[(i - 1) * w..]);
-        }
+    let mut cur = src;
+    let mut span = 1;
+    while span * 2 <= k {
+        cur = pass(&cur, span * step);
+        span *= 2;
     }
-    for i in (0..m).rev() {
-        let (head, tail) = s.bwd.split_at_mut((i + 1) * w);
-        let cur = &mut head[i * w..];
-        cur.copy_from_slice(&s.rows[i * w..(i + 1) * w]);
-        if i % k != k - 1 && i != m - 1 {
-            pick(cur, &tail[..w]);
-        }
+    if span < k {
+        cur = pass(&cur, (k - span) * step);
     }
-    for y in 0..h {
-        let out = &mut img[y * w..(y + 1) * w];
-        out.copy_from_slice(&s.bwd[y * w..(y + 1) * w]);
-        pick(out, &s.fwd[(y + k - 1) * w..(y + k) * w]);
-    }
-}
-
-/// Running maximum or minimum over windows `[i − r, i + r]` (clipped to the line) of `src` into `out`.
-fn extreme_1d(src: &[u8], r: usize, max: bool, s: &mut Scratch, out: &mut [u8]) {
-    let n = src.len();
-    let k = 2 * r + 1;
-    let neutral = if max { 0u8 } else { 255 };
-    let pick = |a: u8, b: u8| if max { a.max(b) } else { a.min(b) };
-    // Prefix extremes within blocks of k (forward) and suffix extremes (backward), over the
-    // line padded by r on each side with the neutral value.
-    let m = n + 2 * r;
-    s.rows.clear();
-    s.rows.resize(m, neutral);
-    s.rows[r..r + n].copy_from_slice(src);
-    s.fwd.clear();
-    s.fwd.resize(m, neutral);
-    s.bwd.clear();
-    s.bwd.resize(m, neutral);
-    for start in (0..m).step_by(k) {
-        let end = (start + k).min(m);
-        let (rows, fwd, bwd) = (
-            &s.rows[start..end],
-            &mut s.fwd[start..end],
-            &mut s.bwd[start..end],
-        );
-        let mut acc = neutral;
-        for (f, &v) in fwd.iter_mut().zip(rows) {
-            acc = pick(acc, v);
-            *f = acc;
-        }
-        acc = neutral;
-        for (b, &v) in bwd.iter_mut().zip(rows).rev() {
-            acc = pick(acc, v);
-            *b = acc;
-        }
-    }
-    // Window of padded indices [i, i + k − 1] is centred on source index i.
-    for (i, o) in out.iter_mut().enumerate().take(n) {
-        *o = pick(s.bwd[i], s.fwd[i + k - 1]);
-    }
-}
-
-/// Bounding box and area of every labelled component, indexed by label − 1.
-fn component_boxes(labels: &ImageBuffer<Luma<u32>, Vec<u32>>) -> Vec<Blob> {
-    let w = labels.width() as usize;
-    let mut blobs: Vec<Blob> = Vec::new();
-    let mut extent: Vec<[u32; 4]> = Vec::new();
-    for (i, &l) in labels.as_raw().iter().enumerate() {
-        if l == 0 {
-            continue;
-        }
-        let (x, y) = ((i % w) as u32, (i / w) as u32);
-        let k = l as usize - 1;
-        if k >= extent.len() {
-            extent.resize(k + 1, [u32::MAX, u32::MAX, 0, 0]);
-            blobs.resize(
-                k + 1,
-                Blob {
-                    rect: Rect {
-                        x: 0,
-                        y: 0,
-                        w: 0,
-                        h: 0,
-                    },
-                    labels: Vec::new(),
-                    area: 0,
-                },
-            );
-        }
-        let e = &mut extent[k];
-        e[0] = e[0].min(x);
-        e[1] = e[1].min(y);
-        e[2] = e[2].max(x);
-        e[3] = e[3].max(y);
-        blobs[k].area += 1;
-    }
-    for (k, (blob, e)) in blobs.iter_mut().zip(&extent).enumerate() {
-        blob.labels = vec![k as u32 + 1];
-        blob.rect = Rect {
-            x: e[0],
-            y: e[1],
-            w: e[2] + 1 - e[0],
-            h: e[3] + 1 - e[1],
-        };
-    }
-    blobs.retain(|b| b.area > 0);
-    blobs
+    cur
 }
 
 /// Merges the strokes of one digit, then keeps what is shaped like a digit.
@@ -710,20 +613,25 @@ mod tests {
 
     #[test]
     fn extreme_filter_matches_a_plain_window_scan() {
-        let src: Vec<u8> = (0..37u32).map(|i| ((i * 73 + 11) % 251) as u8).collect();
-        let mut scratch = Scratch::default();
-        let mut out = vec![0u8; src.len()];
-        for r in [1usize, 2, 5, 40] {
+        let (w, h) = (29usize, 13usize);
+        let img: Vec<u8> = (0..w * h).map(|i| ((i * 73 + 11) % 251) as u8).collect();
+        for r in [1usize, 2, 3, 6, 40] {
             for max in [true, false] {
-                extreme_1d(&src, r, max, &mut scratch, &mut out);
-                for i in 0..src.len() {
-                    let win = &src[i.saturating_sub(r)..(i + r + 1).min(src.len())];
-                    let want = if max {
-                        *win.iter().max().unwrap()
-                    } else {
-                        *win.iter().min().unwrap()
-                    };
-                    assert_eq!(out[i], want, "r {r} max {max} at {i}");
+                let mut out = img.clone();
+                extreme_filter(&mut out, w, h, r, max);
+                for y in 0..h {
+                    for x in 0..w {
+                        let window = (y.saturating_sub(r)..(y + r + 1).min(h)).flat_map(|yy| {
+                            let row = &img[yy * w..(yy + 1) * w];
+                            row[x.saturating_sub(r)..(x + r + 1).min(w)].iter().copied()
+                        });
+                        let want = if max {
+                            window.max().unwrap()
+                        } else {
+                            window.min().unwrap()
+                        };
+                        assert_eq!(out[y * w + x], want, "r {r} max {max} at {x},{y}");
+                    }
                 }
             }
         }
@@ -759,12 +667,11 @@ mod tests {
         let (w, h) = (23usize, 17usize);
         let img: Vec<u8> = (0..w * h).map(|i| ((i * 97 + 5) % 253) as u8).collect();
         let transposed: Vec<u8> = (0..w * h).map(|i| img[(i % h) * w + i / h]).collect();
-        let mut scratch = Scratch::default();
         for max in [true, false] {
             let mut a = img.clone();
-            extreme_filter(&mut a, w, h, 3, max, &mut scratch);
+            extreme_filter(&mut a, w, h, 3, max);
             let mut b = transposed.clone();
-            extreme_filter(&mut b, h, w, 3, max, &mut scratch);
+            extreme_filter(&mut b, h, w, 3, max);
             let back: Vec<u8> = (0..w * h).map(|i| b[(i % w) * h + i / w]).collect();
             assert_eq!(a, back, "max {max}");
         }

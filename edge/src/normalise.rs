@@ -23,26 +23,36 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
     let x1 = (r.x + r.w + 1).min(fw);
     let y1 = (r.y + r.h + 1).min(fh);
     let dark = found.ink != Ink::Light;
-    let mut own = Vec::with_capacity(((x1 - x0) * (y1 - y0)) as usize);
-    let mut crop = GrayImage::from_fn(x1 - x0, y1 - y0, |x, y| {
-        let (fx, fy) = (x0 + x, y0 + y);
-        let (hx, hy) = ((fx / 2).min(hw - 1), (fy / 2).min(hh - 1));
-        let label = found.labels.get_pixel(hx, hy)[0];
-        if label != 0 && !blob.labels.contains(&label) {
-            return image::Luma([0]);
-        }
-        let g = f32::from(found.ground.get_pixel(hx, hy)[0]);
-        let v = strength_of(
-            f32::from(frame.get_pixel(fx, fy)[0]),
-            g,
-            dark,
-            2.0 * found.floor,
+    let (cw, ch) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let (fw, hw, hh) = (fw as usize, hw as usize, hh as usize);
+    let (pixels, labels, ground) = (frame.as_raw(), found.labels.as_raw(), found.ground.as_raw());
+    let floor = 2.0 * found.floor;
+    let mut own = Vec::with_capacity(cw * ch);
+    let mut raw = vec![0u8; cw * ch];
+    for (y, out) in raw.chunks_exact_mut(cw.max(1)).enumerate() {
+        let fy = y0 as usize + y;
+        let hy = (fy / 2).min(hh - 1);
+        let row = &pixels[fy * fw..(fy + 1) * fw];
+        let (label_row, ground_row) = (
+            &labels[hy * hw..(hy + 1) * hw],
+            &ground[hy * hw..(hy + 1) * hw],
         );
-        if label != 0 {
-            own.push(v);
+        for (x, o) in out.iter_mut().enumerate() {
+            let fx = x0 as usize + x;
+            let hx = (fx / 2).min(hw - 1);
+            let label = label_row[hx];
+            if label != 0 && !blob.labels.contains(&label) {
+                continue;
+            }
+            let v = strength_of(f32::from(row[fx]), f32::from(ground_row[hx]), dark, floor);
+            if label != 0 {
+                own.push(v);
+            }
+            *o = v;
         }
-        image::Luma([v])
-    });
+    }
+    let mut crop = GrayImage::from_raw(cw as u32, ch as u32, raw)
+        .unwrap_or_else(|| GrayImage::new(cw as u32, ch as u32));
     // Stretch so the digit's own strong ink is full white, as every MNIST digit's is: pale
     // and dark inks then give the same stroke profile.
     let mut hist = [0u32; 256];

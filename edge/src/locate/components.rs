@@ -1,0 +1,203 @@
+//! Connected components of a binary mask `[H, W]` (8-connectivity) by runs: each row's runs of
+//! ink are joined to the runs they touch in the row above with a union-find over runs, which
+//! touches every ink pixel once instead of every pixel several times. Gives the label image
+//! and each component's box and area in the same pass.
+
+use image::{GrayImage, ImageBuffer, Luma};
+
+use super::{Blob, Rect};
+
+/// A horizontal run of ink `[x0, x1)` on row `y`.
+#[derive(Clone, Copy)]
+struct Run {
+    y: u32,
+    x0: u32,
+    x1: u32,
+}
+
+/// Root of `i` in the forest `parent`, halving paths on the way.
+fn root(parent: &mut [u32], mut i: u32) -> u32 {
+    while parent[i as usize] != i {
+        let up = parent[parent[i as usize] as usize];
+        parent[i as usize] = up;
+        i = up;
+    }
+    i
+}
+
+/// Labels the non-zero pixels of `mask` (8-connectivity, labels 1, 2, … in raster order of
+/// each component's first run) and returns the labels with one [`Blob`] per label, in label
+/// order (`blobs[l − 1]` has label `l`).
+pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) {
+    let (w, h) = mask.dimensions();
+    let mut runs: Vec<Run> = Vec::new();
+    let mut parent: Vec<u32> = Vec::new();
+    // Runs of the previous row: runs[prev.0..prev.1].
+    let mut prev = 0..0;
+    for (y, row) in mask.as_raw().chunks_exact(w.max(1) as usize).enumerate() {
+        let start = runs.len();
+        let mut x = 0usize;
+        while x < row.len() {
+            if row[x] == 0 {
+                x += 1;
+                continue;
+            }
+            let x0 = x;
+            while x < row.len() && row[x] != 0 {
+                x += 1;
+            }
+            let id = runs.len() as u32;
+            runs.push(Run {
+                y: y as u32,
+                x0: x0 as u32,
+                x1: x as u32,
+            });
+            parent.push(id);
+        }
+        // Join with the runs above that touch, diagonals included: [a, b) meets [x0, x1)
+        // when a ≤ x1 and b ≥ x0.
+        let mut j = prev.start;
+        for i in start..runs.len() {
+            let cur = runs[i];
+            while j < prev.end && runs[j].x1 < cur.x0 {
+                j += 1;
+            }
+            let mut k = j;
+            while k < prev.end && runs[k].x0 <= cur.x1 {
+                let (a, b) = (root(&mut parent, i as u32), root(&mut parent, k as u32));
+                if a != b {
+                    // The older run stays the root, so labels follow raster order.
+                    parent[a.max(b) as usize] = a.min(b);
+                }
+                k += 1;
+            }
+        }
+        prev = start..runs.len();
+    }
+    // Compact labels, then paint runs and grow boxes.
+    let mut label_of = vec![0u32; runs.len()];
+    let mut blobs: Vec<Blob> = Vec::new();
+    let mut extent: Vec<[u32; 4]> = Vec::new();
+    let mut pixels = vec![0u32; (w * h) as usize];
+    for i in 0..runs.len() {
+        let r = root(&mut parent, i as u32) as usize;
+        if r == i {
+            blobs.push(Blob {
+                rect: Rect {
+                    x: 0,
+                    y: 0,
+                    w: 0,
+                    h: 0,
+                },
+                labels: vec![blobs.len() as u32 + 1],
+                area: 0,
+            });
+            extent.push([u32::MAX, u32::MAX, 0, 0]);
+            label_of[i] = blobs.len() as u32;
+        } else {
+            label_of[i] = label_of[r];
+        }
+        let run = runs[i];
+        let l = label_of[i];
+        let row = (run.y * w) as usize;
+        pixels[row + run.x0 as usize..row + run.x1 as usize].fill(l);
+        let e = &mut extent[l as usize - 1];
+        e[0] = e[0].min(run.x0);
+        e[1] = e[1].min(run.y);
+        e[2] = e[2].max(run.x1 - 1);
+        e[3] = e[3].max(run.y);
+        blobs[l as usize - 1].area += run.x1 - run.x0;
+    }
+    for (blob, e) in blobs.iter_mut().zip(&extent) {
+        blob.rect = Rect {
+            x: e[0],
+            y: e[1],
+            w: e[2] + 1 - e[0],
+            h: e[3] + 1 - e[1],
+        };
+    }
+    let labels = ImageBuffer::from_raw(w, h, pixels).unwrap_or_else(|| ImageBuffer::new(w, h));
+    (labels, blobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imageproc::region_labelling::{connected_components, Connectivity};
+    use std::collections::HashMap;
+
+    /// A pseudo-random mask with about `percent`% ink, blobs and thin diagonals included.
+    fn mask(w: u32, h: u32, percent: u32, seed: u32) -> GrayImage {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        GrayImage::from_fn(w, h, |_, _| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            Luma([u8::from(state % 100 < percent)])
+        })
+    }
+
+    #[test]
+    fn runs_give_imageprocs_components_with_their_boxes_and_areas() {
+        for (w, h, percent, seed) in [
+            (37, 23, 30, 1),
+            (64, 48, 45, 2),
+            (50, 50, 55, 3),
+            (1, 9, 50, 4),
+            (9, 1, 50, 5),
+            (33, 17, 0, 6),
+            (33, 17, 100, 7),
+        ] {
+            let m = mask(w, h, percent, seed);
+            let (ours, blobs) = label(&m);
+            let theirs = connected_components(&m, Connectivity::Eight, Luma([0u8]));
+            // The same partition: a one-to-one map between the two labellings.
+            let mut map: HashMap<u32, u32> = HashMap::new();
+            let mut back: HashMap<u32, u32> = HashMap::new();
+            for (a, b) in ours.as_raw().iter().zip(theirs.as_raw()) {
+                assert_eq!(*a == 0, *b == 0);
+                if *a != 0 {
+                    assert_eq!(*map.entry(*a).or_insert(*b), *b, "{w}×{h} seed {seed}");
+                    assert_eq!(*back.entry(*b).or_insert(*a), *a, "{w}×{h} seed {seed}");
+                }
+            }
+            assert_eq!(blobs.len(), map.len());
+            // Boxes and areas from the label image itself.
+            for (k, blob) in blobs.iter().enumerate() {
+                let l = k as u32 + 1;
+                assert_eq!(blob.labels, vec![l]);
+                let at: Vec<(u32, u32)> = ours
+                    .enumerate_pixels()
+                    .filter(|p| p.2[0] == l)
+                    .map(|p| (p.0, p.1))
+                    .collect();
+                assert_eq!(blob.area as usize, at.len());
+                let x0 = at.iter().map(|p| p.0).min().unwrap();
+                let y0 = at.iter().map(|p| p.1).min().unwrap();
+                let x1 = at.iter().map(|p| p.0).max().unwrap();
+                let y1 = at.iter().map(|p| p.1).max().unwrap();
+                assert_eq!(
+                    blob.rect,
+                    Rect {
+                        x: x0,
+                        y: y0,
+                        w: x1 + 1 - x0,
+                        h: y1 + 1 - y0
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn diagonal_neighbours_join_and_a_gap_of_one_pixel_does_not() {
+        let rows = ["#..#.", ".#..#", "....."];
+        let m = GrayImage::from_fn(5, 3, |x, y| {
+            Luma([u8::from(rows[y as usize].as_bytes()[x as usize] == b'#')])
+        });
+        let (_, blobs) = label(&m);
+        assert_eq!(blobs.len(), 2);
+        assert_eq!(blobs[0].area, 2);
+        assert_eq!(blobs[1].area, 2);
+    }
+}
