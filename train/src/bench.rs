@@ -5,9 +5,7 @@
 //! run by that python as a child process) takes its turn in every repeat too. Reports medians
 //! over repeats.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use candle_core::Device;
@@ -17,8 +15,9 @@ use serde::Serialize;
 
 use crate::model::{ArchConfig, Model};
 use crate::optim::{self, OptimizerConfig};
+use crate::script::Script;
 use crate::trainer::train_step;
-use crate::{batch, device, Error, Result};
+use crate::{batch, device, Result};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -80,78 +79,14 @@ pub struct PyTorchReport {
 /// The PyTorch step script, driven over its standard input.
 const PYTORCH_STEP: &str = include_str!("../bench/pytorch_step.py");
 
-/// A running PyTorch baseline: one line of steps in, one JSON line of images/s out.
-struct PyTorch {
-    program: PathBuf,
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    version: String,
-    threads: usize,
-}
-
-impl PyTorch {
-    fn start(program: &Path, batch: usize) -> Result<Self> {
-        let mut child = Command::new(program)
-            .arg("-c")
-            .arg(PYTORCH_STEP)
-            .arg(batch.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::io(program, e))?;
-        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(Self::fail(program, "no pipes to the child"));
-        };
-        let mut torch = Self {
-            program: program.to_path_buf(),
-            child,
-            input,
-            output: BufReader::new(output),
-            version: String::new(),
-            threads: 0,
-        };
-        let hello = torch.answer()?;
-        torch.version = hello["torch"].as_str().unwrap_or("?").to_string();
-        torch.threads = hello["threads"].as_u64().unwrap_or(0) as usize;
-        Ok(torch)
-    }
-
-    fn fail(program: &Path, reason: impl Into<String>) -> Error {
-        Error::Baseline {
-            program: program.to_path_buf(),
-            reason: reason.into(),
-        }
-    }
-
-    fn answer(&mut self) -> Result<serde_json::Value> {
-        let mut line = String::new();
-        self.output
-            .read_line(&mut line)
-            .map_err(|e| Error::io(&self.program, e))?;
-        serde_json::from_str(&line).map_err(|_| {
-            Self::fail(
-                &self.program,
-                "the PyTorch step script did not answer (is torch installed? see train/bench/setup-pytorch.sh)",
-            )
-        })
-    }
-
-    /// Runs `steps` steps and returns PyTorch's images per second.
-    fn run(&mut self, steps: usize) -> Result<f64> {
-        writeln!(self.input, "{steps}").map_err(|e| Error::io(&self.program, e))?;
-        let answer = self.answer()?;
-        answer["images_per_s"]
-            .as_f64()
-            .ok_or_else(|| Self::fail(&self.program, format!("unexpected answer {answer}")))
-    }
-}
-
-impl Drop for PyTorch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the PyTorch step at `batch` images.
+fn pytorch(program: &Path, batch: usize) -> Result<Script> {
+    Script::start(
+        program,
+        PYTORCH_STEP,
+        &[batch.to_string()],
+        "the PyTorch step script did not answer (is torch installed? see train/bench/setup-pytorch.sh)",
+    )
 }
 
 /// Runs the benchmark on random digits.
@@ -184,23 +119,41 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
         Ok(())
     };
     let mut torch = match &config.pytorch {
-        Some(python) => Some(PyTorch::start(python, n)?),
+        Some(python) => Some(pytorch(python, n)?),
         None => None,
     };
     for _ in 0..config.warmup {
-        train_step(&model, ours.as_mut(), &pixels, &labels, n, 1e-3, device)?;
+        train_step(
+            &model,
+            ours.as_mut(),
+            &pixels,
+            &labels,
+            n,
+            1e-3,
+            device,
+            None,
+        )?;
         if !config.skip_candle {
             baseline_step()?;
         }
     }
     if let Some(t) = torch.as_mut() {
-        t.run(config.warmup.max(1))?;
+        t.ask_number(&config.warmup.max(1).to_string(), "images_per_s")?;
     }
     let (mut runs, mut baseline_runs, mut torch_runs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..config.repeats.max(1) {
         let t = Instant::now();
         for _ in 0..config.steps.max(1) {
-            train_step(&model, ours.as_mut(), &pixels, &labels, n, 1e-3, device)?;
+            train_step(
+                &model,
+                ours.as_mut(),
+                &pixels,
+                &labels,
+                n,
+                1e-3,
+                device,
+                None,
+            )?;
         }
         runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
         if !config.skip_candle {
@@ -211,7 +164,7 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
             baseline_runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
         }
         if let Some(t) = torch.as_mut() {
-            torch_runs.push(t.run(config.steps.max(1))?);
+            torch_runs.push(t.ask_number(&config.steps.max(1).to_string(), "images_per_s")?);
         }
     }
     let images_per_s = median(&runs);
@@ -224,8 +177,8 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
         baseline_images_per_s,
         ratio: images_per_s / baseline_images_per_s,
         pytorch: torch.map(|t| PyTorchReport {
-            version: t.version.clone(),
-            threads: t.threads,
+            version: t.hello["torch"].as_str().unwrap_or("?").to_string(),
+            threads: t.hello["threads"].as_u64().unwrap_or(0) as usize,
             images_per_s: median(&torch_runs),
             ratio: images_per_s / median(&torch_runs),
             runs: torch_runs,

@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod export;
 pub mod fetch;
 pub mod harvest;
+pub mod latency;
 pub mod metrics;
 pub mod mnist;
 pub mod model;
@@ -27,6 +28,7 @@ pub mod publish;
 pub mod quantize;
 pub mod scene;
 pub mod schedule;
+pub mod script;
 pub mod trainer;
 pub mod verify;
 

@@ -89,6 +89,21 @@ enum Command {
         #[arg(long)]
         skip_candle: bool,
     },
+    /// Batch-1 latency of ONNX models side by side under tract (and onnxruntime, given a
+    /// python with it); the first model is the baseline.
+    Latency {
+        /// ONNX models; the first is the baseline.
+        #[arg(short, long = "model", required = true)]
+        models: Vec<PathBuf>,
+        /// Rounds in which every model (and runtime) takes a turn; medians are reported.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        /// A python with onnxruntime (CI's: ~/.cache/mnist-edge/ort-venv/bin/python).
+        #[arg(long)]
+        onnxruntime: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Ship a trained model into models/: weights, model card, pictures, manifest entry.
     Publish {
         /// The run's checkpoint or weights file.
@@ -180,8 +195,11 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         keep: f32,
         /// Epochs of fine-tuning after pruning.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 8)]
         pruned_epochs: usize,
+        /// Share of the unpruned network's outputs in that fine-tuning (distillation; 0: off).
+        #[arg(long, default_value_t = 0.7)]
+        distill_weight: f64,
         /// Use only the first N training images (smoke runs).
         #[arg(long)]
         train_limit: Option<usize>,
@@ -298,6 +316,15 @@ struct TrainArgs {
     /// Add the training digits of this folder (written by `train camera-digits`).
     #[arg(long)]
     extra: Option<PathBuf>,
+    /// Distil from this checkpoint: learn its softened outputs as well as the labels.
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// Share of the teacher's term in the loss.
+    #[arg(long, default_value_t = 0.7, requires = "teacher")]
+    distill_weight: f64,
+    /// Temperature that softens the teacher's and student's outputs.
+    #[arg(long, default_value_t = 4.0, requires = "teacher")]
+    temperature: f64,
 }
 
 fn main() -> ExitCode {
@@ -373,6 +400,47 @@ fn run(cli: Cli) -> Result<()> {
                 for (digit, acc) in eval.per_class.iter().enumerate() {
                     println!("  {digit}: {:.2}%", 100.0 * acc);
                 }
+            }
+            Ok(())
+        }
+        Command::Latency {
+            models,
+            rounds,
+            onnxruntime,
+            json,
+        } => {
+            let report = train::latency::run(&models, rounds, onnxruntime.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+                return Ok(());
+            }
+            println!(
+                "batch-1 latency, median of {} rounds of 200 runs, one thread{}",
+                report.rounds,
+                report
+                    .onnxruntime
+                    .as_ref()
+                    .map(|v| format!("; onnxruntime {v}"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "{:<34} {:>9} {:>10} {:>9} {:>13} {:>13}",
+                "model", "bytes", "tract µs", "vs first", "onnxrt µs", "vs first ort"
+            );
+            for r in &report.rows {
+                println!(
+                    "{:<34} {:>9} {:>10.1} {:>8.2}× {:>13} {:>13}",
+                    r.model.display(),
+                    r.bytes,
+                    r.tract_us,
+                    r.tract_vs_first,
+                    r.onnxruntime_us
+                        .map(|u| format!("{u:.1}"))
+                        .unwrap_or_default(),
+                    r.tract_vs_first_onnxruntime
+                        .map(|x| format!("{x:.2}×"))
+                        .unwrap_or_default()
+                );
             }
             Ok(())
         }
@@ -565,6 +633,7 @@ fn run(cli: Cli) -> Result<()> {
             cam_epochs,
             keep,
             pruned_epochs,
+            distill_weight,
             train_limit,
             json,
         } => {
@@ -578,6 +647,7 @@ fn run(cli: Cli) -> Result<()> {
                 cam_epochs,
                 keep,
                 pruned_epochs,
+                distill_weight,
                 train_limit,
             };
             let stages = train::pipeline::run(&cfg, &mnist)?;
@@ -693,6 +763,11 @@ fn train_command(a: TrainArgs) -> Result<()> {
         test_limit: a.test_limit,
         init: a.init,
         extra: a.extra,
+        distill: a.teacher.map(|teacher| train::trainer::Distill {
+            teacher,
+            weight: a.distill_weight,
+            temperature: a.temperature,
+        }),
     };
     let out = a
         .out

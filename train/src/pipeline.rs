@@ -1,8 +1,9 @@
 //! The whole host side in one command: train a network (by default the strided CNN at twice
 //! its width) → make camera digits → fine-tune on them → prune → fine-tune the pruned network
-//! → quantize to INT8 → verify and publish with a model card. Every stage leaves its result in the run folder and is not redone when the
-//! command runs again: training stages resume from their checkpoints, the others are skipped
-//! when their output exists.
+//! (distilling from the unpruned one) → quantize to INT8 → verify and publish with a model
+//! card. Every stage leaves its result in the run folder and is not redone when the command
+//! runs again: training stages resume from their checkpoints, the others are skipped when
+//! their output exists.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -33,6 +34,9 @@ pub struct PipelineConfig {
     pub keep: f32,
     /// Epochs of fine-tuning after pruning.
     pub pruned_epochs: usize,
+    /// Share of the unpruned network's softened outputs in the pruned one's fine-tuning loss
+    /// (distillation); 0 fine-tunes on the labels alone.
+    pub distill_weight: f64,
     /// Train on only the first N training images (smoke runs, tests).
     pub train_limit: Option<usize>,
 }
@@ -47,7 +51,8 @@ impl Default for PipelineConfig {
             scenes: 3000,
             cam_epochs: 2,
             keep: 0.5,
-            pruned_epochs: 4,
+            pruned_epochs: 8,
+            distill_weight: 0.7,
             train_limit: None,
         }
     }
@@ -184,10 +189,18 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
 
     // 5. Fine-tune the pruned network.
     let pruned_run = cfg.out.join(format!("{}-pruned", cfg.arch));
+    let distill = (cfg.distill_weight > 0.0).then(|| trainer::Distill {
+        teacher: cam_run.join(trainer::WEIGHTS),
+        weight: cfg.distill_weight,
+        temperature: 4.0,
+    });
     stages.push(train(
         "fine-tune pruned",
         &pruned_run,
-        finetune(pruned, cfg.pruned_epochs, 1e-3),
+        TrainConfig {
+            distill,
+            ..finetune(pruned, cfg.pruned_epochs, 2e-3)
+        },
     )?);
 
     // 6. Quantize, verify and publish with a card.

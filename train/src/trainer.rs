@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{Device, Module, Tensor};
+use candle_nn::ops::{log_softmax, softmax};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -58,6 +59,22 @@ pub struct TrainConfig {
     /// Folder of extra training digits (`train camera-digits`) added to MNIST's.
     #[serde(default)]
     pub extra: Option<PathBuf>,
+    /// Learn from a teacher network's softened outputs as well as from the labels.
+    #[serde(default)]
+    pub distill: Option<Distill>,
+}
+
+/// Knowledge distillation (Hinton et al. 2015): the loss is `(1 − weight) · CE(labels) +
+/// weight · T² · CE(softmax(teacher / T), softmax(student / T))`, which lets a pruned network
+/// recover what the larger one it came from knew, beyond the hard labels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distill {
+    /// Checkpoint of the teacher (any architecture).
+    pub teacher: PathBuf,
+    /// Share of the teacher's term in the loss, in [0, 1].
+    pub weight: f64,
+    /// Softening temperature T (> 0).
+    pub temperature: f64,
 }
 
 impl Default for TrainConfig {
@@ -76,6 +93,7 @@ impl Default for TrainConfig {
             test_limit: None,
             init: None,
             extra: None,
+            distill: None,
         }
     }
 }
@@ -95,6 +113,14 @@ impl TrainConfig {
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("--lr must be a positive number");
+        }
+        if let Some(d) = &self.distill {
+            if !(0.0..=1.0).contains(&d.weight) {
+                return bad("--distill-weight must be in [0, 1]");
+            }
+            if !(d.temperature > 0.0 && d.temperature.is_finite()) {
+                return bad("--temperature must be a positive number");
+            }
         }
         Ok(())
     }
@@ -147,6 +173,21 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         train_set.labels.extend_from_slice(&extra.labels);
     }
     let test_set = limit(&data.test, config.test_limit);
+    let teacher = match &config.distill {
+        Some(d) => {
+            let ckpt = checkpoint::load(&d.teacher, &opts.device)?;
+            let (model, _) = ckpt.model(&d.teacher, &opts.device)?;
+            tracing::info!(
+                "distilling from {} ({}), weight {}, temperature {}",
+                d.teacher.display(),
+                ckpt.header.arch.arch(),
+                d.weight,
+                d.temperature
+            );
+            Some((model, d.clone()))
+        }
+        None => None,
+    };
     // A fine-tuned network keeps the pruning history of the one it started from.
     let pruning = match &config.init {
         Some(init) => checkpoint::load(init, &opts.device)?.header.pruning,
@@ -195,6 +236,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
                     micro,
                     lr,
                     &opts.device,
+                    teacher.as_ref().map(|(m, d)| (m, d)),
                 ) {
                     Ok(stats) => break stats,
                     Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
@@ -361,6 +403,9 @@ pub struct StepStats {
 
 /// One optimizer step over `labels.len()` images, in micro-batches of `micro` whose gradients
 /// are summed, each weighted by its share of the batch so the step equals a full-batch step.
+/// With a teacher, the loss also pulls towards its softened outputs (see [`Distill`]); the
+/// reported loss stays the cross-entropy against the labels.
+#[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: &Model,
     opt: &mut dyn Optimizer,
@@ -369,6 +414,7 @@ pub fn train_step(
     micro: usize,
     lr: f64,
     device: &Device,
+    teacher: Option<(&Model, &Distill)>,
 ) -> Result<StepStats> {
     let n = labels.len();
     let vars: Vec<_> = opt.vars().iter().map(|(_, v)| v.clone()).collect();
@@ -380,11 +426,21 @@ pub fn train_step(
         let ys = batch::labels(labels[start..end].iter().copied(), device)?;
         let logits = model.forward(&xs)?;
         let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+        let total = match teacher {
+            Some((t, d)) => {
+                let soft = softmax(&(t.forward(&xs)?.detach() / d.temperature)?, 1)?;
+                let log_student = log_softmax(&(&logits / d.temperature)?, 1)?;
+                let kd = ((soft * log_student)?.sum(1)?.mean(0)?.neg()?
+                    * (d.temperature * d.temperature))?;
+                ((&loss * (1.0 - d.weight))? + (kd * d.weight)?)?
+            }
+            None => loss.clone(),
+        };
         let share = (end - start) as f64 / n as f64;
         let store = if end - start == n {
-            loss.backward()?
+            total.backward()?
         } else {
-            (&loss * share)?.backward()?
+            (&total * share)?.backward()?
         };
         for (slot, var) in grads.iter_mut().zip(&vars) {
             if let Some(g) = store.get(var) {
@@ -477,6 +533,7 @@ mod tests {
                 micro,
                 1e-3,
                 &Device::Cpu,
+                None,
             )
             .unwrap();
             assert!(stats.loss_sum > 0.0);
@@ -494,6 +551,62 @@ mod tests {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
             assert!(max < 1e-5, "accumulation changed the step by {max}");
+        }
+    }
+
+    /// A student that already outputs what its teacher does has nothing to learn from it:
+    /// with the teacher's term alone the step leaves the weights as they were; with the labels
+    /// it moves them.
+    #[test]
+    fn distilling_from_an_identical_teacher_gives_no_gradient() {
+        let (px, labels) = images(8, 6);
+        let arch = Arch::Strided.config();
+        let (teacher, _) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
+        let distill = Distill {
+            teacher: PathBuf::from("unused"),
+            weight: 1.0,
+            temperature: 3.0,
+        };
+        let sgd = OptimizerConfig {
+            kind: crate::optim::OptimizerKind::Sgd,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            ..OptimizerConfig::default()
+        };
+        for (weight, moves) in [(1.0, false), (0.0, true)] {
+            let (model, varmap) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
+            let before: Vec<f32> = optim::named_vars(&varmap)
+                .unwrap()
+                .iter()
+                .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            let mut opt = optim::build(&sgd, optim::named_vars(&varmap).unwrap()).unwrap();
+            let d = Distill {
+                weight,
+                ..distill.clone()
+            };
+            train_step(
+                &model,
+                opt.as_mut(),
+                &px,
+                &labels,
+                8,
+                0.1,
+                &Device::Cpu,
+                Some((&teacher, &d)),
+            )
+            .unwrap();
+            let after: Vec<f32> = optim::named_vars(&varmap)
+                .unwrap()
+                .iter()
+                .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            let moved = before
+                .iter()
+                .zip(&after)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert_eq!(moved > 1e-6, moves, "weight {weight}: moved {moved}");
         }
     }
 

@@ -200,3 +200,26 @@ fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
     ]));
     assert!(missing.contains("/nonexistent/python"), "{missing}");
 }
+
+#[test]
+fn issue3_latency_with_a_python_without_onnxruntime_says_so_in_one_line() {
+    let model = crate::common::workspace().join("models/light.onnx");
+    let python = std::path::Path::new("/usr/bin/python3");
+    let has_ort = std::process::Command::new(python)
+        .args(["-c", "import onnxruntime"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true);
+    if !has_ort {
+        let line = fails(
+            train()
+                .args(["latency", "--rounds", "1", "-m"])
+                .arg(&model)
+                .arg("--onnxruntime")
+                .arg(python),
+        );
+        assert!(line.contains("is onnxruntime installed"), "{line}");
+    }
+    let line = fails(train().args(["latency", "-m", "Cargo.toml"]));
+    assert!(line.contains("Cargo.toml"), "{line}");
+}

@@ -169,3 +169,31 @@ fn issue3_int8_export_refuses_a_network_it_cannot_quantize() {
     assert!(err.contains("seed and strided"), "{err}");
     assert!(!out.exists());
 }
+
+/// `train latency`: every model measured in every round, the first as the baseline; with the
+/// CI's onnxruntime (when it is installed) that side is measured in the same run.
+#[test]
+fn issue3_latency_measures_models_side_by_side() {
+    let models = crate::common::workspace().join("models");
+    let ort = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".cache/mnist-edge/ort-venv/bin/python"))
+        .filter(|p| p.is_file());
+    let mut cmd = train();
+    cmd.args(["latency", "--rounds", "2", "--json", "-m"])
+        .arg(models.join("seed.onnx"))
+        .arg("-m")
+        .arg(models.join("light.onnx"));
+    if let Some(python) = &ort {
+        cmd.arg("--onnxruntime").arg(python);
+    }
+    let v: serde_json::Value = serde_json::from_str(ok(&mut cmd).trim()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!((rows[0]["tract_vs_first"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    for r in rows {
+        assert_eq!(r["tract_rounds"].as_array().unwrap().len(), 2);
+        assert!(r["tract_us"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(r["onnxruntime_us"].is_number(), ort.is_some(), "{r}");
+    }
+    assert_eq!(rows[1]["bytes"], 434_064);
+}
