@@ -60,8 +60,12 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
         hist[usize::from(v)] += 1;
     }
     let peak = u32::from(percentile(&hist, 0.9).max(1));
+    let mut stretch = [0u8; 256];
+    for (v, s) in stretch.iter_mut().enumerate() {
+        *s = (v as u32 * 255 / peak).min(255) as u8;
+    }
     for p in crop.pixels_mut() {
-        p[0] = (u32::from(p[0]) * 255 / peak).min(255) as u8;
+        p[0] = stretch[usize::from(p[0])];
     }
     place(&crop, side)
 }
