@@ -56,13 +56,18 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         .map_err(|e| Error::io(&weights, e))?
         .len();
     let onnx = format!("{}.onnx", p.name);
-    let (exported, precision) = if p.int8 {
-        let (report, _) = crate::quantize::export_int8(&weights, &p.models.join(&onnx), data)?;
-        (report, "int8")
+    let (exported, precision, quantization) = if p.int8 {
+        let (report, how) = crate::quantize::export_int8(&weights, &p.models.join(&onnx), data)?;
+        let note = format!(
+            "static INT8, QOperator form: per-tensor symmetric i8 weights, u8 activations, \
+             {how} calibration (chosen on held-back training images); fc2 in fp32"
+        );
+        (report, "int8", note)
     } else {
         (
             crate::export::export(&weights, &p.models.join(&onnx), data)?,
             "fp32",
+            "none".to_string(),
         )
     };
     let v = &exported.verification;
@@ -85,6 +90,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         "checkpoint": file,
         "arch": ckpt.header.arch.arch().to_string(),
         "precision": precision,
+        "quantization": quantization,
         "accuracy": v.accuracy,
         "checkpoint_accuracy": eval.accuracy,
         "bytes": v.bytes,
@@ -139,6 +145,10 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
     ));
     md.push_str(&format!("| pruning | {} |\n", h.pruning_note()));
     md.push_str(&format!(
+        "| quantization | {} |\n",
+        entry["quantization"].as_str().unwrap_or("none")
+    ));
+    md.push_str(&format!(
         "| epochs | {} ({} optimizer steps) |\n",
         h.epoch, h.steps
     ));
@@ -167,6 +177,14 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
                 None => "off".into(),
             }
         ));
+        if let Some(d) = &t.distill {
+            md.push_str(&format!(
+                "Distilled from `{}` (share of its softened outputs in the loss {}, temperature {}).\n\n",
+                d.teacher.display(),
+                d.weight,
+                d.temperature
+            ));
+        }
     }
     md.push_str("Re-check the accuracy with:\n\n```sh\n");
     md.push_str(&format!(

@@ -127,31 +127,35 @@ fn issue3_verify_names_a_file_that_is_not_onnx() {
 
 #[test]
 fn issue3_int8_export_keeps_the_accuracy_in_a_quarter_of_the_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("p50-int8.onnx");
-    let from = crate::common::workspace().join("models/seed-p50.safetensors");
-    let said = ok(train()
-        .args(["quantize", "--checkpoint"])
-        .arg(&from)
-        .arg("--out")
-        .arg(&out));
-    assert!(said.contains("INT8"), "{said}");
-    let fp32 = fs::metadata(crate::common::workspace().join("models/seed-p50.onnx"))
-        .unwrap()
-        .len();
-    let int8 = fs::metadata(&out).unwrap().len();
-    assert!(
-        int8 * 3 < fp32 && int8 <= 90_000,
-        "{int8} bytes against {fp32}"
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(ok(train().args(["verify", "--json", "--model"]).arg(&out)).trim())
-            .unwrap();
-    assert!(v["accuracy"].as_f64().unwrap() >= 0.993 - 0.001, "{v}");
-    // The metadata says what it is.
-    let bytes = fs::read(&out).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
-    assert!(text.contains("mnist_edge.precision") && text.contains("int8"));
+    // The pooled seed layout and the strided one (stride-2 QLinearConv, no pooling).
+    for (checkpoint, fp32_bytes) in [
+        ("seed-p50.safetensors", 228_594u64),
+        ("strided-p50-int8.safetensors", 4 * 79_242),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("int8.onnx");
+        let from = crate::common::workspace().join("models").join(checkpoint);
+        let said = ok(train()
+            .args(["quantize", "--checkpoint"])
+            .arg(&from)
+            .arg("--out")
+            .arg(&out));
+        assert!(said.contains("INT8"), "{said}");
+        let int8 = fs::metadata(&out).unwrap().len();
+        assert!(
+            int8 * 3 < fp32_bytes && int8 <= 90_000,
+            "{checkpoint}: {int8} bytes against {fp32_bytes}"
+        );
+        let v: serde_json::Value = serde_json::from_str(
+            ok(train().args(["verify", "--json", "--model"]).arg(&out)).trim(),
+        )
+        .unwrap();
+        assert!(v["accuracy"].as_f64().unwrap() >= 0.993, "{checkpoint}: {v}");
+        // The metadata says what it is.
+        let bytes = fs::read(&out).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("mnist_edge.precision") && text.contains("int8"));
+    }
 }
 
 #[test]
