@@ -8,6 +8,7 @@
 //! | `mnist_edge.mean`, `mnist_edge.std` | normalisation of pixels scaled to [0, 1] | `0.1307`, `0.3081` |
 //! | `mnist_edge.polarity` | `light_on_dark` (MNIST) or `dark_on_light` | `light_on_dark` |
 //! | `mnist_edge.labels` | class names, comma-separated, in output order | `0,1,2,3,4,5,6,7,8,9` |
+//! | `mnist_edge.min_confidence` | probability under which the edge reports a blob as unknown, chosen for this model on scenes it was not tested on (optional) | `0.5` |
 //!
 //! Informative keys written by `train export` (not needed to run the model): `mnist_edge.arch`,
 //! `mnist_edge.precision`, `mnist_edge.accuracy` (official test set, measured by tract),
@@ -35,6 +36,8 @@ pub const STD: &str = "mnist_edge.std";
 pub const POLARITY: &str = "mnist_edge.polarity";
 /// Key of the class labels.
 pub const LABELS: &str = "mnist_edge.labels";
+/// Key of the model's own confidence threshold.
+pub const MIN_CONFIDENCE: &str = "mnist_edge.min_confidence";
 
 /// Which way round ink and ground are in the images the model was trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +71,9 @@ pub struct Contract {
     pub polarity: Polarity,
     /// Class names in the order of the model's outputs.
     pub labels: Vec<String>,
+    /// The confidence threshold chosen for this model, if one was (models trained to give
+    /// marks that are not digits equal odds are less sure of everything and want a lower one).
+    pub min_confidence: Option<f32>,
 }
 
 impl Default for Contract {
@@ -79,6 +85,7 @@ impl Default for Contract {
             std: SEED_STD,
             polarity: Polarity::LightOnDark,
             labels: (0..10).map(|d| d.to_string()).collect(),
+            min_confidence: None,
         }
     }
 }
@@ -86,13 +93,17 @@ impl Default for Contract {
 impl Contract {
     /// The contract as metadata key-value pairs.
     pub fn to_props(&self) -> Vec<(String, String)> {
-        vec![
+        let mut props = vec![
             (INPUT_SHAPE.into(), format!("1,{},{}", self.side, self.side)),
             (MEAN.into(), self.mean.to_string()),
             (STD.into(), self.std.to_string()),
             (POLARITY.into(), self.polarity.as_str().into()),
             (LABELS.into(), self.labels.join(",")),
-        ]
+        ];
+        if let Some(t) = self.min_confidence {
+            props.push((MIN_CONFIDENCE.into(), t.to_string()));
+        }
+        props
     }
 
     /// Reads the contract through `get`, which looks a metadata key up; absent keys take the
@@ -142,6 +153,16 @@ impl Contract {
                 }
             };
         }
+        if let Some(v) = get(MIN_CONFIDENCE) {
+            let t: f32 = v
+                .trim()
+                .parse()
+                .map_err(|_| bad(MIN_CONFIDENCE, format!("'{v}' is not a number")))?;
+            if !(0.0..=1.0).contains(&t) {
+                return Err(bad(MIN_CONFIDENCE, format!("{t} is not a probability")));
+            }
+            c.min_confidence = Some(t);
+        }
         if let Some(v) = get(LABELS) {
             c.labels = v.split(',').map(|l| l.trim().to_string()).collect();
             if c.labels.iter().any(String::is_empty) {
@@ -170,6 +191,7 @@ mod tests {
             std: 0.25,
             polarity: Polarity::DarkOnLight,
             labels: vec!["a".into(), "b".into()],
+            min_confidence: Some(0.55),
         };
         let props: HashMap<_, _> = c.to_props().into_iter().collect();
         assert_eq!(Contract::from_props(|k| props.get(k).cloned()).unwrap(), c);
@@ -189,5 +211,9 @@ mod tests {
         let (key, _) = Contract::from_props(|k| (k == INPUT_SHAPE).then(|| "3,28,28".to_string()))
             .unwrap_err();
         assert_eq!(key, INPUT_SHAPE);
+        let (key, why) =
+            Contract::from_props(|k| (k == MIN_CONFIDENCE).then(|| "1.5".to_string())).unwrap_err();
+        assert_eq!(key, MIN_CONFIDENCE);
+        assert!(why.contains("not a probability"), "{why}");
     }
 }

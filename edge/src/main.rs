@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use edge::capture::{self, FrameSource};
 use edge::infer::Classifier;
 use edge::locate::Ink;
-use edge::read::{Reader, MIN_CONFIDENCE};
+use edge::read::Reader;
 use edge::report::{annotate, FrameReport};
 use edge::scene::{SceneTruth, Score, TRUTH_FILE};
 use edge::serve::{parse_addr, LivePage};
@@ -33,9 +33,10 @@ struct ModelArgs {
     /// ONNX digit model; without it, the default model of models/models.json.
     #[arg(long, short)]
     model: Option<PathBuf>,
-    /// Probability under which a blob is reported as unknown (`"digit": null`).
-    #[arg(long, default_value_t = MIN_CONFIDENCE)]
-    min_confidence: f32,
+    /// Probability under which a blob is reported as unknown (`"digit": null`) [default: the
+    /// model's `mnist_edge.min_confidence`, else 0.8]
+    #[arg(long)]
+    min_confidence: Option<f32>,
     /// Ink polarity: dark ink on paper, light chalk on a board, or decided per frame.
     #[arg(long, value_enum, default_value_t = InkArg::Auto)]
     ink: InkArg,
@@ -318,7 +319,9 @@ fn reader(args: &ModelArgs) -> Result<Reader> {
     let classifier = Classifier::load(&path)?;
     tracing::info!("model {}", path.display());
     let mut reader = Reader::new(classifier);
-    reader.min_confidence = args.min_confidence;
+    if let Some(t) = args.min_confidence {
+        reader.min_confidence = t;
+    }
     reader.locate.ink = match args.ink {
         InkArg::Auto => Ink::Auto,
         InkArg::Dark => Ink::Dark,

@@ -75,12 +75,17 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// A reader with default finder settings and confidence threshold.
+    /// A reader with default finder settings and the model's confidence threshold (from its
+    /// metadata; [`MIN_CONFIDENCE`] for a model without one).
     pub fn new(classifier: Classifier) -> Self {
+        let min_confidence = classifier
+            .contract()
+            .min_confidence
+            .unwrap_or(MIN_CONFIDENCE);
         Reader {
             classifier,
             locate: LocateConfig::default(),
-            min_confidence: MIN_CONFIDENCE,
+            min_confidence,
         }
     }
 

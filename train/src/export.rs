@@ -386,16 +386,21 @@ pub struct ExportReport {
 
 /// Exports the checkpoint at `from` to `out`: encodes it, verifies it with tract against
 /// candle on the test images, then writes it atomically. A failed check writes nothing, so a
-/// good model already at `out` stays.
+/// good model already at `out` stays. `min_confidence` is the edge's threshold for this model
+/// (stored in the metadata; `None` leaves the edge's default).
 pub fn export(
     from: &std::path::Path,
     out: &std::path::Path,
     data: &crate::mnist::Mnist,
+    min_confidence: Option<f32>,
 ) -> Result<ExportReport> {
     let device = candle_core::Device::Cpu;
     let ckpt = crate::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
-    let contract = Contract::default();
+    let contract = Contract {
+        min_confidence,
+        ..Contract::default()
+    };
     let cost = ckpt.header.arch.cost();
     let mut props = vec![
         (

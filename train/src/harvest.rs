@@ -3,6 +3,8 @@
 //! edge's own code, and kept with their labels where the finder's box matches the written one
 //! (the same matching `edge eval` scores by, so a box holding two merged digits is kept once).
 //! Fine-tuning on them teaches the model what the edge will feed it, not only what MNIST is.
+//! What the finder took for a digit where none is written (the scenes' scribbles, mostly) is
+//! kept too, as marks that are not digits.
 
 use edge::capture::decode;
 use edge::locate::{locate, LocateConfig};
@@ -22,6 +24,8 @@ pub struct Harvest {
     pub digits: Digits,
     /// Digits written into the scenes.
     pub written: usize,
+    /// Normalised marks that the finder reported where no digit is written (28×28 each).
+    pub not_digits: Vec<u8>,
 }
 
 /// Renders `count` scenes of training digits and keeps the edge-normalised digits it finds.
@@ -50,6 +54,17 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
                     .images
                     .extend(normalise::digit(&frame, &found, &found.digits[k], SIDE));
                 out.digits.labels.push(t.digit.parse().unwrap_or(0));
+            }
+        }
+        // Marks touching no written digit at all: not parts of digits, so not digits.
+        for (blob, rect) in found.digits.iter().zip(&rects) {
+            let written = truth.digits.iter().any(|t| {
+                let [x, y, w, h] = t.bbox;
+                rect.x < x + w && x < rect.x + rect.w && rect.y < y + h && y < rect.y + rect.h
+            });
+            if !written {
+                out.not_digits
+                    .extend(normalise::digit(&frame, &found, blob, SIDE));
             }
         }
         bar.inc(1);

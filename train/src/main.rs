@@ -124,6 +124,10 @@ enum Command {
         /// Ship the ONNX model quantized to INT8 (QOperator, calibrated, verified).
         #[arg(long)]
         int8: bool,
+        /// The edge's confidence threshold for this model (stored in its ONNX metadata);
+        /// choose it on scenes of the dev split, never the test split.
+        #[arg(long)]
+        min_confidence: Option<f32>,
         #[command(flatten)]
         data: DataArg,
     },
@@ -499,8 +503,12 @@ fn run(cli: Cli) -> Result<()> {
             command,
             default,
             int8,
+            min_confidence,
             data,
         } => {
+            if min_confidence.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+                anyhow::bail!("--min-confidence must be a probability in [0, 1]");
+            }
             let mnist = load_data(data)?;
             let p = publish::Publish {
                 from,
@@ -509,6 +517,7 @@ fn run(cli: Cli) -> Result<()> {
                 command,
                 default,
                 int8,
+                min_confidence,
             };
             let entry = publish::publish(&p, &mnist, &candle_core::Device::Cpu)?;
             println!("{}", serde_json::to_string_pretty(&entry)?);
@@ -521,7 +530,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             let mnist = load_data(data)?;
-            let report = export::export(&checkpoint, &out, &mnist)?;
+            let report = export::export(&checkpoint, &out, &mnist, None)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -681,7 +690,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let mnist = load_data(data)?;
-            let (report, how) = train::quantize::export_int8(&from, &out, &mnist)?;
+            let (report, how) = train::quantize::export_int8(&from, &out, &mnist, None)?;
             let v = &report.verification;
             println!(
                 "{}: INT8 ({how} calibration), {} bytes, tract accuracy {:.2}% (fp32 checkpoint {:.2}%), tract batch-1 {:.0} µs",
@@ -696,12 +705,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::CameraDigits { data, out, scenes } => {
             let mnist = load_data(data)?;
             let got = train::harvest::harvest(&mnist, scenes)?;
-            mnist::write_extra(&out, &got.digits)?;
+            mnist::write_extra(&out, &got.digits, &got.not_digits)?;
             println!(
-                "{}: {} digits kept of {} written in {scenes} scenes",
+                "{}: {} digits kept of {} written in {scenes} scenes, and {} marks that are not digits",
                 out.display(),
                 got.digits.len(),
-                got.written
+                got.written,
+                got.not_digits.len() / mnist::PIXELS
             );
             Ok(())
         }

@@ -145,16 +145,33 @@ fn read_file(dir: &Path, file: &OfficialFile) -> Result<(PathBuf, Vec<u8>)> {
 pub const EXTRA_IMAGES: &str = "images-idx3-ubyte";
 /// Labels of a set of extra training digits.
 pub const EXTRA_LABELS: &str = "labels-idx1-ubyte";
+/// Images of marks that are not digits (scribbles the finder took for digits), IDX, optional.
+pub const EXTRA_NOT_DIGITS: &str = "not-digits-idx3-ubyte";
+/// Training label of a mark that is not a digit: trained towards equal odds for every digit
+/// (see [`crate::trainer::train_step`]), so its confidence stays under the edge's threshold.
+pub const NOT_A_DIGIT: u8 = 10;
+/// Times each mark that is not a digit is repeated in a training epoch.
+pub const NOT_DIGIT_REPEATS: usize = 8;
 
-/// Writes `digits` into `dir` as an IDX image file and an IDX label file, atomically.
-pub fn write_extra(dir: &Path, digits: &Digits) -> Result<()> {
+fn idx_images(images: &[u8]) -> Vec<u8> {
+    let n = (images.len() / PIXELS) as u32;
+    let mut out = vec![0, 0, 8, 3];
+    for d in [n, SIDE as u32, SIDE as u32] {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend_from_slice(images);
+    out
+}
+
+/// Writes `digits` into `dir` as an IDX image file and an IDX label file, and `not_digits`
+/// (images) as a third IDX file when there are any, atomically.
+pub fn write_extra(dir: &Path, digits: &Digits, not_digits: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let n = digits.len() as u32;
-    let mut images = vec![0, 0, 8, 3];
-    for d in [n, SIDE as u32, SIDE as u32] {
-        images.extend(d.to_be_bytes());
+    let images = idx_images(&digits.images);
+    if !not_digits.is_empty() {
+        crate::atomic::write(&dir.join(EXTRA_NOT_DIGITS), &idx_images(not_digits))?;
     }
-    images.extend_from_slice(&digits.images);
     let mut labels = vec![0, 0, 8, 1];
     labels.extend(n.to_be_bytes());
     labels.extend_from_slice(&digits.labels);
@@ -162,7 +179,8 @@ pub fn write_extra(dir: &Path, digits: &Digits) -> Result<()> {
     crate::atomic::write(&dir.join(EXTRA_LABELS), &labels)
 }
 
-/// Reads a set of extra training digits written by [`write_extra`].
+/// Reads a set of extra training digits written by [`write_extra`]; marks that are not
+/// digits follow the digits, labelled [`NOT_A_DIGIT`].
 pub fn read_extra(dir: &Path) -> Result<Digits> {
     let read = |name: &str| -> Result<(PathBuf, Vec<u8>)> {
         let path = dir.join(name);
@@ -183,7 +201,24 @@ pub fn read_extra(dir: &Path) -> Result<Digits> {
             ),
         ));
     }
-    Ok(Digits { images, labels })
+    let mut extra = Digits { images, labels };
+    let np = dir.join(EXTRA_NOT_DIGITS);
+    match std::fs::read(&np) {
+        Ok(bytes) => {
+            let marks = parse_images(&np, &bytes)?;
+            // The finder lets few marks through (about one in six scenes): each is seen
+            // several times an epoch, in a different random pose each time.
+            for _ in 0..NOT_DIGIT_REPEATS {
+                extra
+                    .labels
+                    .extend(std::iter::repeat_n(NOT_A_DIGIT, marks.len() / PIXELS));
+                extra.images.extend_from_slice(&marks);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&np, e)),
+    }
+    Ok(extra)
 }
 
 /// Lower-case hex of `bytes`.

@@ -133,7 +133,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     if !cam_done {
         tracing::info!("rendering {} scenes for camera digits", cfg.scenes);
         let got = crate::harvest::harvest(data, cfg.scenes)?;
-        crate::mnist::write_extra(&cam_dir, &got.digits)?;
+        crate::mnist::write_extra(&cam_dir, &got.digits, &got.not_digits)?;
     }
     stages.push(Stage {
         name: "camera digits",
@@ -220,6 +220,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
             ),
             default: true,
             int8: true,
+            min_confidence: None,
         };
         crate::publish::publish(&p, data, &device)?;
     }

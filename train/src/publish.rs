@@ -30,6 +30,8 @@ pub struct Publish {
     pub default: bool,
     /// Ship the ONNX model quantized to INT8 (see [`crate::quantize`]) instead of fp32.
     pub int8: bool,
+    /// The edge's confidence threshold for this model, written into its metadata.
+    pub min_confidence: Option<f32>,
 }
 
 /// Publishes `p`, returning the manifest entry written.
@@ -57,7 +59,8 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         .len();
     let onnx = format!("{}.onnx", p.name);
     let (exported, precision, quantization) = if p.int8 {
-        let (report, how) = crate::quantize::export_int8(&weights, &p.models.join(&onnx), data)?;
+        let (report, how) =
+            crate::quantize::export_int8(&weights, &p.models.join(&onnx), data, p.min_confidence)?;
         let note = format!(
             "static INT8, QOperator form: per-tensor symmetric i8 weights, u8 activations, \
              {how} calibration (chosen on held-back training images); fc2 in fp32"
@@ -65,7 +68,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         (report, "int8", note)
     } else {
         (
-            crate::export::export(&weights, &p.models.join(&onnx), data)?,
+            crate::export::export(&weights, &p.models.join(&onnx), data, p.min_confidence)?,
             "fp32",
             "none".to_string(),
         )
@@ -91,6 +94,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         "arch": ckpt.header.arch.arch().to_string(),
         "precision": precision,
         "quantization": quantization,
+        "min_confidence": p.min_confidence,
         "accuracy": v.accuracy,
         "checkpoint_accuracy": eval.accuracy,
         "bytes": v.bytes,
@@ -148,6 +152,11 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
         "| quantization | {} |\n",
         entry["quantization"].as_str().unwrap_or("none")
     ));
+    if let Some(t) = p.min_confidence {
+        md.push_str(&format!(
+            "| edge confidence threshold (`mnist_edge.min_confidence`) | {t} |\n"
+        ));
+    }
     md.push_str(&format!(
         "| epochs | {} ({} optimizer steps) |\n",
         h.epoch, h.steps

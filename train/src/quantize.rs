@@ -277,13 +277,17 @@ pub fn export_int8(
     from: &std::path::Path,
     out: &std::path::Path,
     data: &crate::mnist::Mnist,
+    min_confidence: Option<f32>,
 ) -> Result<(crate::export::ExportReport, Calibration)> {
     let device = Device::Cpu;
     let ckpt = crate::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
     let arch = ckpt.header.arch;
     let weight = |name: &str| ckpt.tensors.get(name).cloned();
-    let contract = Contract::default();
+    let contract = Contract {
+        min_confidence,
+        ..Contract::default()
+    };
     let calibration = slice(&data.train, CALIBRATION);
     let validation = slice(&data.train, VALIDATION);
     let mut best: Option<(f64, Calibration, [f32; 3])> = None;

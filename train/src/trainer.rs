@@ -20,7 +20,7 @@ use crate::augment::{augment, AugmentConfig};
 use crate::checkpoint::{self, Header};
 use crate::evaluate::{evaluate, predictions, Evaluation};
 use crate::metrics::{self, EpochMetrics};
-use crate::mnist::{Digits, Mnist, PIXELS};
+use crate::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
 use crate::model::{Arch, ArchConfig, Model};
 use crate::optim::{self, Optimizer, OptimizerConfig};
 use crate::schedule::Schedule;
@@ -423,9 +423,8 @@ pub fn train_step(
     for start in (0..n).step_by(micro.max(1)) {
         let end = (start + micro).min(n);
         let xs = batch::images(images[start * PIXELS..end * PIXELS].chunks(PIXELS), device)?;
-        let ys = batch::labels(labels[start..end].iter().copied(), device)?;
         let logits = model.forward(&xs)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+        let loss = labels_loss(&logits, &labels[start..end], device)?;
         let total = match teacher {
             Some((t, d)) => {
                 let soft = softmax(&(t.forward(&xs)?.detach() / d.temperature)?, 1)?;
@@ -460,6 +459,26 @@ pub fn train_step(
     }
     opt.step(&grads, lr)?;
     Ok(StepStats { loss_sum, correct })
+}
+
+/// Cross-entropy against the labels; a mark that is not a digit ([`NOT_A_DIGIT`]) is trained
+/// towards equal odds for every class (outlier exposure, Hendrycks et al. 2019), so that the
+/// edge's confidence threshold turns it away.
+fn labels_loss(logits: &Tensor, labels: &[u8], device: &Device) -> Result<Tensor> {
+    if !labels.contains(&NOT_A_DIGIT) {
+        let ys = batch::labels(labels.iter().copied(), device)?;
+        return Ok(candle_nn::loss::cross_entropy(logits, &ys)?);
+    }
+    let classes = logits.dim(1)?;
+    let mut target = vec![0f32; labels.len() * classes];
+    for (row, &l) in target.chunks_exact_mut(classes).zip(labels) {
+        match row.get_mut(usize::from(l)) {
+            Some(t) if l != NOT_A_DIGIT => *t = 1.0,
+            _ => row.fill(1.0 / classes as f32),
+        }
+    }
+    let target = Tensor::from_vec(target, (labels.len(), classes), device)?;
+    Ok((target * log_softmax(logits, 1)?)?.sum(1)?.mean(0)?.neg()?)
 }
 
 fn write_reports(
@@ -608,6 +627,24 @@ mod tests {
                 .fold(0.0, f32::max);
             assert_eq!(moved > 1e-6, moves, "weight {weight}: moved {moved}");
         }
+    }
+
+    #[test]
+    fn a_mark_that_is_not_a_digit_is_trained_towards_equal_odds() {
+        let d = Device::Cpu;
+        let logits = Tensor::new(&[[2.0f32, 0.5, -1.0], [0.1, 0.2, 0.3]], &d).unwrap();
+        let value = |t: Tensor| t.to_scalar::<f32>().unwrap();
+        let ls = log_softmax(&logits, 1).unwrap().to_vec2::<f32>().unwrap();
+        // Digits only: plain cross-entropy.
+        let ce = value(labels_loss(&logits, &[0, 2], &d).unwrap());
+        assert!((ce - -(ls[0][0] + ls[1][2]) / 2.0).abs() < 1e-6, "{ce}");
+        // A mark: minus the mean log-probability over the classes, averaged with the digit.
+        let mixed = value(labels_loss(&logits, &[0, NOT_A_DIGIT], &d).unwrap());
+        let uniform = -ls[1].iter().sum::<f32>() / 3.0;
+        assert!(
+            (mixed - (-ls[0][0] + uniform) / 2.0).abs() < 1e-6,
+            "{mixed}"
+        );
     }
 
     #[test]

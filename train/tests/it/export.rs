@@ -150,7 +150,10 @@ fn issue3_int8_export_keeps_the_accuracy_in_a_quarter_of_the_bytes() {
             ok(train().args(["verify", "--json", "--model"]).arg(&out)).trim(),
         )
         .unwrap();
-        assert!(v["accuracy"].as_f64().unwrap() >= 0.993, "{checkpoint}: {v}");
+        assert!(
+            v["accuracy"].as_f64().unwrap() >= 0.993,
+            "{checkpoint}: {v}"
+        );
         // The metadata says what it is.
         let bytes = fs::read(&out).unwrap();
         let text = String::from_utf8_lossy(&bytes);
@@ -200,4 +203,37 @@ fn issue3_latency_measures_models_side_by_side() {
         assert_eq!(r["onnxruntime_us"].is_number(), ort.is_some(), "{r}");
     }
     assert_eq!(rows[1]["bytes"], 434_064);
+}
+
+/// Issue 4: a model's own confidence threshold travels in its metadata (`publish
+/// --min-confidence`), and the edge's reader takes it unless told otherwise.
+#[test]
+fn issue4_published_confidence_threshold_reaches_the_edge_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = trained(dir.path());
+    let models = dir.path().join("models");
+    ok(train()
+        .args([
+            "publish",
+            "--name",
+            "t",
+            "--command",
+            "test",
+            "--min-confidence",
+            "0.55",
+        ])
+        .arg("--from")
+        .arg(&weights)
+        .arg("--models")
+        .arg(&models));
+    let model = edge::infer::Classifier::load(&models.join("t.onnx")).unwrap();
+    assert_eq!(model.contract().min_confidence, Some(0.55));
+    assert!((edge::read::Reader::new(model).min_confidence - 0.55).abs() < 1e-6);
+    // Without one, the edge's default.
+    let plain = edge::infer::Classifier::load(&crate::common::workspace().join("models/seed.onnx"))
+        .unwrap();
+    assert_eq!(plain.contract().min_confidence, None);
+    assert!(
+        (edge::read::Reader::new(plain).min_confidence - edge::read::MIN_CONFIDENCE).abs() < 1e-6
+    );
 }
