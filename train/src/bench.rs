@@ -122,7 +122,7 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
         Some(python) => Some(pytorch(python, n)?),
         None => None,
     };
-    for _ in 0..config.warmup {
+    let mut our_step = || {
         train_step(
             &model,
             ours.as_mut(),
@@ -132,7 +132,10 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
             1e-3,
             device,
             None,
-        )?;
+        )
+    };
+    for _ in 0..config.warmup {
+        our_step()?;
         if !config.skip_candle {
             baseline_step()?;
         }
@@ -144,16 +147,7 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
     for _ in 0..config.repeats.max(1) {
         let t = Instant::now();
         for _ in 0..config.steps.max(1) {
-            train_step(
-                &model,
-                ours.as_mut(),
-                &pixels,
-                &labels,
-                n,
-                1e-3,
-                device,
-                None,
-            )?;
+            our_step()?;
         }
         runs.push((config.steps.max(1) * n) as f64 / t.elapsed().as_secs_f64());
         if !config.skip_candle {
