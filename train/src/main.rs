@@ -201,6 +201,9 @@ enum Command {
         /// Epochs of fine-tuning after pruning.
         #[arg(long, default_value_t = 8)]
         pruned_epochs: usize,
+        /// Fine-tune on the camera scenes' marks that are not digits too (towards equal odds).
+        #[arg(long)]
+        not_digits: bool,
         /// Share of the unpruned network's outputs in that fine-tuning (distillation; 0: off).
         #[arg(long, default_value_t = 0.7)]
         distill_weight: f64,
@@ -320,6 +323,9 @@ struct TrainArgs {
     /// Add the training digits of this folder (written by `train camera-digits`).
     #[arg(long)]
     extra: Option<PathBuf>,
+    /// Train on --extra's marks that are not digits too, towards equal odds for every digit.
+    #[arg(long, requires = "extra")]
+    not_digits: bool,
     /// Distil from this checkpoint: learn its softened outputs as well as the labels.
     #[arg(long)]
     teacher: Option<PathBuf>,
@@ -643,6 +649,7 @@ fn run(cli: Cli) -> Result<()> {
             keep,
             pruned_epochs,
             distill_weight,
+            not_digits,
             train_limit,
             json,
         } => {
@@ -657,6 +664,7 @@ fn run(cli: Cli) -> Result<()> {
                 keep,
                 pruned_epochs,
                 distill_weight,
+                not_digits,
                 train_limit,
             };
             let stages = train::pipeline::run(&cfg, &mnist)?;
@@ -773,6 +781,7 @@ fn train_command(a: TrainArgs) -> Result<()> {
         test_limit: a.test_limit,
         init: a.init,
         extra: a.extra,
+        not_digits: a.not_digits,
         distill: a.teacher.map(|teacher| train::trainer::Distill {
             teacher,
             weight: a.distill_weight,

@@ -179,9 +179,9 @@ pub fn write_extra(dir: &Path, digits: &Digits, not_digits: &[u8]) -> Result<()>
     crate::atomic::write(&dir.join(EXTRA_LABELS), &labels)
 }
 
-/// Reads a set of extra training digits written by [`write_extra`]; marks that are not
-/// digits follow the digits, labelled [`NOT_A_DIGIT`].
-pub fn read_extra(dir: &Path) -> Result<Digits> {
+/// Reads a set of extra training digits written by [`write_extra`]; with `not_digits`, the
+/// marks that are not digits follow the digits, labelled [`NOT_A_DIGIT`].
+pub fn read_extra(dir: &Path, not_digits: bool) -> Result<Digits> {
     let read = |name: &str| -> Result<(PathBuf, Vec<u8>)> {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -202,6 +202,9 @@ pub fn read_extra(dir: &Path) -> Result<Digits> {
         ));
     }
     let mut extra = Digits { images, labels };
+    if !not_digits {
+        return Ok(extra);
+    }
     let np = dir.join(EXTRA_NOT_DIGITS);
     match std::fs::read(&np) {
         Ok(bytes) => {
@@ -224,4 +227,27 @@ pub fn read_extra(dir: &Path) -> Result<Digits> {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_digits_come_back_with_their_marks_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let digits = Digits {
+            images: vec![7; 2 * PIXELS],
+            labels: vec![3, 9],
+        };
+        let marks = vec![200; PIXELS];
+        write_extra(dir.path(), &digits, &marks).unwrap();
+        let plain = read_extra(dir.path(), false).unwrap();
+        assert_eq!(plain.labels, vec![3, 9]);
+        assert_eq!(plain.images, digits.images);
+        let with = read_extra(dir.path(), true).unwrap();
+        assert_eq!(with.len(), 2 + NOT_DIGIT_REPEATS);
+        assert!(with.labels[2..].iter().all(|&l| l == NOT_A_DIGIT));
+        assert!(with.images[2 * PIXELS..].iter().all(|&p| p == 200));
+    }
 }

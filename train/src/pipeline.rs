@@ -34,6 +34,8 @@ pub struct PipelineConfig {
     pub keep: f32,
     /// Epochs of fine-tuning after pruning.
     pub pruned_epochs: usize,
+    /// Train on the camera scenes' marks that are not digits too (towards equal odds).
+    pub not_digits: bool,
     /// Share of the unpruned network's softened outputs in the pruned one's fine-tuning loss
     /// (distillation); 0 fine-tunes on the labels alone.
     pub distill_weight: f64,
@@ -53,6 +55,7 @@ impl Default for PipelineConfig {
             keep: 0.5,
             pruned_epochs: 8,
             distill_weight: 0.7,
+            not_digits: false,
             train_limit: None,
         }
     }
@@ -152,6 +155,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
         lr,
         init: Some(init),
         extra: Some(cam_dir.clone()),
+        not_digits: cfg.not_digits,
         ..base.clone()
     };
     stages.push(train(

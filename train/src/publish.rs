@@ -186,6 +186,12 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
                 None => "off".into(),
             }
         ));
+        if t.not_digits {
+            md.push_str(
+                "Also trained on the camera scenes' marks that are not digits, towards equal odds for every digit \
+                 (they then stay under the edge's confidence threshold).\n\n",
+            );
+        }
         if let Some(d) = &t.distill {
             md.push_str(&format!(
                 "Distilled from `{}` (share of its softened outputs in the loss {}, temperature {}).\n\n",

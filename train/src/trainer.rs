@@ -62,6 +62,9 @@ pub struct TrainConfig {
     /// Learn from a teacher network's softened outputs as well as from the labels.
     #[serde(default)]
     pub distill: Option<Distill>,
+    /// Also train on the marks that are not digits in `extra` (towards equal odds).
+    #[serde(default)]
+    pub not_digits: bool,
 }
 
 /// Knowledge distillation (Hinton et al. 2015): the loss is `(1 − weight) · CE(labels) +
@@ -94,6 +97,7 @@ impl Default for TrainConfig {
             init: None,
             extra: None,
             distill: None,
+            not_digits: false,
         }
     }
 }
@@ -163,7 +167,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     let (config, model, varmap, mut opt, mut history) = start(config, &ckpt_path, opts)?;
     let mut train_set = limit(&data.train, config.train_limit);
     if let Some(dir) = &config.extra {
-        let extra = crate::mnist::read_extra(dir)?;
+        let extra = crate::mnist::read_extra(dir, config.not_digits)?;
         tracing::info!(
             "{} extra training digits from {}",
             extra.len(),
