@@ -235,7 +235,7 @@ mod tests {
         let mut state = 12345u32;
         for p in img.iter_mut() {
             state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            if (state >> 16) % 5 == 0 {
+            if (state >> 16).is_multiple_of(5) {
                 *p = 255 - *p;
             }
         }
