@@ -10,6 +10,7 @@ use std::time::Instant;
 use edge::infer::Classifier;
 use serde::Serialize;
 
+use crate::bench::median;
 use crate::script::Script;
 use crate::{Error, Result};
 
@@ -47,15 +48,6 @@ pub struct LatencyReport {
     pub rounds: usize,
     /// One row per model, in the order given.
     pub rows: Vec<Row>,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n => v[n / 2],
-    }
 }
 
 /// Median tract latency of `RUNS` single-image inferences of `model` on `input`.

@@ -170,16 +170,20 @@ fn issue4_an_io_error_is_said_once() {
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
 
+/// Whether `python` imports `module` (true when it cannot be asked: the test is then skipped).
+fn python_has(python: &std::path::Path, module: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(true)
+}
+
 #[test]
 fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
     // A python without PyTorch (skipped where this machine's python3 has it).
     let python = std::path::Path::new("/usr/bin/python3");
-    let has_torch = std::process::Command::new(python)
-        .args(["-c", "import torch"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(true);
-    if !has_torch {
+    if !python_has(python, "torch") {
         let line = fails(
             train()
                 .args(["bench", "--steps", "1", "--repeats", "1", "--warmup", "0"])
@@ -205,12 +209,7 @@ fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
 fn issue3_latency_with_a_python_without_onnxruntime_says_so_in_one_line() {
     let model = crate::common::workspace().join("models/light.onnx");
     let python = std::path::Path::new("/usr/bin/python3");
-    let has_ort = std::process::Command::new(python)
-        .args(["-c", "import onnxruntime"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(true);
-    if !has_ort {
+    if !python_has(python, "onnxruntime") {
         let line = fails(
             train()
                 .args(["latency", "--rounds", "1", "-m"])
