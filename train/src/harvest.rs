@@ -7,7 +7,7 @@
 //! kept too, as marks that are not digits.
 
 use edge::capture::decode;
-use edge::locate::{locate, LocateConfig};
+use edge::locate::{locate, LocateConfig, Rect};
 use edge::normalise;
 use edge::scene::match_digits;
 use rand::SeedableRng;
@@ -60,7 +60,7 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
         for (blob, rect) in found.digits.iter().zip(&rects) {
             let written = truth.digits.iter().any(|t| {
                 let [x, y, w, h] = t.bbox;
-                rect.x < x + w && x < rect.x + rect.w && rect.y < y + h && y < rect.y + rect.h
+                Rect { x, y, w, h }.iou(*rect) > 0.0
             });
             if !written {
                 out.not_digits
