@@ -17,6 +17,23 @@ pub struct TruthDigit {
     pub digit: String,
     /// `[x, y, w, h]` of its ink in frame pixels.
     pub bbox: [u32; 4],
+    /// Its ink touches or overlaps a neighbour's (pages only; absent means apart).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub touching: bool,
+}
+
+/// What a page is made of (`train scenes --kind pages|sketch`): the factors `edge eval`
+/// breaks its figures down by. Absent for the older table scenes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct PageFactors {
+    /// The renderer that drew it (`pages` or `sketch`).
+    pub style: String,
+    /// Paper: `plain`, `ruled`, `margin` (ruled with a margin line), `squared` or `dotted`.
+    pub paper: String,
+    /// Pen: `ballpoint`, `gel`, `felt`, `marker` or `pencil`.
+    pub pen: String,
+    /// Lines of writing on the page.
+    pub lines: u32,
 }
 
 /// The truth of one scene.
@@ -32,6 +49,9 @@ pub struct SceneTruth {
     pub numbers: Vec<Vec<usize>>,
     /// Boxes of marks that are not digits (scribbles, a pen).
     pub distractors: Vec<[u32; 4]>,
+    /// The page's factors, for pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageFactors>,
 }
 
 /// Least overlap (intersection over union) for a reported box to stand for a written digit.
@@ -82,37 +102,154 @@ impl Score {
 
     /// Adds one frame: `digits` and `numbers` as [`crate::read::Reading`] holds them.
     pub fn add(&mut self, truth: &SceneTruth, digits: &[ReadDigit], numbers: &[Vec<usize>]) {
+        let o = Outcome::of(truth, digits, numbers);
+        self.add_outcome(truth, &o, |_| true, |_| true);
+        self.reported += o.unmatched_reports;
+        self.marks += truth.distractors.len();
+        self.marks_read += o.marks_read;
+    }
+
+    /// Adds the written digits and numbers of one frame that `digit` and `number` keep, and the
+    /// reports matched to those digits.
+    fn add_outcome(
+        &mut self,
+        truth: &SceneTruth,
+        o: &Outcome,
+        digit: impl Fn(usize) -> bool,
+        number: impl Fn(&[usize]) -> bool,
+    ) {
         self.frames += 1;
-        self.digits += truth.digits.len();
-        self.numbers += truth.numbers.len();
+        for t in (0..truth.digits.len()).filter(|&t| digit(t)) {
+            self.digits += 1;
+            self.found += usize::from(o.found[t]);
+            self.read_right += usize::from(o.right[t]);
+            self.reported += usize::from(o.reported[t]);
+            self.reported_right += usize::from(o.right[t]);
+        }
+        for (k, n) in truth.numbers.iter().enumerate() {
+            if number(n) {
+                self.numbers += 1;
+                self.numbers_exact += usize::from(o.exact[k]);
+            }
+        }
+    }
+}
+
+/// What became of each written digit and number of one frame.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Each written digit has a box standing for it.
+    pub found: Vec<bool>,
+    /// … and that box was read as its label.
+    pub right: Vec<bool>,
+    /// … and that box was reported with a label (right or wrong).
+    pub reported: Vec<bool>,
+    /// Each written number was read exactly.
+    pub exact: Vec<bool>,
+    /// Digits reported with a label where no digit is written.
+    pub unmatched_reports: usize,
+    /// Marks that are not digits on which a digit was reported.
+    pub marks_read: usize,
+}
+
+impl Outcome {
+    /// Matches the readings of one frame to its truth (see [`match_digits`]).
+    pub fn of(truth: &SceneTruth, digits: &[ReadDigit], numbers: &[Vec<usize>]) -> Outcome {
         let rects: Vec<Rect> = digits.iter().map(|d| d.rect).collect();
         let of_truth = match_digits(truth, &rects);
-        let right = |t: usize| {
+        let right_box = |t: usize| {
             of_truth[t]
                 .filter(|&r| digits[r].label.as_deref() == Some(truth.digits[t].digit.as_str()))
         };
-        self.found += of_truth.iter().flatten().count();
-        self.read_right += (0..truth.digits.len())
-            .filter(|&t| right(t).is_some())
-            .count();
-        self.reported += digits.iter().filter(|d| d.label.is_some()).count();
-        self.marks += truth.distractors.len();
-        self.marks_read += truth
-            .distractors
+        let matched: Vec<usize> = of_truth.iter().flatten().copied().collect();
+        let exact = truth
+            .numbers
             .iter()
-            .filter(|&&b| {
-                digits
-                    .iter()
-                    .any(|d| d.label.is_some() && rect(b).iou(d.rect) >= 0.25)
+            .map(|number| {
+                let read: Option<Vec<usize>> = number.iter().map(|&t| right_box(t)).collect();
+                read.is_some_and(|read| numbers.contains(&read))
             })
-            .count();
-        self.reported_right += (0..truth.digits.len())
-            .filter(|&t| right(t).is_some())
-            .count();
-        for number in &truth.numbers {
-            let read: Option<Vec<usize>> = number.iter().map(|&t| right(t)).collect();
-            if read.is_some_and(|read| numbers.contains(&read)) {
-                self.numbers_exact += 1;
+            .collect();
+        Outcome {
+            found: of_truth.iter().map(Option::is_some).collect(),
+            right: (0..truth.digits.len())
+                .map(|t| right_box(t).is_some())
+                .collect(),
+            reported: of_truth
+                .iter()
+                .map(|r| r.is_some_and(|r| digits[r].label.is_some()))
+                .collect(),
+            exact,
+            unmatched_reports: (0..digits.len())
+                .filter(|r| digits[*r].label.is_some() && !matched.contains(r))
+                .count(),
+            marks_read: truth
+                .distractors
+                .iter()
+                .filter(|&&b| {
+                    digits
+                        .iter()
+                        .any(|d| d.label.is_some() && rect(b).iou(d.rect) >= 0.25)
+                })
+                .count(),
+        }
+    }
+}
+
+/// Heights of written digits, in frame pixels, that [`Breakdown`] reports apart.
+pub const HEIGHT_BUCKETS: [(u32, u32); 5] = [(0, 30), (30, 40), (40, 60), (60, 90), (90, u32::MAX)];
+
+/// Figures per factor of the pages: paper, pen and style per frame; digit height and
+/// touching per digit (a number counts as touching when any of its digits does, and by its
+/// tallest digit's height). Reports where no digit is written count against the frame's
+/// factors only, since they have no digit height or neighbour.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Breakdown {
+    /// `factor=value` → its score, in a fixed order.
+    pub rows: std::collections::BTreeMap<String, Score>,
+}
+
+impl Breakdown {
+    /// Adds one frame's outcome.
+    pub fn add(&mut self, truth: &SceneTruth, o: &Outcome) {
+        let mut frame_keys = Vec::new();
+        if let Some(p) = &truth.page {
+            frame_keys.push(format!("style={}", p.style));
+            frame_keys.push(format!("paper={}", p.paper));
+            frame_keys.push(format!("pen={}", p.pen));
+            frame_keys.push(format!("lines={}", p.lines));
+        }
+        for key in frame_keys {
+            let s = self.rows.entry(key).or_default();
+            s.add_outcome(truth, o, |_| true, |_| true);
+            s.reported += o.unmatched_reports;
+        }
+        let height = |t: usize| truth.digits[t].bbox[3];
+        for (lo, hi) in HEIGHT_BUCKETS {
+            let name = if hi == u32::MAX {
+                format!("height={lo}+")
+            } else {
+                format!("height={lo:02}-{}", hi - 1)
+            };
+            let inside = |h: u32| (lo..hi).contains(&h);
+            if truth.digits.iter().any(|d| inside(d.bbox[3])) {
+                self.rows.entry(name).or_default().add_outcome(
+                    truth,
+                    o,
+                    |t| inside(height(t)),
+                    |n| inside(n.iter().map(|&t| height(t)).max().unwrap_or(0)),
+                );
+            }
+        }
+        for (name, want) in [("touching=yes", true), ("touching=no", false)] {
+            let touching = |t: usize| truth.digits[t].touching;
+            if truth.digits.iter().any(|d| d.touching == want) {
+                self.rows.entry(name.into()).or_default().add_outcome(
+                    truth,
+                    o,
+                    |t| touching(t) == want,
+                    |n| n.iter().any(|&t| touching(t)) == want,
+                );
             }
         }
     }
@@ -230,18 +367,22 @@ mod tests {
                 TruthDigit {
                     digit: "4".into(),
                     bbox: [10, 10, 20, 30],
+                    touching: false,
                 },
                 TruthDigit {
                     digit: "2".into(),
                     bbox: [35, 10, 20, 30],
+                    touching: false,
                 },
                 TruthDigit {
                     digit: "7".into(),
                     bbox: [100, 10, 20, 30],
+                    touching: false,
                 },
             ],
             numbers: vec![vec![0, 1], vec![2]],
             distractors: vec![],
+            page: None,
         };
         let read = vec![
             digit(Some("4"), [11, 10, 19, 30]),

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mnist;
 pub mod model;
 pub mod optim;
+pub mod page;
 pub mod picture;
 pub mod pipeline;
 pub mod plot;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use train::augment::AugmentConfig;
@@ -33,6 +33,14 @@ const DEFAULT_DATA: &str = "data/mnist";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// What `train scenes` renders.
+#[derive(Clone, Copy, ValueEnum)]
+enum SceneKind {
+    Table,
+    Pages,
+    Sketch,
 }
 
 #[derive(Subcommand)]
@@ -254,6 +262,11 @@ enum Command {
         /// Frame width and height.
         #[arg(long, num_args = 2, value_names = ["W", "H"], default_values_t = [640u32, 480])]
         size: Vec<u32>,
+        /// `table`: sheets on a table, digits spaced apart; `pages`: notebook pages (paper,
+        /// pen, size, spacing, light drawn per page); `sketch`: the same pages from the second,
+        /// independent renderer, as a check.
+        #[arg(long, value_enum, default_value_t = SceneKind::Table)]
+        kind: SceneKind,
     },
     Archs {
         #[arg(long)]
@@ -594,15 +607,36 @@ fn run(cli: Cli) -> Result<()> {
             split,
             count,
             size,
+            kind,
         } => {
             let mnist = load_data(data)?;
-            let cfg = scene::SceneConfig {
-                count,
-                width: size[0].max(64),
-                height: size[1].max(64),
-                split,
+            let (width, height) = (size[0].max(64), size[1].max(64));
+            let style = match kind {
+                SceneKind::Table => None,
+                SceneKind::Pages => Some(train::page::Style::Notebook),
+                SceneKind::Sketch => Some(train::page::Style::Sketch),
             };
-            let truths = scene::generate(&mnist, &out, &cfg)?;
+            let truths = match style {
+                None => {
+                    let cfg = scene::SceneConfig {
+                        count,
+                        width,
+                        height,
+                        split,
+                    };
+                    scene::generate(&mnist, &out, &cfg)?
+                }
+                Some(style) => {
+                    let cfg = train::page::PageConfig {
+                        count,
+                        width,
+                        height,
+                        split,
+                        style,
+                    };
+                    train::page::generate(&mnist, &out, &cfg)?
+                }
+            };
             let digits: usize = truths.iter().map(|t| t.digits.len()).sum();
             let numbers: usize = truths.iter().map(|t| t.numbers.len()).sum();
             println!(

@@ -251,6 +251,7 @@ pub fn render(
                 digits.push(TruthDigit {
                     digit: test.labels[idx].to_string(),
                     bbox: mark.frame_box(&projection),
+                    touching: false,
                 });
             }
             numbers.push(members);
@@ -360,6 +361,7 @@ pub fn render(
         digits,
         numbers,
         distractors,
+        page: None,
     };
     (frame, truth)
 }
