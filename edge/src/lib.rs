@@ -12,6 +12,7 @@ pub mod agree;
 pub mod capture;
 pub mod contract;
 pub mod error;
+pub mod evaluate;
 pub mod idx;
 pub mod infer;
 pub mod locate;
@@ -21,6 +22,7 @@ pub mod picture;
 pub mod read;
 pub mod report;
 pub mod scene;
+pub mod segment;
 pub mod serve;
 
 pub use error::{Error, Result};

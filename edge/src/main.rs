@@ -13,7 +13,6 @@ use edge::infer::Classifier;
 use edge::locate::Ink;
 use edge::read::Reader;
 use edge::report::{annotate, FrameReport};
-use edge::scene::{SceneTruth, Score, TRUTH_FILE};
 use edge::serve::{parse_addr, LivePage};
 use tracing_subscriber::EnvFilter;
 
@@ -479,83 +478,36 @@ fn annotated_name(source: &str, index: u64) -> String {
 }
 
 fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>) -> Result<()> {
-    let truth_path = scenes.join(TRUTH_FILE);
-    let text =
-        std::fs::read_to_string(&truth_path).with_context(|| truth_path.display().to_string())?;
-    let truths: Vec<SceneTruth> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{}:{}: not a scene", truth_path.display(), i + 1))
-        })
-        .collect::<Result<_>>()?;
-    if let Some(dir) = annotate_dir {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    }
-    let bar = indicatif::ProgressBar::new(truths.len() as u64);
-    let mut score = Score::default();
-    let mut totals = Vec::new();
-    let mut skipped = 0usize;
-    for truth in &truths {
-        let path = scenes.join(&truth.file);
-        let decoded = std::fs::read(&path)
-            .map_err(|e| edge::Error::io(&path, e))
-            .and_then(|bytes| capture::decode_timed(&bytes, &path.display().to_string()));
-        let (image, decode) = match decoded {
-            Ok(d) => d,
-            Err(e) => {
-                // Its digits still count as written and not read.
-                bar.suspend(|| tracing::warn!("skipped: {e}"));
-                score.add(truth, &[], &[]);
-                skipped += 1;
-                bar.inc(1);
-                continue;
-            }
-        };
-        let reading = reader.read(&image)?;
-        for line in edge::scene::mistakes(truth, &reading.digits) {
-            tracing::debug!("{line}");
-        }
-        if let (Some(dir), Ok(_)) = (annotate_dir, std::env::var("EDGE_SAVE_INK")) {
-            let side = reader.classifier.contract().side as u32;
-            for (k, d) in reading.digits.iter().enumerate() {
-                let px = reading.inputs
-                    [k * (side * side) as usize..(k + 1) * (side * side) as usize]
-                    .to_vec();
-                if let Some(img) = image::GrayImage::from_raw(side, side, px) {
-                    let name = format!(
-                        "{}-{}-{}-{:.2}.png",
-                        truth.file,
-                        k,
-                        d.label.as_deref().unwrap_or("u"),
-                        d.confidence
-                    );
-                    img.save(dir.join(name)).ok();
-                }
-            }
-        }
-        let before = score.clone();
-        score.add(truth, &reading.digits, &reading.numbers);
-        let t = reading.times;
-        totals.push(decode + t.locate + t.normalise + t.infer);
-        let wrong = score.numbers_exact - before.numbers_exact != score.numbers - before.numbers
-            || score.reported_right - before.reported_right != score.reported - before.reported;
-        if let (Some(dir), true) = (annotate_dir, wrong) {
-            let out = dir.join(annotated_name(&truth.file, 0));
-            annotate(&image, &reading)
-                .save(&out)
-                .with_context(|| out.display().to_string())?;
-        }
-        bar.inc(1);
-    }
+    let frames = edge::evaluate::load_truth(scenes)?.len();
+    let bar = indicatif::ProgressBar::new(frames as u64);
+    let e = edge::evaluate::evaluate(reader, scenes, annotate_dir, || bar.inc(1))?;
     bar.finish_and_clear();
-    if skipped > 0 {
-        tracing::warn!("{skipped} frames could not be read; their digits count as missed");
+    if e.skipped > 0 {
+        tracing::warn!(
+            "{} frames could not be read; their digits count as missed",
+            e.skipped
+        );
     }
-    let median_ms = median(&mut totals).as_secs_f64() * 1e3;
+    let score = &e.score;
+    let median_ms = e.median_frame.as_secs_f64() * 1e3;
+    let mut out = std::io::stdout().lock();
     if json {
+        let factors: serde_json::Map<String, serde_json::Value> = e
+            .factors
+            .rows
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    serde_json::json!({
+                        "recall": s.recall(),
+                        "precision": s.precision(),
+                        "numbers_exact": s.number_rate(),
+                        "counts": s,
+                    }),
+                )
+            })
+            .collect();
         let value = serde_json::json!({
             "scenes": scenes,
             "model": reader.classifier.path(),
@@ -565,36 +517,72 @@ fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>)
             "marks_rejected": score.rejection(),
             "median_frame_ms": median_ms,
             "counts": score,
+            "factors": factors,
         });
-        println!("{value}");
-    } else {
-        println!("scenes     {} ({} frames)", scenes.display(), score.frames);
-        println!("model      {}", reader.classifier.path().display());
-        println!(
+        emit(&mut out, &value.to_string())?;
+        return Ok(());
+    }
+    let mut lines = vec![
+        format!("scenes     {} ({} frames)", scenes.display(), score.frames),
+        format!("model      {}", reader.classifier.path().display()),
+        format!(
             "recall     {:.2}%  ({} of {} digits found and read right; {} found)",
             100.0 * score.recall(),
             score.read_right,
             score.digits,
             score.found
-        );
-        println!(
+        ),
+        format!(
             "precision  {:.2}%  ({} of {} reported digits right)",
             100.0 * score.precision(),
             score.reported_right,
             score.reported
-        );
-        println!(
+        ),
+        format!(
             "numbers    {:.2}%  ({} of {} read exactly)",
             100.0 * score.number_rate(),
             score.numbers_exact,
             score.numbers
-        );
-        println!(
+        ),
+    ];
+    if score.marks > 0 {
+        lines.push(format!(
             "not digits {:.1}% of {} scribbles rejected",
             100.0 * score.rejection(),
             score.marks
-        );
-        println!("frame      {median_ms:.2} ms median (decode to reading, one thread)");
+        ));
+    }
+    lines.push(format!(
+        "frame      {median_ms:.2} ms median (decode to reading, one thread)"
+    ));
+    if !e.factors.rows.is_empty() {
+        lines.push(String::new());
+        lines.push(format!(
+            "{:<18} {:>7} {:>8} {:>10} {:>9}",
+            "factor", "digits", "recall", "precision", "numbers"
+        ));
+        for (k, s) in &e.factors.rows {
+            lines.push(format!(
+                "{:<18} {:>7} {:>7.2}% {:>9.2}% {:>8.2}%",
+                k,
+                s.digits,
+                100.0 * s.recall(),
+                100.0 * s.precision(),
+                100.0 * s.number_rate()
+            ));
+        }
+    }
+    if let Some(dir) = annotate_dir {
+        lines.push(format!(
+            "{} frames with misses drawn in {}",
+            e.annotated,
+            dir.display()
+        ));
+    }
+    for line in lines {
+        if !emit(&mut out, &line)? {
+            break;
+        }
     }
     Ok(())
 }
