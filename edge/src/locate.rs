@@ -5,6 +5,8 @@
 //! read left to right, line after line.
 
 mod components;
+pub mod ink;
+pub mod rulings;
 
 use image::{GrayImage, ImageBuffer, Luma};
 
@@ -26,8 +28,15 @@ pub struct LocateConfig {
     pub ink: Ink,
     /// Widest stroke in pixels; wider dark (or light) areas are taken for ground.
     pub stroke: u32,
-    /// Relative contrast (1 − darker/brighter) from which a pixel is ink.
+    /// Relative contrast (1 − darker/brighter, less the noise floor) that a mark's core must
+    /// reach to be ink (see [`ink`]: pencil's core, blurred, is about 0.1).
     pub threshold: f32,
+    /// Relative contrast down to which a mark's pixels are taken together.
+    pub faint: f32,
+    /// Fraction of a mark's core strength under which its pixels are blurred edge.
+    pub edge: f32,
+    /// Take the paper's rules and grid lines out of the ink ([`rulings`]).
+    pub rulings: bool,
     /// Least grey-level difference taken as ink; raised to 4σ of the measured sensor noise.
     pub noise_floor: f32,
     /// Smallest digit height in pixels.
@@ -41,7 +50,10 @@ impl Default for LocateConfig {
         LocateConfig {
             ink: Ink::Auto,
             stroke: 24,
-            threshold: 0.25,
+            threshold: 0.07,
+            faint: 0.035,
+            edge: 0.5,
+            rulings: true,
             noise_floor: 4.0,
             min_height: 10,
             max_height: 0.4,
@@ -118,11 +130,18 @@ pub struct Located {
     pub strength: GrayImage,
     /// Connected-component label of each ink pixel at half resolution, 0 for ground.
     pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,
+    /// For each label (index 0 unused), whether some digit is made of it: a digit's input
+    /// leaves out the ink of other digits, not the stray fragments of its own strokes.
+    pub owned: Vec<bool>,
     /// Candidate digits, boxes in frame pixels, in reading order.
     pub digits: Vec<Blob>,
     /// Numbers in reading order, each the indices of its digits from left to right.
     pub numbers: Vec<Vec<usize>>,
 }
+
+/// Half-resolution pixels within which a pixel of a stroke's blurred edge finds the stroke's
+/// core: half the width of the thickest pen's stroke on a 60-pixel digit.
+const REACH: usize = 3;
 
 /// Relative contrast at which the strength map saturates.
 const FULL: f32 = 1.0;
@@ -137,15 +156,30 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
         fixed => fixed,
     };
     let ground = ground_level(&half, ink, cfg.stroke.div_ceil(2));
-    let cut = (cfg.threshold / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
-    let (strength, mask) = ink_strength(&half, &ground, ink, floor, cut);
+    let level = |c: f32| (c / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
+    let strength = ink_strength(&half, &ground, ink, floor);
+    // A stroke's reach: its core lies within this many half-resolution pixels of its edges.
+    let mut local = strength.as_raw().clone();
+    let (sw, sh) = strength.dimensions();
+    extreme_filter(&mut local, sw as usize, sh as usize, REACH, true);
+    let levels = ink::InkLevels {
+        faint: level(cfg.faint),
+        mark: level(cfg.threshold),
+        edge: cfg.edge,
+    }
+    .above_ground(&strength);
+    let mut mask = ink::mask(&strength, &local, levels);
+    let (mw, mh) = mask.dimensions();
+    if cfg.rulings {
+        rulings::remove(&mut mask, strength.as_raw(), mw as usize, mh as usize);
+    }
     let (labels, components) = components::label(&mask);
     let half_cfg = LocateConfig {
         min_height: cfg.min_height.div_ceil(2),
         ..cfg.clone()
     };
     let mut digits = select(components, half.width(), half.height(), &half_cfg);
-    digits.retain(|d| bordered_by_ground(&half, &labels, d, ink));
+    digits.retain(|d| bordered_by_ground(&half, &ground, &labels, d, ink));
     // Writing on one page has one size: marks far smaller than the typical digit are specks,
     // dots and scribbles.
     if digits.len() >= 3 {
@@ -175,6 +209,14 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
         digits.extend(number.iter().filter_map(|&i| slots[i].take()));
         numbers.push((start..digits.len()).collect());
     }
+    let mut owned = vec![false; labels.as_raw().iter().max().map_or(1, |&m| m as usize + 1)];
+    for d in &digits {
+        for &l in &d.labels {
+            if let Some(o) = owned.get_mut(l as usize) {
+                *o = true;
+            }
+        }
+    }
     Located {
         ink,
         floor,
@@ -182,6 +224,7 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
         ground,
         strength,
         labels,
+        owned,
         digits,
         numbers,
     }
@@ -300,32 +343,17 @@ fn ground_level(img: &GrayImage, ink: Ink, stroke: u32) -> GrayImage {
     GrayImage::from_raw(w as u32, h as u32, ground).unwrap_or_else(|| GrayImage::new(1, 1))
 }
 
-/// Ink strength of every pixel over its ground (see [`strength_of`]) and the mask of those at
-/// or above `cut`.
-fn ink_strength(
-    img: &GrayImage,
-    ground: &GrayImage,
-    ink: Ink,
-    floor: f32,
-    cut: u8,
-) -> (GrayImage, GrayImage) {
+/// Ink strength of every pixel over its ground (see [`strength_of`]).
+fn ink_strength(img: &GrayImage, ground: &GrayImage, ink: Ink, floor: f32) -> GrayImage {
     let dark = ink != Ink::Light;
-    let mut strength = vec![0u8; img.as_raw().len()];
-    let mut mask = vec![0u8; strength.len()];
-    for (((s, m), &p), &g) in strength
-        .iter_mut()
-        .zip(mask.iter_mut())
-        .zip(img.as_raw())
+    let strength: Vec<u8> = img
+        .as_raw()
+        .iter()
         .zip(ground.as_raw())
-    {
-        *s = strength_of(f32::from(p), f32::from(g), dark, floor);
-        *m = u8::from(*s >= cut);
-    }
+        .map(|(&p, &g)| strength_of(f32::from(p), f32::from(g), dark, floor))
+        .collect();
     let (w, h) = img.dimensions();
-    (
-        GrayImage::from_raw(w, h, strength).unwrap_or_else(|| GrayImage::new(w, h)),
-        GrayImage::from_raw(w, h, mask).unwrap_or_else(|| GrayImage::new(w, h)),
-    )
+    GrayImage::from_raw(w, h, strength).unwrap_or_else(|| GrayImage::new(w, h))
 }
 
 /// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of its
@@ -376,6 +404,13 @@ fn window_extreme(src: Vec<u8>, k: usize, step: usize, max: bool) -> Vec<u8> {
     cur
 }
 
+/// Tallest merge of stroke pieces, over the page's typical mark height: a digit whose strokes
+/// broke apart is no taller than its neighbours, two lines of writing are.
+const STACKED: f32 = 1.4;
+
+/// Widest blob kept, over its height: four touching digits.
+pub const WIDEST: f32 = 4.5;
+
 /// Merges the strokes of one digit, then keeps what is shaped like a digit.
 fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> Vec<Blob> {
     let max_h = (cfg.max_height * height as f32) as u32;
@@ -387,6 +422,20 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
         b.area >= 4 && !touches_border(&b.rect) && b.rect.h <= max_h && b.rect.w <= max_h
     });
     blobs.sort_by_key(|b| std::cmp::Reverse(b.area));
+    // One writer writes one size on a page: a merge that would stack two lines of writing
+    // into one box is refused. The size is the median height of the marks at least a digit
+    // tall; with fewer than three such marks nothing is known and only `max_h` holds.
+    let mut tall: Vec<u32> = blobs
+        .iter()
+        .map(|b| b.rect.h)
+        .filter(|&h| h >= cfg.min_height)
+        .collect();
+    tall.sort_unstable();
+    let line_h = if tall.len() >= 3 {
+        ((STACKED * tall[tall.len() / 2] as f32) as u32).min(max_h)
+    } else {
+        max_h
+    };
     // Merge pieces that overlap a larger piece horizontally and nearly touch it vertically.
     let mut merged: Vec<Blob> = Vec::new();
     for blob in blobs {
@@ -398,7 +447,7 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
             let union = o.union(r);
             overlap as f32 >= 0.3 * r.w.min(o.w) as f32
                 && gap as f32 <= 0.25 * o.h.max(r.h) as f32
-                && union.h <= max_h
+                && union.h <= line_h
                 && union.w as f32 <= 1.8 * union.h as f32
         });
         match host {
@@ -414,7 +463,10 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
         let r = b.rect;
         let fill = b.area as f32 / (r.w * r.h) as f32;
         // A solid blob is not writing; a thin "1" may be solid, so the rule spares thin shapes.
-        r.h >= cfg.min_height && (r.w as f32) <= 1.8 * r.h as f32 && (fill <= 0.85 || r.w * 3 < r.h)
+        // Up to four touching digits may make one blob: the reader cuts them apart.
+        r.h >= cfg.min_height
+            && (r.w as f32) <= WIDEST * r.h as f32
+            && (fill <= 0.85 || r.w * 3 < r.h)
     });
     // Drop pieces that ended up inside a kept digit's box (a loop's inside, a dot).
     let boxes: Vec<Rect> = merged.iter().map(|b| b.rect).collect();
@@ -435,8 +487,10 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
         .collect()
 }
 
-/// Least brightness ratio between ground and ink (1 − darker/brighter = 0.2, under the
-/// detection threshold, so faint pencil still passes).
+/// Largest brightness ratio asked of the ground around a mark over its ink (1 − darker/brighter
+/// = 0.2). A faint mark is asked for less: half its own contrast over the local ground, since
+/// pencil on paper is only 0.15–0.35 darker than the paper, while a strip of table along the
+/// paper's edge is as dark as the table next to it whatever its contrast.
 const GROUND_RATIO: f32 = 1.25;
 
 /// Whether each side of a blob is bordered by ground rather than by more of what the blob is
@@ -448,6 +502,7 @@ const GROUND_RATIO: f32 = 1.25;
 /// the rim reads as ink and the inside is as dark as the rim.
 fn bordered_by_ground(
     gray: &GrayImage,
+    ground: &GrayImage,
     labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
     blob: &Blob,
     ink: Ink,
@@ -459,6 +514,7 @@ fn bordered_by_ground(
     let mut ink_sum = [0f32; 5];
     let mut ink_n = [0f32; 5];
     let (mut rest, mut m) = (0f32, 0f32);
+    let mut ground_sum = 0f32;
     for y in r.y..r.y + r.h {
         for x in r.x..r.x + r.w {
             let v = f32::from(gray.get_pixel(x, y)[0]);
@@ -467,6 +523,7 @@ fn bordered_by_ground(
                 m += 1.0;
                 continue;
             }
+            ground_sum += f32::from(ground.get_pixel(x, y)[0]);
             let bands = [
                 true,
                 x < r.x + bw,
@@ -486,6 +543,13 @@ fn bordered_by_ground(
         return false;
     }
     let ink_all = ink_sum[0] / ink_n[0];
+    let ground_all = ground_sum / ink_n[0];
+    let contrast = if ink == Ink::Light {
+        1.0 - ground_all / ink_all.max(1.0)
+    } else {
+        1.0 - ink_all / ground_all.max(1.0)
+    };
+    let ratio = GROUND_RATIO.min(1.0 + 0.5 * contrast.max(0.0));
     let ink_near = |k: usize| {
         if ink_n[k] > 0.0 {
             ink_sum[k] / ink_n[k]
@@ -521,9 +585,9 @@ fn bordered_by_ground(
     let ground_like = |ground: f32, ink: f32| -> bool {
         let (ground, ink) = (ground.max(1.0), ink.max(1.0));
         if light {
-            ink >= GROUND_RATIO * ground
+            ink >= ratio * ground
         } else {
-            ground >= GROUND_RATIO * ink
+            ground >= ratio * ink
         }
     };
     let sides_ok = sides

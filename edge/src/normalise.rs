@@ -1,5 +1,5 @@
 //! Turns a found digit into a model input `[S, S]` of u8 (ink bright) the way MNIST was made:
-//! its ink strength, without neighbouring components, fitted into a 20×20 box keeping its
+//! its ink strength, without the ink of other digits, fitted into a 20×20 box keeping its
 //! aspect ratio, placed on 28×28 with its centre of mass in the middle (sizes scale with `S`).
 
 use image::imageops::{resize, FilterType};
@@ -12,9 +12,45 @@ pub const FIT: f32 = 20.0 / 28.0;
 
 /// The `side × side` input for `blob` of `frame`, ink bright on a zero ground: the ink
 /// strength at full resolution over the finder's ground (less twice the noise floor, which
-/// keeps blur and JPEG halos out), without other components' pixels.
+/// keeps blur and JPEG halos out), without the pixels of other digits.
 pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Vec<u8> {
-    let r = blob.rect;
+    piece(frame, found, blob, None, side)
+}
+
+/// A part of a blob cut out by two parallel slanted lines: the pixels whose
+/// `x − slant · (y − y_mid)` lies in `[from, to)` (frame pixels), and its box.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cut {
+    /// Horizontal shift per row below `y_mid` (writing's slant).
+    pub slant: f32,
+    /// Row the slant turns about.
+    pub y_mid: f32,
+    /// Left edge of the part, sheared.
+    pub from: f32,
+    /// Right edge, sheared.
+    pub to: f32,
+    /// The part's own box in frame pixels.
+    pub rect: crate::locate::Rect,
+}
+
+impl Cut {
+    /// Whether frame pixel `(x, y)` lies in the part.
+    #[inline]
+    pub fn holds(&self, x: f32, y: f32) -> bool {
+        let s = x - self.slant * (y - self.y_mid);
+        s >= self.from && s < self.to
+    }
+}
+
+/// The input for `blob`, or for the part of it that `cut` keeps (see [`digit`]).
+pub fn piece(
+    frame: &GrayImage,
+    found: &Located,
+    blob: &Blob,
+    cut: Option<&Cut>,
+    side: usize,
+) -> Vec<u8> {
+    let r = cut.map_or(blob.rect, |c| c.rect);
     // One pixel of margin keeps the soft edge of the strokes.
     let (fw, fh) = frame.dimensions();
     let (hw, hh) = found.labels.dimensions();
@@ -39,9 +75,13 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
         );
         for (x, o) in out.iter_mut().enumerate() {
             let fx = x0 as usize + x;
+            if cut.is_some_and(|c| !c.holds(fx as f32 + 0.5, fy as f32 + 0.5)) {
+                continue;
+            }
             let hx = (fx / 2).min(hw - 1);
             let label = label_row[hx];
-            if label != 0 && !blob.labels.contains(&label) {
+            let of_another = found.owned.get(label as usize).copied().unwrap_or(true);
+            if label != 0 && of_another && !blob.labels.contains(&label) {
                 continue;
             }
             let v = strength_of(f32::from(row[fx]), f32::from(ground_row[hx]), dark, floor);

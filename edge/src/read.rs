@@ -7,8 +7,9 @@ use image::GrayImage;
 
 use crate::contract::Polarity;
 use crate::infer::{Classifier, Prediction};
-use crate::locate::{locate, LocateConfig, Located, Rect};
-use crate::normalise;
+use crate::locate::{locate, Blob, LocateConfig, Located, Rect};
+use crate::normalise::{self, Cut};
+use crate::segment;
 use crate::Result;
 
 /// Default softmax probability below which a blob is reported as unknown.
@@ -75,6 +76,8 @@ pub struct Reader {
     /// Look again at digits under `min_confidence`: the input shifted by a pixel four ways,
     /// probabilities averaged with the first look's.
     pub second_look: bool,
+    /// Try cutting blobs wide enough for two digits into touching digits ([`segment`]).
+    pub split_touching: bool,
 }
 
 impl Reader {
@@ -140,39 +143,131 @@ impl Reader {
             locate: LocateConfig::default(),
             min_confidence,
             second_look: true,
+            split_touching: true,
         }
     }
 
     /// Reads the digits and numbers of one grey frame.
     pub fn read(&self, frame: &GrayImage) -> Result<Reading> {
         let t0 = Instant::now();
-        let found = locate(frame, &self.locate);
+        let mut found = locate(frame, &self.locate);
         let t1 = Instant::now();
         let contract = self.classifier.contract();
         let side = contract.side;
-        let mut batch = Vec::with_capacity(found.digits.len() * side * side);
-        for blob in &found.digits {
-            let mut pixels = normalise::digit(frame, &found, blob, side);
+        let input = |found: &Located, blob: &Blob, cut: Option<&Cut>| {
+            let mut pixels = normalise::piece(frame, found, blob, cut, side);
             if contract.polarity == Polarity::DarkOnLight {
                 pixels.iter_mut().for_each(|p| *p = 255 - *p);
             }
-            batch.extend(pixels);
+            pixels
+        };
+        let mut batch = Vec::with_capacity(found.digits.len() * side * side);
+        for blob in &found.digits {
+            batch.extend(input(&found, blob, None));
+        }
+        // Touching digits: every candidate piece goes into the same batch.
+        let mut heights: Vec<u32> = found.digits.iter().map(|d| d.rect.h).collect();
+        heights.sort_unstable();
+        let typical = heights.get(heights.len() / 2).copied().unwrap_or(0) as f32;
+        let candidates: Vec<Vec<Vec<Cut>>> = found
+            .digits
+            .iter()
+            .map(|b| {
+                if self.split_touching {
+                    segment::candidates(&found, b, typical)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let wholes = found.digits.len();
+        for (blob, cands) in found.digits.iter().zip(&candidates) {
+            for cut in cands.iter().flatten() {
+                batch.extend(input(&found, blob, Some(cut)));
+            }
         }
         let t2 = Instant::now();
         let predictions = if batch.is_empty() {
             Vec::new()
         } else {
-            let mut p = self.classifier.classify(&batch)?;
-            if self.second_look {
-                self.look_again(&batch, &mut p)?;
-            }
-            p
+            self.classifier.classify(&batch)?
         };
+        // Keep, per blob, the whole or the best segmentation.
+        let image = side * side;
+        let mut inputs = Vec::with_capacity(wholes * image);
+        let mut kept: Vec<Prediction> = Vec::with_capacity(wholes);
+        let mut blobs: Vec<Blob> = Vec::with_capacity(wholes);
+        let mut becomes: Vec<Vec<usize>> = Vec::with_capacity(wholes);
+        let mut next = wholes;
+        let mut too_wide = Vec::new();
+        for (i, cands) in candidates.iter().enumerate() {
+            let first = next;
+            next += cands.iter().map(Vec::len).sum::<usize>();
+            let confidences: Vec<Vec<f32>> = {
+                let mut at = first;
+                cands
+                    .iter()
+                    .map(|c| {
+                        let v = predictions[at..at + c.len()]
+                            .iter()
+                            .map(|p| p.confidence)
+                            .collect();
+                        at += c.len();
+                        v
+                    })
+                    .collect()
+            };
+            let blob = &found.digits[i];
+            let start = kept.len();
+            let aspect = blob.rect.w as f32 / blob.rect.h.max(1) as f32;
+            let choice = segment::choose(
+                predictions[i].confidence,
+                aspect,
+                &confidences,
+                self.min_confidence,
+            );
+            match choice {
+                Some(c) => {
+                    let at = first + cands[..c].iter().map(Vec::len).sum::<usize>();
+                    for (k, cut) in cands[c].iter().enumerate() {
+                        inputs.extend_from_slice(&batch[(at + k) * image..(at + k + 1) * image]);
+                        kept.push(predictions[at + k].clone());
+                        blobs.push(Blob {
+                            rect: cut.rect,
+                            labels: blob.labels.clone(),
+                            area: blob.area / cands[c].len() as u32,
+                        });
+                    }
+                }
+                None => {
+                    inputs.extend_from_slice(&batch[i * image..(i + 1) * image]);
+                    if aspect > segment::ONE_DIGIT_WIDEST {
+                        // No single digit is this wide: left whole, it is not read.
+                        too_wide.push(kept.len());
+                    }
+                    kept.push(predictions[i].clone());
+                    blobs.push(blob.clone());
+                }
+            }
+            becomes.push((start..kept.len()).collect());
+        }
+        if self.second_look && !kept.is_empty() {
+            self.look_again(&inputs, &mut kept)?;
+        }
+        for i in too_wide {
+            kept[i].confidence = 0.0;
+        }
         let t3 = Instant::now();
+        found.numbers = found
+            .numbers
+            .iter()
+            .map(|n| n.iter().flat_map(|&i| becomes[i].iter().copied()).collect())
+            .collect();
+        found.digits = blobs;
         let digits = found
             .digits
             .iter()
-            .zip(predictions)
+            .zip(kept)
             .map(|(blob, p)| ReadDigit {
                 label: (p.confidence >= self.min_confidence)
                     .then(|| contract.labels[p.class].clone()),
@@ -189,7 +284,7 @@ impl Reader {
                 infer: t3 - t2,
             },
             found,
-            inputs: batch,
+            inputs,
         })
     }
 }

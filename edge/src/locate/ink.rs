@@ -1,0 +1,178 @@
+//! Which pixels are ink, from the ink-strength map `[H, W]` (0 = ground, 255 = full ink).
+//!
+//! Pens differ in how dark they write by a factor of five (pencil lays 0.15–0.35 of relative
+//! contrast, a marker 0.9), so no single level separates ink from paper on every page. What
+//! every pen shares is the shape of a stroke across its width: a core and edges that fade
+//! into the paper through the camera's blur. So a mark is taken whole down to a faint level
+//! (hysteresis: connected pixels above [`InkLevels::faint`]), kept only if its core reaches
+//! [`InkLevels::mark`] (paper grain and JPEG noise never build a core), and each pixel is then
+//! cut at a fixed fraction of the strongest ink within a stroke's reach of it
+//! ([`InkLevels::edge`] of the local core: the half-maximum width of a blurred stroke). A
+//! pencil digit and a marker digit come out as strokes of their drawn width, a digit half in
+//! shadow keeps both halves, and the blurred halos by which two dark strokes nearly touch
+//! fall away.
+
+use image::GrayImage;
+
+use super::components;
+
+/// The three levels of the ink decision, as strength values (0..=255).
+#[derive(Clone, Copy, Debug)]
+pub struct InkLevels {
+    /// Pixels at or above this, connected, make up one mark.
+    pub faint: u8,
+    /// A mark whose strongest pixels stay under this is paper texture, not ink.
+    pub mark: u8,
+    /// A mark's pixels under this fraction of its core's strength are its blurred edge.
+    pub edge: f32,
+}
+
+impl InkLevels {
+    /// The levels raised above what the frame's ground reaches: ink covers far less than a
+    /// fifth of a page, so the strength under which 80% of pixels lie is noise (on a dark
+    /// board, a few grey levels of sensor noise are a large relative contrast). The faint
+    /// level stays at three times that, and a mark's core at twice the faint level.
+    pub fn above_ground(self, strength: &GrayImage) -> InkLevels {
+        let mut hist = [0u32; 256];
+        for &s in strength.as_raw().iter().step_by(3) {
+            hist[usize::from(s)] += 1;
+        }
+        let total: u32 = hist.iter().sum();
+        let mut seen = 0;
+        let p80 = hist
+            .iter()
+            .position(|&n| {
+                seen += n;
+                seen * 5 >= total * 4
+            })
+            .unwrap_or(0) as u32;
+        let faint = self.faint.max((3 * p80).min(255) as u8);
+        InkLevels {
+            faint,
+            mark: self.mark.max(faint.saturating_mul(2)),
+            edge: self.edge,
+        }
+    }
+}
+
+/// The ink mask (1 = ink) of `strength` under `levels`; `local` is the strongest ink within a
+/// stroke's reach of each pixel (a maximum filter of `strength`).
+pub fn mask(strength: &GrayImage, local: &[u8], levels: InkLevels) -> GrayImage {
+    let (w, h) = strength.dimensions();
+    let faint: Vec<u8> = strength
+        .as_raw()
+        .iter()
+        .map(|&s| u8::from(s >= levels.faint))
+        .collect();
+    let faint = GrayImage::from_raw(w, h, faint).unwrap_or_else(|| GrayImage::new(w, h));
+    let (labels, blobs) = components::label(&faint);
+    // The core of a mark: its 90th-percentile strength, so a lone hot pixel (a JPEG block
+    // corner) does not make a core.
+    let mut hist = vec![[0u32; 64]; blobs.len() + 1];
+    for (&l, &s) in labels.as_raw().iter().zip(strength.as_raw()) {
+        if l != 0 {
+            hist[l as usize][usize::from(s >> 2)] += 1;
+        }
+    }
+    let keep: Vec<bool> = hist
+        .iter()
+        .map(|bins| {
+            let total: u32 = bins.iter().sum();
+            let mut seen = 0;
+            let bin = bins
+                .iter()
+                .rposition(|&n| {
+                    seen += n;
+                    seen * 10 > total
+                })
+                .unwrap_or(0);
+            ((bin as u32) << 2) + 2 >= u32::from(levels.mark)
+        })
+        .collect();
+    let out: Vec<u8> = labels
+        .as_raw()
+        .iter()
+        .zip(strength.as_raw())
+        .zip(local)
+        .map(|((&l, &s), &m)| {
+            u8::from(l != 0 && keep[l as usize] && f32::from(s) >= levels.edge * f32::from(m))
+        })
+        .collect();
+    GrayImage::from_raw(w, h, out).unwrap_or_else(|| GrayImage::new(w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    const LEVELS: InkLevels = InkLevels {
+        faint: 18,
+        mark: 36,
+        edge: 0.5,
+    };
+
+    /// A vertical stroke of `core` strength, 3 pixels wide, with 2 pixels of half-strength
+    /// blur on each side.
+    fn stroke(img: &mut GrayImage, x: u32, core: u8) {
+        for y in 10..40 {
+            for dx in 0..7u32 {
+                let v = if (2..5).contains(&dx) { core } else { core / 3 };
+                img.put_pixel(x + dx, y, Luma([v]));
+            }
+        }
+    }
+
+    /// The mask with the local core taken over ±3 pixels, as the finder does.
+    fn mask(strength: &GrayImage, levels: InkLevels) -> GrayImage {
+        let (w, h) = strength.dimensions();
+        let local: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let mut m = 0;
+                for yy in y.saturating_sub(3)..(y + 4).min(h) {
+                    for xx in x.saturating_sub(3)..(x + 4).min(w) {
+                        m = m.max(strength.get_pixel(xx, yy)[0]);
+                    }
+                }
+                m
+            })
+            .collect();
+        super::mask(strength, &local, levels)
+    }
+
+    fn columns(m: &GrayImage) -> Vec<u32> {
+        (0..m.width())
+            .filter(|&x| m.get_pixel(x, 20)[0] != 0)
+            .collect()
+    }
+
+    #[test]
+    fn faint_and_dark_strokes_come_out_at_their_core_width() {
+        for core in [60u8, 120, 250] {
+            let mut img = GrayImage::new(40, 50);
+            stroke(&mut img, 10, core);
+            let m = mask(&img, LEVELS);
+            assert_eq!(columns(&m), vec![12, 13, 14], "core {core}");
+        }
+    }
+
+    #[test]
+    fn paper_texture_without_a_core_is_not_ink() {
+        // Grain just over the faint level everywhere, never reaching a mark's core.
+        let img = GrayImage::from_fn(60, 60, |x, y| Luma([18 + ((x * 7 + y * 13) % 15) as u8]));
+        assert!(mask(&img, LEVELS).as_raw().iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn the_blurred_halo_joining_two_dark_strokes_is_cut() {
+        // Two dark strokes whose blurred edges overlap: one mark at the faint level, two at
+        // half of its core.
+        let mut img = GrayImage::new(40, 50);
+        stroke(&mut img, 5, 240);
+        stroke(&mut img, 10, 240);
+        let m = mask(&img, LEVELS);
+        let (_, blobs) = components::label(&m);
+        assert_eq!(blobs.len(), 2);
+    }
+}

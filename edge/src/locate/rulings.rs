@@ -1,0 +1,279 @@
+//! Rules, margin lines and grids printed on the paper, taken out of the ink mask `[H, W]` (half
+//! resolution) before its components are labelled.
+//!
+//! What tells a ruling from writing: it is a straight line (the page is flat, so tilt and
+//! perspective keep it straight), thin, and far longer than any stroke of a digit; it runs on
+//! across the digits written over it. So thin ink pixels vote for straight lines within 14°
+//! of the horizontal (a Hough transform over angle and offset; the vertical lines of a grid
+//! or a margin are found the same way on the transposed mask), and a line that wins is kept
+//! only where its pixels form long runs. On such a line the thin pixels are taken out; what a
+//! stroke crossing the line puts there stays (ink continues on both sides of the line), and
+//! so does ink clearly darker than the ruling itself (a pen over a printed rule).
+
+/// Steepest ruling, in degrees from the horizontal (or vertical).
+const MAX_TILT: f32 = 14.0;
+/// Angle step of the search, in degrees.
+const STEP: f32 = 0.5;
+/// Thickest ruling, in half-resolution pixels (rules are printed 0.1–0.3 mm wide).
+const THIN: u32 = 3;
+/// Least run of a ruling, in half-resolution pixels: longer than any digit's stroke at the
+/// sizes people write (a 120-pixel digit is 60 here).
+const LONG: u32 = 70;
+/// Largest gap bridged within one run (a digit's stroke across it, a faded stretch).
+const GAP: u32 = 6;
+/// Ink this much stronger than the ruling's own ink is a pen's, not the rule's.
+const DARKER: f32 = 1.6;
+
+/// Removes rulings from `mask` (1 = ink), with `strength` the ink-strength map; returns how
+/// many lines were taken out.
+pub fn remove(mask: &mut [u8], strength: &[u8], w: usize, h: usize) -> usize {
+    let mut n = remove_horizontal(mask, strength, w, h);
+    // The vertical lines of a grid or a margin: the same on the transpose.
+    let mut tm = transpose(mask, w, h);
+    let ts = transpose(strength, w, h);
+    let vertical = remove_horizontal(&mut tm, &ts, h, w);
+    if vertical > 0 {
+        mask.copy_from_slice(&transpose(&tm, h, w));
+    }
+    n += vertical;
+    n
+}
+
+fn transpose(v: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            out[x * h + y] = v[y * w + x];
+        }
+    }
+    out
+}
+
+/// Length of the vertical run of ink through each pixel (0 for ground), capped at 255.
+fn vertical_runs(mask: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let mut run = vec![0u8; w * h];
+    for x in 0..w {
+        let mut y = 0;
+        while y < h {
+            if mask[y * w + x] == 0 {
+                y += 1;
+                continue;
+            }
+            let start = y;
+            while y < h && mask[y * w + x] != 0 {
+                y += 1;
+            }
+            let len = (y - start).min(255) as u8;
+            for yy in start..y {
+                run[yy * w + x] = len;
+            }
+        }
+    }
+    run
+}
+
+fn remove_horizontal(mask: &mut [u8], strength: &[u8], w: usize, h: usize) -> usize {
+    if w < LONG as usize || h < 4 {
+        return 0;
+    }
+    let runs = vertical_runs(mask, w, h);
+    let thin: Vec<(f32, f32)> = (0..w * h)
+        .filter(|&i| runs[i] != 0 && u32::from(runs[i]) <= THIN)
+        .map(|i| ((i % w) as f32, (i / w) as f32))
+        .collect();
+    if thin.len() < LONG as usize {
+        return 0;
+    }
+    let angles: Vec<f32> = {
+        let k = (MAX_TILT / STEP) as i32;
+        (-k..=k).map(|i| (i as f32 * STEP).to_radians()).collect()
+    };
+    // ρ = y·cos θ − x·sin θ, offset so every bin is non-negative.
+    let pad = (w as f32 * MAX_TILT.to_radians().sin()).ceil() as i32 + 2;
+    let bins = (h as i32 + 2 * pad) as usize;
+    let mut acc = vec![0u32; angles.len() * bins];
+    for (a, &t) in angles.iter().enumerate() {
+        let (s, c) = t.sin_cos();
+        let row = &mut acc[a * bins..(a + 1) * bins];
+        for &(x, y) in &thin {
+            let rho = (y * c - x * s).round() as i32 + pad;
+            if let Some(b) = row.get_mut(rho as usize) {
+                *b += 1;
+            }
+        }
+    }
+    // A tilted line spreads over two neighbouring offsets: score three bins together.
+    let score = |a: usize, b: usize| -> u32 {
+        let row = &acc[a * bins..(a + 1) * bins];
+        row[b.saturating_sub(1)] + row[b] + row.get(b + 1).copied().unwrap_or(0)
+    };
+    let mut peaks: Vec<(u32, usize, usize)> = Vec::new();
+    for a in 0..angles.len() {
+        for b in 0..bins {
+            let v = score(a, b);
+            if v < LONG {
+                continue;
+            }
+            let local_max = (a.saturating_sub(2)..(a + 3).min(angles.len())).all(|aa| {
+                (b.saturating_sub(3)..(b + 4).min(bins)).all(|bb| {
+                    let u = score(aa, bb);
+                    u < v || (u == v && (aa, bb) >= (a, b))
+                })
+            });
+            if local_max {
+                peaks.push((v, a, b));
+            }
+        }
+    }
+    let mut removed = 0;
+    for (_, a, b) in peaks {
+        let (s, c) = angles[a].sin_cos();
+        let rho = b as f32 - pad as f32;
+        if erase_line(mask, strength, &runs, w, h, rho, s, c) {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Takes out the line `y·cos θ − x·sin θ = ρ` where its thin pixels run long; whether it did.
+#[allow(clippy::too_many_arguments)]
+fn erase_line(
+    mask: &mut [u8],
+    strength: &[u8],
+    runs: &[u8],
+    w: usize,
+    h: usize,
+    rho: f32,
+    s: f32,
+    c: f32,
+) -> bool {
+    let y_at = |x: usize| (rho + x as f32 * s) / c;
+    // The line's own pixels at each column: thin ink within 1.5 pixels of it.
+    let on_line = |x: usize| -> Option<(usize, usize)> {
+        let y = y_at(x);
+        let (lo, hi) = (
+            (y - 1.5).floor().max(0.0) as usize,
+            (y + 1.5).ceil() as usize,
+        );
+        let hit = (lo..=hi.min(h - 1)).filter(|&yy| {
+            let i = yy * w + x;
+            mask[i] != 0 && u32::from(runs[i]) <= THIN
+        });
+        let (mut a, mut z) = (usize::MAX, 0);
+        for yy in hit {
+            a = a.min(yy);
+            z = z.max(yy);
+        }
+        (a != usize::MAX).then_some((a, z))
+    };
+    let hits: Vec<Option<(usize, usize)>> = (0..w).map(on_line).collect();
+    // Long runs along the line, bridging short gaps.
+    let mut segments: Vec<(usize, usize)> = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut last = 0usize;
+    for (x, hit) in hits.iter().enumerate() {
+        if hit.is_some() {
+            if start.is_none() || x - last > GAP as usize + 1 {
+                if let Some(s0) = start {
+                    segments.push((s0, last));
+                }
+                start = Some(x);
+            }
+            last = x;
+        }
+    }
+    if let Some(s0) = start {
+        segments.push((s0, last));
+    }
+    segments.retain(|&(a, z)| z - a + 1 >= LONG as usize);
+    if segments.is_empty() {
+        return false;
+    }
+    // The ruling's own ink strength: the median over its thin pixels.
+    let mut own: Vec<u8> = segments
+        .iter()
+        .flat_map(|&(a, z)| (a..=z).filter_map(|x| hits[x].map(|(y, _)| strength[y * w + x])))
+        .collect();
+    own.sort_unstable();
+    let line_strength = f32::from(own.get(own.len() / 2).copied().unwrap_or(0));
+    for &(a, z) in &segments {
+        for x in a..=z {
+            let Some((y0, y1)) = hits[x] else {
+                continue;
+            };
+            // A stroke crossing the line leaves ink just above and just below it.
+            let above = y0.checked_sub(1).is_some_and(|y| mask[y * w + x] != 0);
+            let below = y1 + 1 < h && mask[(y1 + 1) * w + x] != 0;
+            if above && below {
+                continue;
+            }
+            for y in y0..=y1 {
+                let i = y * w + x;
+                if u32::from(runs[i]) <= THIN && f32::from(strength[i]) <= DARKER * line_strength {
+                    mask[i] = 0;
+                }
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `w × h` mask with a tilted rule and a vertical stroke crossing it.
+    fn page(w: usize, h: usize, tilt: f32) -> (Vec<u8>, Vec<u8>) {
+        let mut mask = vec![0u8; w * h];
+        let mut strength = vec![0u8; w * h];
+        for x in 5..w - 5 {
+            let y = (40.0 + x as f32 * tilt).round() as usize;
+            mask[y * w + x] = 1;
+            strength[y * w + x] = 40;
+        }
+        // A stroke 2 pixels wide from row 20 to row 60 at column 100, darker than the rule.
+        for y in 20..60 {
+            for x in 100..102 {
+                mask[y * w + x] = 1;
+                strength[y * w + x] = 120;
+            }
+        }
+        (mask, strength)
+    }
+
+    #[test]
+    fn a_tilted_rule_is_removed_and_the_stroke_across_it_kept() {
+        let (w, h) = (300, 120);
+        for tilt in [0.0f32, 0.1, -0.15] {
+            let (mut mask, strength) = page(w, h, tilt);
+            let n = remove(&mut mask, &strength, w, h);
+            assert!(n >= 1, "tilt {tilt}");
+            let rule_left: usize = (5..90)
+                .map(|x| {
+                    let y = (40.0 + x as f32 * tilt).round() as usize;
+                    usize::from(mask[y * w + x])
+                })
+                .sum();
+            assert_eq!(rule_left, 0, "tilt {tilt}: rule pixels left");
+            let stroke: usize = (20..60).map(|y| usize::from(mask[y * w + 100])).sum();
+            assert_eq!(stroke, 40, "tilt {tilt}: the stroke was cut");
+        }
+    }
+
+    #[test]
+    fn strokes_shorter_than_a_ruling_stay() {
+        // A row of short horizontal dashes (the tops of written fives), none as long as a rule.
+        let (w, h) = (300, 60);
+        let mut mask = vec![0u8; w * h];
+        for k in 0..10 {
+            for x in k * 28..k * 28 + 18 {
+                mask[30 * w + x] = 1;
+            }
+        }
+        let before = mask.clone();
+        let strength = vec![80u8; w * h];
+        assert_eq!(remove(&mut mask, &strength, w, h), 0);
+        assert_eq!(mask, before);
+    }
+}

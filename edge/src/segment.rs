@@ -1,0 +1,221 @@
+//! Touching digits: quick handwriting joins neighbouring digits, and a thick pen joins more of
+//! them, so one blob may hold two to four digits. Candidate segmentations cut the blob where
+//! its ink is thinnest across the writing direction (minima of the column profile of its own
+//! ink), along the writing's slant (three shears, since people slant their digits both ways);
+//! the reader classifies every candidate piece in the frame's one batch and keeps the
+//! segmentation whose weakest piece the model is surest of ([`choose`]), and a piece the model
+//! does not take for a digit makes its segmentation fail.
+
+use crate::locate::{Blob, Located, Rect};
+use crate::normalise::Cut;
+
+/// Width over height from which a blob may hold two digits: a single digit's ink is rarely
+/// wider than 0.55 of its height once it is written upright (a "0" or a "4" come nearest),
+/// while two touching digits are wider.
+pub const TWO_DIGITS: f32 = 0.55;
+
+/// Width over height that each further digit adds.
+const PER_DIGIT: f32 = 0.45;
+
+/// Slants tried for the cuts (horizontal shift per row).
+const SLANTS: [f32; 3] = [-0.25, 0.0, 0.25];
+
+/// Each piece must span this fraction of the blob's height: every digit spans most of the
+/// line's height, so a cut that leaves a short piece has cut a stroke off, not a digit.
+const PIECE_HEIGHT: f32 = 0.5;
+
+/// Candidate segmentations of `blob` into 2.. pieces, each piece a [`Cut`]; none for a blob
+/// too narrow to hold two digits or not of the frame's digit height (`typical`, the median
+/// height of its digits, see [`LINE_HEIGHT`]).
+pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Vec<Vec<Cut>> {
+    let r = blob.rect;
+    let aspect = r.w as f32 / r.h.max(1) as f32;
+    let h = r.h as f32;
+    if aspect < TWO_DIGITS || r.h < 8 || h < LINE_HEIGHT.0 * typical || h > LINE_HEIGHT.1 * typical
+    {
+        return Vec::new();
+    }
+    let most = (2.0 + ((aspect - TWO_DIGITS) / PER_DIGIT).floor()).clamp(2.0, 4.0) as usize;
+    // The blob's own ink at half resolution, as frame coordinates of pixel centres.
+    let (hw, hh) = found.labels.dimensions();
+    let (hx0, hy0) = (r.x / 2, r.y / 2);
+    let (hx1, hy1) = (
+        (r.x + r.w).div_ceil(2).min(hw),
+        (r.y + r.h).div_ceil(2).min(hh),
+    );
+    let mut ink = Vec::new();
+    for hy in hy0..hy1 {
+        for hx in hx0..hx1 {
+            if blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]) {
+                ink.push((2.0 * hx as f32 + 1.0, 2.0 * hy as f32 + 1.0));
+            }
+        }
+    }
+    if ink.len() < 12 {
+        return Vec::new();
+    }
+    let y_mid = r.y as f32 + r.h as f32 / 2.0;
+    let mut out: Vec<Vec<Cut>> = Vec::new();
+    for slant in SLANTS {
+        let sheared: Vec<f32> = ink.iter().map(|&(x, y)| x - slant * (y - y_mid)).collect();
+        let lo = sheared.iter().copied().fold(f32::MAX, f32::min) - 1.0;
+        let hi = sheared.iter().copied().fold(f32::MIN, f32::max) + 1.0;
+        // Column profile in bins of two frame pixels (one half-resolution column), smoothed.
+        let bins = (((hi - lo) / 2.0).ceil() as usize).max(1);
+        let mut profile = vec![0f32; bins];
+        for &s in &sheared {
+            profile[(((s - lo) / 2.0) as usize).min(bins - 1)] += 1.0;
+        }
+        let smooth: Vec<f32> = (0..bins)
+            .map(|i| {
+                let at = |j: isize| profile.get(j as usize).copied().unwrap_or(0.0);
+                let i = i as isize;
+                at(i - 1) + 2.0 * at(i) + at(i + 1)
+            })
+            .collect();
+        for k in 2..=most {
+            let step = bins as f32 / k as f32;
+            let mut bounds = vec![lo];
+            for i in 1..k {
+                let centre = step * i as f32;
+                let (a, b) = (
+                    ((centre - 0.3 * step).floor().max(1.0)) as usize,
+                    ((centre + 0.3 * step).ceil() as usize).min(bins - 1),
+                );
+                let Some(best) = (a..=b.max(a)).min_by(|&x, &y| smooth[x].total_cmp(&smooth[y]))
+                else {
+                    continue;
+                };
+                bounds.push(lo + 2.0 * best as f32 + 1.0);
+            }
+            bounds.push(hi);
+            if bounds.len() != k + 1 {
+                continue;
+            }
+            if let Some(pieces) = pieces(&ink, &sheared, &bounds, slant, y_mid, r) {
+                if !out.contains(&pieces) {
+                    out.push(pieces);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The pieces between consecutive `bounds`, or `None` when one is too short or too small.
+fn pieces(
+    ink: &[(f32, f32)],
+    sheared: &[f32],
+    bounds: &[f32],
+    slant: f32,
+    y_mid: f32,
+    r: Rect,
+) -> Option<Vec<Cut>> {
+    let mut out = Vec::with_capacity(bounds.len() - 1);
+    for w in bounds.windows(2) {
+        let (mut x0, mut y0, mut x1, mut y1, mut n) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN, 0);
+        for (&(x, y), &s) in ink.iter().zip(sheared) {
+            if s >= w[0] && s < w[1] {
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x);
+                y1 = y1.max(y);
+                n += 1;
+            }
+        }
+        if n < 6 || (y1 - y0 + 2.0) < PIECE_HEIGHT * r.h as f32 {
+            return None;
+        }
+        // Back to frame pixels: each half-resolution pixel covers two.
+        let (bx, by) = (
+            (x0 - 1.0).max(r.x as f32) as u32,
+            (y0 - 1.0).max(r.y as f32) as u32,
+        );
+        let (ex, ey) = (
+            ((x1 + 1.0) as u32).min(r.x + r.w),
+            ((y1 + 1.0) as u32).min(r.y + r.h),
+        );
+        out.push(Cut {
+            slant,
+            y_mid,
+            from: w[0],
+            to: w[1],
+            rect: Rect {
+                x: bx,
+                y: by,
+                w: ex.saturating_sub(bx).max(1),
+                h: ey.saturating_sub(by).max(1),
+            },
+        });
+    }
+    Some(out)
+}
+
+/// Width over height beyond which one digit is rare enough that a blob the model reads as a
+/// digit may still be two: wide zeros and twos reach about 1.0.
+pub const WIDER_THAN_ONE: f32 = 1.1;
+
+/// Width over height beyond which a blob is never one digit; left uncut, it is reported as
+/// unknown.
+pub const ONE_DIGIT_WIDEST: f32 = 1.5;
+
+/// Confidence every piece must reach to cut a blob no wider than one digit: a wrong cut
+/// reports two wrong digits where the whole reported one unknown.
+pub const SURE: f32 = 0.9;
+
+/// Heights, relative to the median digit of the frame, of blobs that may be touching digits:
+/// digits that touch stand on one line of writing and share its height; what is much
+/// taller or shorter is something else (an edge, a scribble, a speck).
+pub const LINE_HEIGHT: (f32, f32) = (0.7, 1.5);
+
+/// Which reading of a blob to keep: `whole` is the model's confidence in the blob as one
+/// digit, `splits[i]` the confidences of candidate `i`'s pieces, `aspect` the blob's width
+/// over height. A segmentation is kept when every piece is a digit to the model (at least
+/// `min_confidence`) and its weakest piece is surer than the whole blob, and either the
+/// whole is no digit to the model or the blob is wider than one digit comes
+/// ([`WIDER_THAN_ONE`]): halves of a digit the model already reads are often digits too (a
+/// "0" cut in two reads as two ones). Returns the candidate's index, or `None` for the whole.
+pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32) -> Option<usize> {
+    let (best, weakest) = splits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.iter().copied().fold(f32::MAX, f32::min)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    // A blob as narrow as one digit is cut only on the model's firm word for every piece.
+    let bar = if aspect >= WIDER_THAN_ONE {
+        min_confidence
+    } else if whole < min_confidence {
+        min_confidence.max(SURE)
+    } else {
+        return None;
+    };
+    (weakest >= bar && weakest > whole).then_some(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_split_is_kept_only_when_every_piece_is_a_surer_digit() {
+        // Two pieces both sure, the whole unsure: split.
+        assert_eq!(choose(0.4, 0.8, &[vec![0.95, 0.9]], 0.5), Some(0));
+        // … but not on the model's middling word for a blob as narrow as one digit.
+        assert_eq!(choose(0.4, 0.8, &[vec![0.95, 0.7]], 0.5), None);
+        assert_eq!(choose(0.4, 1.2, &[vec![0.95, 0.7]], 0.5), Some(0));
+        // One piece not a digit: no split.
+        assert_eq!(choose(0.4, 0.8, &[vec![0.95, 0.3]], 0.5), None);
+        // The whole already surer than the weakest piece: no split.
+        assert_eq!(choose(0.97, 1.5, &[vec![0.99, 0.95]], 0.5), None);
+        // … and split when wider than one digit comes.
+        assert_eq!(choose(0.8, 1.2, &[vec![0.99, 0.99]], 0.5), Some(0));
+        // The better of two candidates by its weakest piece.
+        assert_eq!(
+            choose(0.2, 1.5, &[vec![0.99, 0.6], vec![0.8, 0.85, 0.9]], 0.5),
+            Some(1)
+        );
+        // A blob the model reads, no wider than one digit: never cut.
+        assert_eq!(choose(0.8, 1.0, &[vec![0.99, 0.99]], 0.5), None);
+        assert_eq!(choose(0.2, 1.5, &[], 0.5), None);
+    }
+}
