@@ -165,33 +165,43 @@ impl Reader {
         for blob in &found.digits {
             batch.extend(input(&found, blob, None));
         }
-        // Touching digits: every candidate piece goes into the same batch.
+        let wholes = found.digits.len();
+        let mut predictions = if batch.is_empty() {
+            Vec::new()
+        } else {
+            self.classifier.classify(&batch)?
+        };
+        // Touching digits: the pieces of every blob that may be cut (see `segment::choose`)
+        // go into a second batch.
         let mut heights: Vec<u32> = found.digits.iter().map(|d| d.rect.h).collect();
         heights.sort_unstable();
         let typical = heights.get(heights.len() / 2).copied().unwrap_or(0) as f32;
         let candidates: Vec<Vec<Vec<Cut>>> = found
             .digits
             .iter()
-            .map(|b| {
-                if self.split_touching {
+            .zip(&predictions)
+            .map(|(b, p)| {
+                let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
+                if self.split_touching
+                    && segment::may_cut(p.confidence, aspect, self.min_confidence)
+                {
                     segment::candidates(&found, b, typical)
                 } else {
                     Vec::new()
                 }
             })
             .collect();
-        let wholes = found.digits.len();
+        let mut pieces = Vec::new();
         for (blob, cands) in found.digits.iter().zip(&candidates) {
             for cut in cands.iter().flatten() {
-                batch.extend(input(&found, blob, Some(cut)));
+                pieces.extend(input(&found, blob, Some(cut)));
             }
         }
+        batch.extend_from_slice(&pieces);
         let t2 = Instant::now();
-        let predictions = if batch.is_empty() {
-            Vec::new()
-        } else {
-            self.classifier.classify(&batch)?
-        };
+        if !pieces.is_empty() {
+            predictions.extend(self.classifier.classify(&pieces)?);
+        }
         // Keep, per blob, the whole or the best segmentation.
         let image = side * side;
         let mut inputs = Vec::with_capacity(wholes * image);
@@ -241,8 +251,10 @@ impl Reader {
                 }
                 None => {
                     inputs.extend_from_slice(&batch[i * image..(i + 1) * image]);
-                    if aspect > segment::ONE_DIGIT_WIDEST {
-                        // No single digit is this wide: left whole, it is not read.
+                    let stacked = wholes >= 3 && blob.rect.h as f32 > segment::TALLEST * typical;
+                    if aspect > segment::ONE_DIGIT_WIDEST || stacked {
+                        // No single digit is this wide, or this much taller than the frame's
+                        // others: left whole, it is not read.
                         too_wide.push(kept.len());
                     }
                     kept.push(predictions[i].clone());

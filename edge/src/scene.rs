@@ -401,4 +401,70 @@ mod tests {
         split.add(&truth, &read, &[vec![0], vec![1], vec![2]]);
         assert_eq!(split.numbers_exact, 0);
     }
+
+    #[test]
+    fn the_breakdown_counts_each_digit_under_its_own_height_and_touching() {
+        let truth = SceneTruth {
+            file: "p.jpg".into(),
+            ink: "dark".into(),
+            digits: vec![
+                TruthDigit {
+                    digit: "1".into(),
+                    bbox: [10, 10, 10, 20],
+                    touching: true,
+                },
+                TruthDigit {
+                    digit: "2".into(),
+                    bbox: [20, 10, 10, 20],
+                    touching: true,
+                },
+                TruthDigit {
+                    digit: "3".into(),
+                    bbox: [100, 10, 40, 70],
+                    touching: false,
+                },
+            ],
+            numbers: vec![vec![0, 1], vec![2]],
+            distractors: vec![],
+            page: Some(PageFactors {
+                style: "pages".into(),
+                paper: "ruled".into(),
+                pen: "pencil".into(),
+                lines: 1,
+            }),
+        };
+        // The touching pair read as one unknown blob; the tall 3 read right; a false report.
+        let read = vec![
+            digit(None, [10, 10, 20, 20]),
+            digit(Some("3"), [100, 10, 40, 70]),
+            digit(Some("7"), [300, 10, 20, 20]),
+        ];
+        let numbers = [vec![0], vec![1], vec![2]];
+        let o = Outcome::of(&truth, &read, &numbers);
+        let mut b = Breakdown::default();
+        b.add(&truth, &o);
+        let row = |k: &str| b.rows.get(k).cloned().unwrap_or_default();
+        assert_eq!(
+            (row("touching=yes").digits, row("touching=yes").read_right),
+            (2, 0)
+        );
+        assert_eq!(
+            (row("touching=no").digits, row("touching=no").read_right),
+            (1, 1)
+        );
+        assert_eq!(
+            (row("height=00-29").digits, row("height=60-89").read_right),
+            (2, 1)
+        );
+        assert_eq!(row("height=60-89").numbers_exact, 1);
+        // The false report counts against the page's factors, not against a digit height.
+        assert_eq!(
+            (row("pen=pencil").reported, row("pen=pencil").reported_right),
+            (2, 1)
+        );
+        assert_eq!(row("height=60-89").reported, 1);
+        let mut whole = Score::default();
+        whole.add(&truth, &read, &numbers);
+        assert_eq!(row("paper=ruled"), Score { marks: 0, ..whole });
+    }
 }

@@ -159,6 +159,11 @@ pub const WIDER_THAN_ONE: f32 = 1.1;
 /// unknown.
 pub const ONE_DIGIT_WIDEST: f32 = 1.5;
 
+/// Height over the frame's median digit height beyond which a blob is not one digit but
+/// digits of two lines of writing run together (one writer writes one size on a page); it is
+/// reported as unknown.
+pub const TALLEST: f32 = 1.6;
+
 /// Confidence every piece must reach to cut a blob no wider than one digit: a wrong cut
 /// reports two wrong digits where the whole reported one unknown.
 pub const SURE: f32 = 0.9;
@@ -176,6 +181,9 @@ pub const LINE_HEIGHT: (f32, f32) = (0.7, 1.5);
 /// ([`WIDER_THAN_ONE`]): halves of a digit the model already reads are often digits too (a
 /// "0" cut in two reads as two ones). Returns the candidate's index, or `None` for the whole.
 pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32) -> Option<usize> {
+    if !may_cut(whole, aspect, min_confidence) {
+        return None;
+    }
     let (best, weakest) = splits
         .iter()
         .enumerate()
@@ -184,12 +192,17 @@ pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32)
     // A blob as narrow as one digit is cut only on the model's firm word for every piece.
     let bar = if aspect >= WIDER_THAN_ONE {
         min_confidence
-    } else if whole < min_confidence {
-        min_confidence.max(SURE)
     } else {
-        return None;
+        min_confidence.max(SURE)
     };
     (weakest >= bar && weakest > whole).then_some(best)
+}
+
+/// Whether [`choose`] could cut a blob read with confidence `whole`: one wider than one digit
+/// comes, or one wide enough for two that the model does not read as a digit. The reader
+/// classifies candidate pieces of these blobs only.
+pub fn may_cut(whole: f32, aspect: f32, min_confidence: f32) -> bool {
+    aspect >= WIDER_THAN_ONE || (aspect >= TWO_DIGITS && whole < min_confidence)
 }
 
 #[cfg(test)]

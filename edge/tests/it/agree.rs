@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::common::{edge, one_line_error, run, workspace};
 
 /// The MNIST files: `MNIST_DIR`, else `data/mnist` in the workspace.
-fn mnist_dir() -> PathBuf {
+pub(crate) fn mnist_dir() -> PathBuf {
     let dir = std::env::var_os("MNIST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("data/mnist"));

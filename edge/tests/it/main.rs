@@ -4,4 +4,5 @@ mod agree;
 mod common;
 mod errors;
 mod live;
+mod pages;
 mod run;

@@ -1,0 +1,170 @@
+//! `edge run` on what people write on notebook pages (issue 13): digits that touch, pencil,
+//! squared paper. Frames are composed here from official MNIST test digits (read through
+//! `MNIST_DIR`) and written as PNG files, then read by the binary as a user's files would be.
+
+use std::path::Path;
+
+use image::{GrayImage, Luma};
+
+use crate::agree::mnist_dir;
+use crate::common::{edge, reports};
+
+/// The first test image of each label, as (label, 28×28 pixels).
+fn one_of_each() -> Vec<(u8, Vec<u8>)> {
+    let (images, labels) = edge::idx::test_set(&mnist_dir()).unwrap();
+    (0..10u8)
+        .map(|d| {
+            let i = labels.iter().position(|&l| l == d).unwrap();
+            (d, images[i * 784..(i + 1) * 784].to_vec())
+        })
+        .collect()
+}
+
+/// The tight crop of a 28×28 digit: (pixels, width, height).
+fn tight(img: &[u8]) -> (Vec<u8>, usize, usize) {
+    let rows: Vec<usize> = (0..28)
+        .filter(|&y| img[y * 28..y * 28 + 28].iter().any(|&v| v > 0))
+        .collect();
+    let cols: Vec<usize> = (0..28)
+        .filter(|&x| (0..28).any(|y| img[y * 28 + x] > 0))
+        .collect();
+    let (y0, y1, x0, x1) = (
+        rows[0],
+        *rows.last().unwrap(),
+        cols[0],
+        *cols.last().unwrap(),
+    );
+    let (w, h) = (x1 + 1 - x0, y1 + 1 - y0);
+    let crop = (0..w * h)
+        .map(|i| img[(i / w + y0) * 28 + i % w + x0])
+        .collect();
+    (crop, w, h)
+}
+
+/// A 640×480 sheet of paper (grey level `paper`), optionally squared with lines of contrast
+/// 0.35 every `grid` pixels (as dark as the darkest printed grids, so the finder's faint
+/// levels see it).
+fn sheet(paper: f32, grid: Option<u32>) -> Vec<f32> {
+    (0..640 * 480)
+        .map(|i| {
+            let (x, y) = (i % 640, i / 640);
+            let on_grid = grid.is_some_and(|g| x % g == 0 || y % g == 0);
+            if on_grid {
+                paper * 0.8
+            } else {
+                paper
+            }
+        })
+        .collect()
+}
+
+/// Writes `digit` `height` pixels tall with its left edge at `x` and its bottom on `base`,
+/// darkening the paper by `contrast` where the ink is full; returns its right edge.
+fn write(page: &mut [f32], digit: &[u8], x: f32, base: f32, height: f32, contrast: f32) -> f32 {
+    let (crop, cw, ch) = tight(digit);
+    let k = height / ch as f32;
+    let w = cw as f32 * k;
+    for py in (base - height) as usize..base as usize {
+        for px in x as usize..(x + w).ceil() as usize {
+            let (u, v) = (
+                (px as f32 + 0.5 - x) / k - 0.5,
+                (py as f32 + 0.5 - base + height) / k - 0.5,
+            );
+            let (iu, iv) = (u.floor().max(0.0) as usize, v.floor().max(0.0) as usize);
+            let (fu, fv) = (
+                (u - iu as f32).clamp(0.0, 1.0),
+                (v - iv as f32).clamp(0.0, 1.0),
+            );
+            let at =
+                |a: usize, b: usize| f32::from(crop[b.min(ch - 1) * cw + a.min(cw - 1)]) / 255.0;
+            let a = (at(iu, iv) * (1.0 - fu) + at(iu + 1, iv) * fu) * (1.0 - fv)
+                + (at(iu, iv + 1) * (1.0 - fu) + at(iu + 1, iv + 1) * fu) * fv;
+            page[py * 640 + px] *= 1.0 - contrast * a;
+        }
+    }
+    x + w
+}
+
+fn save(page: &[f32], path: &Path) {
+    let img = GrayImage::from_fn(640, 480, |x, y| {
+        Luma([page[(y * 640 + x) as usize].round().clamp(0.0, 255.0) as u8])
+    });
+    imageproc::filter::gaussian_blur_f32(&img, 0.8)
+        .save(path)
+        .unwrap();
+}
+
+/// The numbers `edge run` reads in each frame of `dir`, by file name.
+fn numbers(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = reports(edge().arg("run").arg("--input").arg(dir))
+        .into_iter()
+        .map(|r| {
+            let name = Path::new(&r.source)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, r.numbers)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn issue13_touching_digits_are_read_as_two() {
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = [
+        (3, 5),
+        (2, 7),
+        (4, 6),
+        (8, 0),
+        (5, 9),
+        (7, 2),
+        (6, 3),
+        (9, 4),
+    ];
+    for (k, (a, b)) in pairs.iter().enumerate() {
+        let mut page = sheet(225.0, None);
+        // Two digits whose ink overlaps by three pixels, and a number far away on the line.
+        let right = write(&mut page, &digits[*a].1, 150.0, 260.0, 60.0, 0.85);
+        write(&mut page, &digits[*b].1, right - 3.0, 260.0, 60.0, 0.85);
+        write(&mut page, &digits[1].1, 450.0, 260.0, 60.0, 0.85);
+        save(&page, &dir.path().join(format!("pair-{k}.png")));
+    }
+    let read = numbers(dir.path());
+    let right = read
+        .iter()
+        .zip(pairs)
+        .filter(|((_, n), (a, b))| n.first() == Some(&format!("{a}{b}")))
+        .count();
+    assert!(right >= 6, "{right} of 8 touching pairs read: {read:?}");
+}
+
+#[test]
+fn issue13_pencil_is_read() {
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    let mut page = sheet(230.0, None);
+    let mut x = 120.0;
+    for d in [2usize, 0, 4, 7] {
+        // Pencil: a fifth darker than the paper where the graphite is full.
+        x = write(&mut page, &digits[d].1, x, 260.0, 50.0, 0.2) + 10.0;
+    }
+    save(&page, &dir.path().join("pencil.png"));
+    assert_eq!(numbers(dir.path())[0].1, ["2047"]);
+}
+
+#[test]
+fn issue13_digits_on_squared_paper_are_read_and_the_grid_is_not() {
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    let mut page = sheet(230.0, Some(25));
+    let mut x = 110.0;
+    for d in [5usize, 8, 3, 1] {
+        x = write(&mut page, &digits[d].1, x, 262.0, 45.0, 0.8) + 12.0;
+    }
+    save(&page, &dir.path().join("squared.png"));
+    assert_eq!(numbers(dir.path())[0].1, ["5831"]);
+}
