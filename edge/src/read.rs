@@ -176,24 +176,21 @@ impl Reader {
         let mut heights: Vec<u32> = found.digits.iter().map(|d| d.rect.h).collect();
         heights.sort_unstable();
         let typical = heights.get(heights.len() / 2).copied().unwrap_or(0) as f32;
-        let candidates: Vec<Vec<Vec<Cut>>> = found
+        let candidates: Vec<segment::Candidates> = found
             .digits
             .iter()
-            .zip(&predictions)
-            .map(|(b, p)| {
+            .map(|b| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
-                if self.split_touching
-                    && segment::may_cut(p.confidence, aspect, self.min_confidence)
-                {
+                if self.split_touching && segment::may_cut(aspect) {
                     segment::candidates(&found, b, typical)
                 } else {
-                    Vec::new()
+                    segment::Candidates::default()
                 }
             })
             .collect();
         let mut pieces = Vec::new();
         for (blob, cands) in found.digits.iter().zip(&candidates) {
-            for cut in cands.iter().flatten() {
+            for cut in &cands.pieces {
                 pieces.extend(input(&found, blob, Some(cut)));
             }
         }
@@ -212,21 +209,16 @@ impl Reader {
         let mut too_wide = Vec::new();
         for (i, cands) in candidates.iter().enumerate() {
             let first = next;
-            next += cands.iter().map(Vec::len).sum::<usize>();
-            let confidences: Vec<Vec<f32>> = {
-                let mut at = first;
-                cands
-                    .iter()
-                    .map(|c| {
-                        let v = predictions[at..at + c.len()]
-                            .iter()
-                            .map(|p| p.confidence)
-                            .collect();
-                        at += c.len();
-                        v
-                    })
-                    .collect()
-            };
+            next += cands.pieces.len();
+            let confidences: Vec<Vec<f32>> = cands
+                .segmentations
+                .iter()
+                .map(|seg| {
+                    seg.iter()
+                        .map(|&k| predictions[first + k].confidence)
+                        .collect()
+                })
+                .collect();
             let blob = &found.digits[i];
             let start = kept.len();
             let aspect = blob.rect.w as f32 / blob.rect.h.max(1) as f32;
@@ -238,14 +230,15 @@ impl Reader {
             );
             match choice {
                 Some(c) => {
-                    let at = first + cands[..c].iter().map(Vec::len).sum::<usize>();
-                    for (k, cut) in cands[c].iter().enumerate() {
-                        inputs.extend_from_slice(&batch[(at + k) * image..(at + k + 1) * image]);
-                        kept.push(predictions[at + k].clone());
+                    let seg = &cands.segmentations[c];
+                    for &k in seg {
+                        let at = first + k;
+                        inputs.extend_from_slice(&batch[at * image..(at + 1) * image]);
+                        kept.push(predictions[at].clone());
                         blobs.push(Blob {
-                            rect: cut.rect,
+                            rect: cands.pieces[k].rect,
                             labels: blob.labels.clone(),
-                            area: blob.area / cands[c].len() as u32,
+                            area: blob.area / seg.len() as u32,
                         });
                     }
                 }

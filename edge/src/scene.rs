@@ -212,6 +212,9 @@ pub struct Breakdown {
 impl Breakdown {
     /// Adds one frame's outcome.
     pub fn add(&mut self, truth: &SceneTruth, o: &Outcome) {
+        if truth.digits.is_empty() && o.unmatched_reports == 0 {
+            return;
+        }
         let mut frame_keys = Vec::new();
         if let Some(p) = &truth.page {
             frame_keys.push(format!("style={}", p.style));

@@ -24,16 +24,31 @@ const SLANTS: [f32; 3] = [-0.25, 0.0, 0.25];
 /// line's height, so a cut that leaves a short piece has cut a stroke off, not a digit.
 const PIECE_HEIGHT: f32 = 0.5;
 
-/// Candidate segmentations of `blob` into 2.. pieces, each piece a [`Cut`]; none for a blob
-/// too narrow to hold two digits or not of the frame's digit height (`typical`, the median
-/// height of its digits, see [`LINE_HEIGHT`]).
-pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Vec<Vec<Cut>> {
+/// Candidate segmentations of one blob: the distinct pieces, and each segmentation as the
+/// indices of its pieces from left to right (a piece shared by several is classified once).
+#[derive(Clone, Debug, Default)]
+pub struct Candidates {
+    /// Every distinct piece.
+    pub pieces: Vec<Cut>,
+    /// Segmentations, as indices into `pieces`.
+    pub segmentations: Vec<Vec<usize>>,
+}
+
+/// Cut positions tried per slant: the deepest local minima of the column profile.
+const CUTS: usize = 3;
+
+/// Candidate segmentations of `blob` into 2–4 pieces, cut at the deepest minima of its
+/// column profile anywhere but its outer eighths (a "1" beside an "8" is cut at a third of
+/// the width, not the half); none for a blob too narrow to hold two digits or not of the
+/// frame's digit height (`typical`, the median height of its digits, see [`LINE_HEIGHT`]).
+pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
+    let mut out = Candidates::default();
     let r = blob.rect;
     let aspect = r.w as f32 / r.h.max(1) as f32;
     let h = r.h as f32;
     if aspect < TWO_DIGITS || r.h < 8 || h < LINE_HEIGHT.0 * typical || h > LINE_HEIGHT.1 * typical
     {
-        return Vec::new();
+        return out;
     }
     let most = (2.0 + ((aspect - TWO_DIGITS) / PER_DIGIT).floor()).clamp(2.0, 4.0) as usize;
     // The blob's own ink at half resolution, as frame coordinates of pixel centres.
@@ -52,10 +67,9 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Vec<Vec<Cut>> {
         }
     }
     if ink.len() < 12 {
-        return Vec::new();
+        return out;
     }
     let y_mid = r.y as f32 + r.h as f32 / 2.0;
-    let mut out: Vec<Vec<Cut>> = Vec::new();
     for slant in SLANTS {
         let sheared: Vec<f32> = ink.iter().map(|&(x, y)| x - slant * (y - y_mid)).collect();
         let lo = sheared.iter().copied().fold(f32::MAX, f32::min) - 1.0;
@@ -66,36 +80,47 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Vec<Vec<Cut>> {
         for &s in &sheared {
             profile[(((s - lo) / 2.0) as usize).min(bins - 1)] += 1.0;
         }
-        let smooth: Vec<f32> = (0..bins)
-            .map(|i| {
-                let at = |j: isize| profile.get(j as usize).copied().unwrap_or(0.0);
-                let i = i as isize;
-                at(i - 1) + 2.0 * at(i) + at(i + 1)
-            })
+        let at = |j: isize| profile.get(j as usize).copied().unwrap_or(0.0);
+        let smooth: Vec<f32> = (0..bins as isize)
+            .map(|i| at(i - 1) + 2.0 * at(i) + at(i + 1))
             .collect();
-        for k in 2..=most {
-            let step = bins as f32 / k as f32;
-            let mut bounds = vec![lo];
-            for i in 1..k {
-                let centre = step * i as f32;
-                let (a, b) = (
-                    ((centre - 0.3 * step).floor().max(1.0)) as usize,
-                    ((centre + 0.3 * step).ceil() as usize).min(bins - 1),
-                );
-                let Some(best) = (a..=b.max(a)).min_by(|&x, &y| smooth[x].total_cmp(&smooth[y]))
-                else {
-                    continue;
-                };
-                bounds.push(lo + 2.0 * best as f32 + 1.0);
+        let (first, last) = (bins / 8 + 1, bins - bins / 8 - 1);
+        let mut minima: Vec<usize> = (first.max(1)..last.min(bins - 1))
+            .filter(|&i| smooth[i] <= smooth[i - 1] && smooth[i] <= smooth[i + 1])
+            .collect();
+        minima.sort_by(|&a, &b| smooth[a].total_cmp(&smooth[b]));
+        // Neighbouring bins of one valley are one cut.
+        let mut cuts: Vec<usize> = Vec::new();
+        for m in minima {
+            if cuts.len() < CUTS && cuts.iter().all(|&c| c.abs_diff(m) > 1) {
+                cuts.push(m);
             }
-            bounds.push(hi);
-            if bounds.len() != k + 1 {
+        }
+        cuts.sort_unstable();
+        let n = cuts.len();
+        for mask in 1u32..(1 << n) {
+            let chosen: Vec<usize> = (0..n).filter(|&i| mask & (1 << i) != 0).collect();
+            if chosen.len() + 1 > most {
                 continue;
             }
-            if let Some(pieces) = pieces(&ink, &sheared, &bounds, slant, y_mid, r) {
-                if !out.contains(&pieces) {
-                    out.push(pieces);
-                }
+            let mut bounds = vec![lo];
+            bounds.extend(chosen.iter().map(|&i| lo + 2.0 * cuts[i] as f32 + 1.0));
+            bounds.push(hi);
+            let Some(pieces) = pieces(&ink, &sheared, &bounds, slant, y_mid, r) else {
+                continue;
+            };
+            let indices: Vec<usize> = pieces
+                .into_iter()
+                .map(|p| match out.pieces.iter().position(|q| *q == p) {
+                    Some(i) => i,
+                    None => {
+                        out.pieces.push(p);
+                        out.pieces.len() - 1
+                    }
+                })
+                .collect();
+            if !out.segmentations.contains(&indices) {
+                out.segmentations.push(indices);
             }
         }
     }
@@ -175,13 +200,14 @@ pub const LINE_HEIGHT: (f32, f32) = (0.7, 1.5);
 
 /// Which reading of a blob to keep: `whole` is the model's confidence in the blob as one
 /// digit, `splits[i]` the confidences of candidate `i`'s pieces, `aspect` the blob's width
-/// over height. A segmentation is kept when every piece is a digit to the model (at least
-/// `min_confidence`) and its weakest piece is surer than the whole blob, and either the
-/// whole is no digit to the model or the blob is wider than one digit comes
-/// ([`WIDER_THAN_ONE`]): halves of a digit the model already reads are often digits too (a
-/// "0" cut in two reads as two ones). Returns the candidate's index, or `None` for the whole.
+/// over height. Only a blob wider than one digit comes ([`WIDER_THAN_ONE`]) is cut: the model
+/// reads the halves of a single digit as digits too, and surely (a "0" cut in two is two ones,
+/// a wide "2" cut gives a "2" and a "1"). A segmentation is kept when every piece is a digit
+/// the model is sure of ([`SURE`], a wrong cut reports two wrong digits where the whole
+/// reported one unknown) and its weakest piece is surer than the whole. Returns the
+/// candidate's index, or `None` for the whole.
 pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32) -> Option<usize> {
-    if !may_cut(whole, aspect, min_confidence) {
+    if !may_cut(aspect) {
         return None;
     }
     let (best, weakest) = splits
@@ -189,20 +215,13 @@ pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32)
         .enumerate()
         .map(|(i, c)| (i, c.iter().copied().fold(f32::MAX, f32::min)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    // A blob as narrow as one digit is cut only on the model's firm word for every piece.
-    let bar = if aspect >= WIDER_THAN_ONE {
-        min_confidence
-    } else {
-        min_confidence.max(SURE)
-    };
-    (weakest >= bar && weakest > whole).then_some(best)
+    (weakest >= min_confidence.max(SURE) && weakest > whole).then_some(best)
 }
 
-/// Whether [`choose`] could cut a blob read with confidence `whole`: one wider than one digit
-/// comes, or one wide enough for two that the model does not read as a digit. The reader
-/// classifies candidate pieces of these blobs only.
-pub fn may_cut(whole: f32, aspect: f32, min_confidence: f32) -> bool {
-    aspect >= WIDER_THAN_ONE || (aspect >= TWO_DIGITS && whole < min_confidence)
+/// Whether [`choose`] could cut a blob of this width over height; the reader classifies
+/// candidate pieces of these blobs only.
+pub fn may_cut(aspect: f32) -> bool {
+    aspect >= WIDER_THAN_ONE
 }
 
 #[cfg(test)]
@@ -211,24 +230,19 @@ mod tests {
 
     #[test]
     fn a_split_is_kept_only_when_every_piece_is_a_surer_digit() {
-        // Two pieces both sure, the whole unsure: split.
-        assert_eq!(choose(0.4, 0.8, &[vec![0.95, 0.9]], 0.5), Some(0));
-        // … but not on the model's middling word for a blob as narrow as one digit.
-        assert_eq!(choose(0.4, 0.8, &[vec![0.95, 0.7]], 0.5), None);
-        assert_eq!(choose(0.4, 1.2, &[vec![0.95, 0.7]], 0.5), Some(0));
-        // One piece not a digit: no split.
-        assert_eq!(choose(0.4, 0.8, &[vec![0.95, 0.3]], 0.5), None);
-        // The whole already surer than the weakest piece: no split.
+        // Two pieces both sure, the whole unsure, wider than one digit: cut.
+        assert_eq!(choose(0.4, 1.2, &[vec![0.95, 0.92]], 0.5), Some(0));
+        // One piece not sure enough: no cut.
+        assert_eq!(choose(0.4, 1.2, &[vec![0.95, 0.7]], 0.5), None);
+        // No wider than one digit: never cut, however sure the halves.
+        assert_eq!(choose(0.2, 0.9, &[vec![0.99, 0.99]], 0.5), None);
+        // The whole already surer than the weakest piece: no cut.
         assert_eq!(choose(0.97, 1.5, &[vec![0.99, 0.95]], 0.5), None);
-        // … and split when wider than one digit comes.
-        assert_eq!(choose(0.8, 1.2, &[vec![0.99, 0.99]], 0.5), Some(0));
         // The better of two candidates by its weakest piece.
         assert_eq!(
-            choose(0.2, 1.5, &[vec![0.99, 0.6], vec![0.8, 0.85, 0.9]], 0.5),
+            choose(0.2, 1.5, &[vec![0.99, 0.6], vec![0.91, 0.95, 0.93]], 0.5),
             Some(1)
         );
-        // A blob the model reads, no wider than one digit: never cut.
-        assert_eq!(choose(0.8, 1.0, &[vec![0.99, 0.99]], 0.5), None);
         assert_eq!(choose(0.2, 1.5, &[], 0.5), None);
     }
 }
