@@ -22,7 +22,7 @@ const SLANTS: [f32; 3] = [-0.25, 0.0, 0.25];
 
 /// Each piece must span this fraction of the blob's height: every digit spans most of the
 /// line's height, so a cut that leaves a short piece has cut a stroke off, not a digit.
-const PIECE_HEIGHT: f32 = 0.5;
+const PIECE_HEIGHT: f32 = 0.7;
 
 /// Candidate segmentations of one blob: the distinct pieces, and each segmentation as the
 /// indices of its pieces from left to right (a piece shared by several is classified once).

@@ -31,7 +31,7 @@ impl InkLevels {
     /// The levels raised above what the frame's ground reaches: ink covers far less than a
     /// fifth of a page, so the strength under which 80% of pixels lie is noise (on a dark
     /// board, a few grey levels of sensor noise are a large relative contrast). The faint
-    /// level stays at three times that, and a mark's core at twice the faint level.
+    /// level stays at twice that, and a mark's core at twice the faint level.
     pub fn above_ground(self, strength: &GrayImage) -> InkLevels {
         let mut hist = [0u32; 256];
         for &s in strength.as_raw().iter().step_by(3) {
@@ -46,7 +46,7 @@ impl InkLevels {
                 seen * 5 >= total * 4
             })
             .unwrap_or(0) as u32;
-        let faint = self.faint.max((3 * p80).min(255) as u8);
+        let faint = self.faint.max((2 * p80).min(255) as u8);
         InkLevels {
             faint,
             mark: self.mark.max(faint.saturating_mul(2)),
