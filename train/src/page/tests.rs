@@ -9,7 +9,7 @@ fn shapes() -> Digits {
         let mut img = vec![0u8; 28 * 28];
         for y in 4..24 {
             for x in 8..20 {
-                let rim = x < 11 || x >= 17 || y < 7 || y >= 21;
+                let rim = !(11..17).contains(&x) || !(7..21).contains(&y);
                 let bar = k % 2 == 1 && (12..15).contains(&x);
                 if (k % 2 == 0 && rim) || bar {
                     img[y * 28 + x] = 255;
@@ -95,7 +95,6 @@ fn the_same_seed_draws_the_same_page() {
 
 #[test]
 fn digits_whose_ink_meets_are_marked_touching_and_others_not() {
-    let digits = shapes();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let cfg = page_cfg(Style::Notebook);
     let camera = Camera::draw(cfg.width, cfg.height, &mut rng);
