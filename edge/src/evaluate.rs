@@ -119,17 +119,7 @@ pub fn evaluate(
 /// Where the picture of a frame with misses goes: the frame's own name (unique within its
 /// folder, subfolders flattened with `_`) as PNG.
 fn miss_picture_path(dir: &Path, file: &str) -> PathBuf {
-    let name: String = file
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    dir.join(format!("{name}.png"))
+    dir.join(format!("{}.png", crate::report::file_safe(file)))
 }
 
 const MISSED: Rgb<u8> = Rgb([255, 140, 0]);

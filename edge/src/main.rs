@@ -461,20 +461,11 @@ fn run_frames(
 }
 
 fn annotated_name(source: &str, index: u64) -> String {
-    let stem: String = Path::new(source)
+    let stem = Path::new(source)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{stem}-{index:06}.png")
+        .unwrap_or_default();
+    format!("{}-{index:06}.png", edge::report::file_safe(&stem))
 }
 
 fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>) -> Result<()> {

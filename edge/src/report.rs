@@ -96,6 +96,20 @@ impl FrameReport {
     }
 }
 
+/// `name` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `_`,
+/// for a picture's file name made from a source name.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 const KNOWN: Rgb<u8> = Rgb([0, 200, 0]);
 const UNKNOWN: Rgb<u8> = Rgb([230, 30, 30]);
 const NUMBER: Rgb<u8> = Rgb([30, 90, 255]);

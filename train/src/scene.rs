@@ -41,6 +41,18 @@ impl Split {
             Split::Train => (&mnist.train, 0..mnist.train.len(), 3_000_000),
         }
     }
+
+    /// [`Split::source`], or an error naming the split when it has no images.
+    pub fn checked_source(
+        self,
+        mnist: &crate::mnist::Mnist,
+    ) -> Result<(&Digits, std::ops::Range<usize>, u64)> {
+        let source = self.source(mnist);
+        if source.1.is_empty() {
+            return Err(Error::Config(format!("the {self:?} split has no images")));
+        }
+        Ok(source)
+    }
 }
 
 /// How many scenes and of what size.
@@ -73,22 +85,29 @@ pub fn generate(
     out: &Path,
     cfg: &SceneConfig,
 ) -> Result<Vec<SceneTruth>> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let (test, range, stream) = cfg.split.source(mnist);
-    if range.is_empty() {
-        return Err(Error::Config(format!(
-            "the {:?} split has no images",
-            cfg.split
-        )));
-    }
-    let bar = indicatif::ProgressBar::new(cfg.count as u64);
-    let mut truths = Vec::with_capacity(cfg.count);
-    for i in 0..cfg.count {
+    let (test, range, stream) = cfg.split.checked_source(mnist)?;
+    write_frames(out, cfg.count, |i| {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + i as u64);
         let file = format!("scene-{i:04}.jpg");
         let (frame, mut truth) = render(test, range.clone(), cfg, &mut rng);
         truth.file = file.clone();
         let bytes = jpeg(&frame, &mut rng).map_err(|e| Error::io(out.join(&file), e))?;
+        Ok((file, bytes, truth))
+    })
+}
+
+/// Writes the `count` frames that `frame(i)` makes (file name, bytes, truth) into `out`, each
+/// through a temporary file, with a progress bar, then their `truth.jsonl`; returns the truths.
+pub(crate) fn write_frames(
+    out: &Path,
+    count: usize,
+    mut frame: impl FnMut(usize) -> Result<(String, Vec<u8>, SceneTruth)>,
+) -> Result<Vec<SceneTruth>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let bar = indicatif::ProgressBar::new(count as u64);
+    let mut truths = Vec::with_capacity(count);
+    for i in 0..count {
+        let (file, bytes, truth) = frame(i)?;
         atomic::write(&out.join(&file), &bytes)?;
         truths.push(truth);
         bar.inc(1);

@@ -14,10 +14,9 @@ pub mod layout;
 pub mod notebook;
 pub mod sketch;
 
-use std::io::Write;
 use std::path::Path;
 
-use edge::scene::{PageFactors, SceneTruth, TruthDigit, TRUTH_FILE};
+use edge::scene::{PageFactors, SceneTruth, TruthDigit};
 use image::GrayImage;
 use imageproc::geometric_transformations::Projection;
 use rand::{Rng, SeedableRng};
@@ -25,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::mnist::{Digits, Mnist};
 use crate::scene::Split;
-use crate::{atomic, Error, Result};
+use crate::{Error, Result};
 
 pub use layout::{Layout, Paper, Pen};
 
@@ -90,34 +89,15 @@ pub struct Rendered {
 
 /// Writes `cfg.count` pages and `truth.jsonl` to `out` and returns the truths.
 pub fn generate(mnist: &Mnist, out: &Path, cfg: &PageConfig) -> Result<Vec<SceneTruth>> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let (digits, range, stream) = cfg.split.source(mnist);
-    if range.is_empty() {
-        return Err(Error::Config(format!(
-            "the {:?} split has no images",
-            cfg.split
-        )));
-    }
-    let bar = indicatif::ProgressBar::new(cfg.count as u64);
-    let mut truths = Vec::with_capacity(cfg.count);
-    for i in 0..cfg.count {
+    let (digits, range, stream) = cfg.split.checked_source(mnist)?;
+    crate::scene::write_frames(out, cfg.count, |i| {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + cfg.style.stream() + i as u64);
         let file = format!("page-{i:04}.jpg");
         let mut r = render(digits, range.clone(), cfg, &mut rng);
         r.truth.file = file.clone();
         let bytes = encode(&r.frame, r.quality).map_err(|e| Error::io(out.join(&file), e))?;
-        atomic::write(&out.join(&file), &bytes)?;
-        truths.push(r.truth);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let mut lines = Vec::new();
-    for t in &truths {
-        serde_json::to_writer(&mut lines, t).map_err(|e| Error::Config(e.to_string()))?;
-        lines.write_all(b"\n").map_err(|e| Error::io(out, e))?;
-    }
-    atomic::write(&out.join(TRUTH_FILE), &lines)?;
-    Ok(truths)
+        Ok((file, bytes, r.truth))
+    })
 }
 
 /// Renders one page with `cfg.style`.

@@ -47,7 +47,7 @@ pub fn render(
                 let tone = layout.paper.tone
                     * (1.0 + fibre * (value_noise(x * 0.08, y * 0.3, seed) - 0.5))
                     * (1.0 - ruling(layout, x, y));
-                tone * (-bilinear(&density, pw, ph, x, y)).exp()
+                tone * (-bilinear(&density, pw, ph, x, y, self::density)).exp()
             } else {
                 desk * (0.9 + 0.2 * value_noise(fx as f32 * 0.02, fy as f32 * 0.02, seed ^ 7))
             };
@@ -119,7 +119,7 @@ fn lay_ink(
         for rx in 0..rw {
             let px = (x0 + rx) as f32 + 0.5;
             let sx = (px - d.x - shift) / d.w * cw as f32 - 0.5;
-            let v = bilinear_u8(&crop, cw, ch, sx, sy);
+            let v = bilinear(&crop, cw, ch, sx + 0.5, sy + 0.5, grey);
             cover[ry * rw + rx] = ((v - level + 0.12) / 0.24).clamp(0.0, 1.0);
         }
     }
@@ -173,7 +173,9 @@ fn spread_max(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     out
 }
 
-fn bilinear(v: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
+/// Bilinear sample of the `w × h` grid `v` at pixel-centre coordinates `(x, y)` (pixel
+/// `(i, j)` has its centre at `(i + 0.5, j + 0.5)`), zero outside; `value` reads one cell.
+fn bilinear<T: Copy>(v: &[T], w: usize, h: usize, x: f32, y: f32, value: fn(T) -> f32) -> f32 {
     let (x, y) = (x - 0.5, y - 0.5);
     let (ix, iy) = (x.floor(), y.floor());
     let (fx, fy) = (x - ix, y - iy);
@@ -181,25 +183,19 @@ fn bilinear(v: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
         if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
             0.0
         } else {
-            v[yy as usize * w + xx as usize]
+            value(v[yy as usize * w + xx as usize])
         }
     };
     (at(ix, iy) * (1.0 - fx) + at(ix + 1.0, iy) * fx) * (1.0 - fy)
         + (at(ix, iy + 1.0) * (1.0 - fx) + at(ix + 1.0, iy + 1.0) * fx) * fy
 }
 
-fn bilinear_u8(v: &[u8], w: usize, h: usize, x: f32, y: f32) -> f32 {
-    let (ix, iy) = (x.floor(), y.floor());
-    let (fx, fy) = (x - ix, y - iy);
-    let at = |xx: f32, yy: f32| {
-        if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
-            0.0
-        } else {
-            f32::from(v[yy as usize * w + xx as usize]) / 255.0
-        }
-    };
-    (at(ix, iy) * (1.0 - fx) + at(ix + 1.0, iy) * fx) * (1.0 - fy)
-        + (at(ix, iy + 1.0) * (1.0 - fx) + at(ix + 1.0, iy + 1.0) * fx) * fy
+fn density(d: f32) -> f32 {
+    d
+}
+
+fn grey(v: u8) -> f32 {
+    f32::from(v) / 255.0
 }
 
 /// Smooth value noise in 0..1: a hashed lattice, interpolated with a smoothstep.
@@ -312,7 +308,7 @@ fn expose(shade: Vec<f32>, w: u32, h: u32, rng: &mut ChaCha8Rng) -> GrayImage {
         v = (0..wu * hu)
             .map(|i| {
                 let (x, y) = ((i % wu) as f32 / 2.0, (i / wu) as f32 / 2.0);
-                bilinear(&half, wu / 2, hu / 2, x + 0.5, y + 0.5)
+                bilinear(&half, wu / 2, hu / 2, x + 0.5, y + 0.5, density)
             })
             .collect();
     }
