@@ -505,7 +505,7 @@ fn eval(reader: &Reader, scenes: &Path, json: bool, annotate_dir: Option<&Path>)
             "recall": score.recall(),
             "precision": score.precision(),
             "numbers_exact": score.number_rate(),
-            "marks_rejected": score.rejection(),
+            "marks_rejected": (score.marks > 0).then(|| score.rejection()),
             "median_frame_ms": median_ms,
             "counts": score,
             "factors": factors,
