@@ -113,7 +113,7 @@ fn remove_horizontal(
     let runs = vertical_runs(mask, w, h);
     // Every second thin pixel votes (a line's votes halve with them, so its run is checked in
     // full in `erase_line`); a pixel with ink neither left nor right of it is no line's.
-    let thin: Vec<(i32, i32)> = (0..w * h)
+    let thin: Vec<(f32, f32)> = (0..w * h)
         .step_by(2)
         .filter(|&i| {
             let (x, y) = (i % w, i / w);
@@ -126,7 +126,7 @@ fn remove_horizontal(
                 && beside(x - 1)
                 && beside(x + 1)
         })
-        .map(|i| ((i % w) as i32, (i / w) as i32))
+        .map(|i| ((i % w) as f32, (i / w) as f32))
         .collect();
     let votes = LONG / 2;
     if thin.len() < votes as usize {
@@ -136,16 +136,15 @@ fn remove_horizontal(
         let k = (MAX_TILT / STEP) as i32;
         (-k..=k).map(|i| (i as f32 * STEP).to_radians()).collect()
     };
-    // ρ = y·cos θ − x·sin θ, offset so every bin is non-negative; in fixed point (1/1024).
+    // ρ = y·cos θ − x·sin θ, offset so every bin is non-negative.
     let pad = (w as f32 * MAX_TILT.to_radians().sin()).ceil() as i32 + 2;
     let bins = (h as i32 + 2 * pad) as usize;
     let mut acc = vec![0u32; angles.len() * bins];
     for (a, &t) in angles.iter().enumerate() {
         let (s, c) = t.sin_cos();
-        let (s, c) = ((s * 1024.0).round() as i32, (c * 1024.0).round() as i32);
         let row = &mut acc[a * bins..(a + 1) * bins];
         for &(x, y) in &thin {
-            let rho = ((y * c - x * s + 512) >> 10) + pad;
+            let rho = (y * c - x * s).round() as i32 + pad;
             if let Some(b) = row.get_mut(rho as usize) {
                 *b += 1;
             }
