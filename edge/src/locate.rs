@@ -143,6 +143,13 @@ pub struct Located {
 /// core: half the width of the thickest pen's stroke on a 60-pixel digit.
 const REACH: usize = 3;
 
+/// Relative contrast under which a stroke is faint: pencil lays 0.15–0.35, a ballpoint 0.5 and
+/// more. Graphite sits on the paper's tooth, so a pencil stroke breaks where the paper shows
+/// through; the pieces of faint strokes are joined across one-pixel gaps
+/// ([`components::join_faint`]), while ink flows into continuous lines and the gaps between
+/// strong strokes are the gaps between digits.
+const FAINT_STROKE: f32 = 0.35;
+
 /// Relative contrast at which the strength map saturates.
 const FULL: f32 = 1.0;
 
@@ -152,7 +159,7 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
     // Sensor noise that survives the 2×2 mean sets the noise floor.
     let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 2.0);
     let ink = match cfg.ink {
-        Ink::Auto => vote_polarity(&half),
+        Ink::Auto => vote_polarity(&half, floor),
         fixed => fixed,
     };
     let ground = ground_level(&half, ink, cfg.stroke.div_ceil(2));
@@ -176,6 +183,13 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
         Vec::new()
     };
     let (labels, components) = components::label(&mask);
+    // Faint ink: no stronger stroke within reach of the pixel (pencil's darkest, see
+    // `FAINT_STROKE`).
+    let faint: Vec<bool> = local
+        .iter()
+        .map(|&m| f32::from(m) < FAINT_STROKE * 255.0 / FULL)
+        .collect();
+    let components = components::join_faint(&labels, components, &faint);
     let half_cfg = LocateConfig {
         min_height: cfg.min_height.div_ceil(2),
         ..cfg.clone()
@@ -297,8 +311,12 @@ fn noise_sigma(gray: &GrayImage) -> f32 {
 /// Decides the polarity by a vote of contrasted 32×32 blocks: ink is the minority of a block's
 /// pixels, so a block whose mean lies nearer its maximum holds dark ink, nearer its minimum
 /// light ink. Smooth gradients (light, shadows) and paper edges split evenly and barely vote.
-fn vote_polarity(gray: &GrayImage) -> Ink {
+/// A block votes once its range is more than sensor noise makes ([`VOTE_RANGE`] noise
+/// floors) and more than paper grain and JPEG make ([`VOTE_LEAST`] grey levels): pencil
+/// writing, 0.15–0.35 darker than its paper, must vote, or only the paper's edges do.
+fn vote_polarity(gray: &GrayImage, floor: f32) -> Ink {
     const B: usize = 32;
+    let need = (VOTE_RANGE * floor).clamp(VOTE_LEAST, 255.0) as u8;
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     let raw = gray.as_raw();
     let (mut dark, mut light) = (0i64, 0i64);
@@ -313,7 +331,7 @@ fn vote_polarity(gray: &GrayImage) -> Ink {
                     n += 1;
                 }
             }
-            if hi - lo < 60 {
+            if hi - lo < need {
                 continue;
             }
             let mean = sum as f32 / n as f32;
@@ -333,6 +351,13 @@ fn vote_polarity(gray: &GrayImage) -> Ink {
         Ink::Dark
     }
 }
+
+/// Noise floors (see [`LocateConfig::noise_floor`]) a block's range must exceed to vote on the
+/// polarity.
+const VOTE_RANGE: f32 = 5.0;
+
+/// Grey levels a block's range must exceed to vote on the polarity.
+const VOTE_LEAST: f32 = 20.0;
 
 /// The local ground: a grey-level closing (dark ink) or opening (light ink) with a square of
 /// side `2r + 1`: strokes narrower than that vanish from it, while the edges of shadows and of

@@ -174,8 +174,19 @@ impl Reader {
         };
         let tb = Instant::now();
         // Touching digits: the pieces of every blob that may be cut (see `segment::choose`)
-        // go into a second batch.
-        let mut heights: Vec<u32> = found.digits.iter().map(|d| d.rect.h).collect();
+        // go into a second batch. The writing's size is measured on the blobs that read as
+        // digits: a frame of noise specks, grain or scribbles beside the writing must not
+        // shrink it (every digit would then stand out as too tall).
+        let mut heights: Vec<u32> = found
+            .digits
+            .iter()
+            .zip(&predictions)
+            .filter(|(_, p)| p.confidence >= self.min_confidence)
+            .map(|(d, _)| d.rect.h)
+            .collect();
+        if heights.len() < 3 {
+            heights = found.digits.iter().map(|d| d.rect.h).collect();
+        }
         heights.sort_unstable();
         let typical = heights.get(heights.len() / 2).copied().unwrap_or(0) as f32;
         let candidates: Vec<segment::Candidates> = found

@@ -120,6 +120,63 @@ pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) 
     (labels, blobs)
 }
 
+/// Joins the faint marks among `blobs` (labelled in `labels`) that come within one pixel of
+/// each other (their 2×2 dilations touch) into one blob: a faint stroke breaks where the
+/// pencil skipped over the paper's tooth, while ink flows into continuous lines, so the gaps
+/// between strong marks are real (digits written close together) and are kept. `faint` says,
+/// per pixel, whether it belongs to faint ink; a blob joins through its faint pixels only.
+pub fn join_faint(
+    labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
+    blobs: Vec<Blob>,
+    faint: &[bool],
+) -> Vec<Blob> {
+    let (w, h) = labels.dimensions();
+    let (wu, hu) = (w as usize, h as usize);
+    let raw = labels.as_raw();
+    let is_faint = |i: usize| raw[i] != 0 && faint.get(i).copied().unwrap_or(false);
+    let mut grown = vec![0u8; wu * hu];
+    for y in 0..hu {
+        for x in 0..wu {
+            let on = |dx: usize, dy: usize| x >= dx && y >= dy && is_faint((y - dy) * wu + x - dx);
+            grown[y * wu + x] = u8::from(on(0, 0) || on(1, 0) || on(0, 1) || on(1, 1));
+        }
+    }
+    let grown = GrayImage::from_raw(w, h, grown).unwrap_or_else(|| GrayImage::new(w, h));
+    let (groups, found) = label(&grown);
+    // Union of the blobs (by index) that share a group.
+    let mut parent: Vec<u32> = (0..blobs.len() as u32).collect();
+    let mut first = vec![u32::MAX; found.len() + 1];
+    for (i, &g) in groups.as_raw().iter().enumerate() {
+        if g == 0 || !is_faint(i) {
+            continue;
+        }
+        let b = raw[i] - 1;
+        if first[g as usize] == u32::MAX {
+            first[g as usize] = b;
+        } else {
+            let (p, q) = (root(&mut parent, b), root(&mut parent, first[g as usize]));
+            if p != q {
+                parent[p.max(q) as usize] = p.min(q);
+            }
+        }
+    }
+    let mut out: Vec<Blob> = Vec::with_capacity(blobs.len());
+    let mut slot = vec![usize::MAX; blobs.len()];
+    for (i, blob) in blobs.into_iter().enumerate() {
+        let r = root(&mut parent, i as u32) as usize;
+        if slot[r] == usize::MAX {
+            slot[r] = out.len();
+            out.push(blob);
+        } else {
+            let m = &mut out[slot[r]];
+            m.rect = m.rect.union(blob.rect);
+            m.labels.extend(blob.labels);
+            m.area += blob.area;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +256,33 @@ mod tests {
         assert_eq!(blobs.len(), 2);
         assert_eq!(blobs[0].area, 2);
         assert_eq!(blobs[1].area, 2);
+    }
+
+    #[test]
+    fn faint_pieces_join_across_a_one_pixel_gap_and_strong_ones_do_not() {
+        // Three pairs of vertical strokes, 6 pixels tall: a faint pair one pixel apart, a
+        // faint pair two pixels apart and a strong pair one pixel apart.
+        let (w, h) = (30u32, 8u32);
+        let cols = [2u32, 4, 10, 13, 20, 22];
+        let mask = GrayImage::from_fn(w, h, |x, y| {
+            Luma([u8::from(cols.contains(&x) && (1..7).contains(&y))])
+        });
+        let faint: Vec<bool> = (0..w * h).map(|i| i % w < 16).collect();
+        let (labels, blobs) = label(&mask);
+        assert_eq!(blobs.len(), 6);
+        let joined = join_faint(&labels, blobs, &faint);
+        let mut groups: Vec<Vec<u32>> = joined.iter().map(|b| b.labels.clone()).collect();
+        groups.sort();
+        assert_eq!(groups, [vec![1, 2], vec![3], vec![4], vec![5], vec![6]]);
+        assert_eq!(
+            joined[0].rect,
+            Rect {
+                x: 2,
+                y: 1,
+                w: 3,
+                h: 6
+            }
+        );
+        assert_eq!(joined[0].area, 12);
     }
 }

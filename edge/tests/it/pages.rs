@@ -168,3 +168,61 @@ fn issue13_digits_on_squared_paper_are_read_and_the_grid_is_not() {
     save(&page, &dir.path().join("squared.png"));
     assert_eq!(numbers(dir.path())[0].1, ["5831"]);
 }
+
+#[test]
+fn issue13_pencil_on_a_sheet_lying_on_a_dark_table_is_read_as_dark_ink() {
+    // Where pencil writing is too faint to vote, only the sheet's edges decide the ink's
+    // polarity, and wide bands of table beside the sheet say "light ink".
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    let mut page = sheet(230.0, None);
+    for (i, p) in page.iter_mut().enumerate() {
+        let (x, y) = (i % 640, i / 640);
+        if x < 112 || y < 112 {
+            *p = 60.0;
+        }
+    }
+    let lines = [[3usize, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1, 8, 2, 8, 1, 8]];
+    for (k, line) in lines.iter().enumerate() {
+        let mut x = 140.0;
+        for &d in line {
+            x = write(
+                &mut page,
+                &digits[d].1,
+                x,
+                200.0 + 110.0 * k as f32,
+                50.0,
+                0.2,
+            ) + 10.0;
+        }
+    }
+    save(&page, &dir.path().join("table.png"));
+    let read = &numbers(dir.path())[0].1;
+    assert_eq!(read, &["31415926", "27182818"], "{read:?}");
+}
+
+#[test]
+fn issue13_specks_beside_the_writing_do_not_make_its_digits_too_tall() {
+    // More small marks than digits (dots, grain): the writing's size is that of what reads as
+    // digits, or every digit would be taken for two lines run together and go unread.
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    let mut page = sheet(225.0, None);
+    let mut x = 150.0;
+    for d in [6usize, 0, 2, 9] {
+        x = write(&mut page, &digits[d].1, x, 200.0, 50.0, 0.85) + 12.0;
+    }
+    for k in 0..12 {
+        // Crosses a little taller than the smallest digit the finder takes, below the digits.
+        let (cx, cy) = (60.0 + 45.0 * k as f32, 380.0 + 20.0 * (k % 2) as f32);
+        for (i, p) in page.iter_mut().enumerate() {
+            let (dx, dy) = ((i % 640) as f32 - cx, (i / 640) as f32 - cy);
+            if dx.abs() <= 7.0 && dy.abs() <= 7.0 && (dx.abs() - dy.abs()).abs() <= 1.5 {
+                *p *= 0.2;
+            }
+        }
+    }
+    save(&page, &dir.path().join("specks.png"));
+    let read = &numbers(dir.path())[0].1;
+    assert!(read.contains(&"6029".to_string()), "{read:?}");
+}
