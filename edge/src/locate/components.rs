@@ -134,12 +134,26 @@ pub fn join_faint(
     let (wu, hu) = (w as usize, h as usize);
     let raw = labels.as_raw();
     let is_faint = |i: usize| raw[i] != 0 && faint.get(i).copied().unwrap_or(false);
+    // Each faint ink pixel grown by one to the right and down.
     let mut grown = vec![0u8; wu * hu];
-    for y in 0..hu {
-        for x in 0..wu {
-            let on = |dx: usize, dy: usize| x >= dx && y >= dy && is_faint((y - dy) * wu + x - dx);
-            grown[y * wu + x] = u8::from(on(0, 0) || on(1, 0) || on(0, 1) || on(1, 1));
+    let mut any = false;
+    for i in (0..wu * hu).filter(|&i| is_faint(i)) {
+        let (x, y) = (i % wu, i / wu);
+        let (right, down) = (x + 1 < wu, y + 1 < hu);
+        grown[i] = 1;
+        if right {
+            grown[i + 1] = 1;
         }
+        if down {
+            grown[i + wu] = 1;
+            if right {
+                grown[i + wu + 1] = 1;
+            }
+        }
+        any = true;
+    }
+    if !any {
+        return blobs;
     }
     let grown = GrayImage::from_raw(w, h, grown).unwrap_or_else(|| GrayImage::new(w, h));
     let (groups, found) = label(&grown);
