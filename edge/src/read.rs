@@ -189,12 +189,27 @@ impl Reader {
         }
         heights.sort_unstable();
         let typical = heights.get(heights.len() / 2).copied().unwrap_or(0) as f32;
+        // … and so is the width of its digits.
+        let mut widths: Vec<u32> = found
+            .digits
+            .iter()
+            .zip(&predictions)
+            .filter(|(_, p)| p.confidence >= self.min_confidence)
+            .map(|(d, _)| d.rect.w)
+            .collect();
+        widths.sort_unstable();
+        let typical_width = if widths.len() >= 3 {
+            widths[widths.len() / 2] as f32
+        } else {
+            f32::INFINITY
+        };
+        let wider = |r: Rect| r.w as f32 / typical_width;
         let candidates: Vec<segment::Candidates> = found
             .digits
             .iter()
             .map(|b| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
-                if self.split_touching && segment::may_cut(aspect) {
+                if self.split_touching && segment::may_cut(aspect, wider(b.rect)) {
                     segment::candidates(&found, b, typical)
                 } else {
                     segment::Candidates::default()
@@ -238,6 +253,7 @@ impl Reader {
             let choice = segment::choose(
                 predictions[i].confidence,
                 aspect,
+                wider(blob.rect),
                 &confidences,
                 self.min_confidence,
             );

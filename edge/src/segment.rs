@@ -180,6 +180,12 @@ fn pieces(
 /// digit may still be two: wide zeros and twos reach about 1.0.
 pub const WIDER_THAN_ONE: f32 = 1.1;
 
+/// Width, over the median width of the frame's digits, from which a blob may hold two: one
+/// writer writes digits of one width, and two narrow digits that touch (a "1" and a "7", or
+/// two upright digits written close) make a blob no wider than it is tall, which
+/// [`WIDER_THAN_ONE`] alone would never cut.
+pub const WIDER_THAN_TYPICAL: f32 = 1.7;
+
 /// Width over height beyond which a blob is never one digit; left uncut, it is reported as
 /// unknown.
 pub const ONE_DIGIT_WIDEST: f32 = 1.5;
@@ -200,14 +206,21 @@ pub const LINE_HEIGHT: (f32, f32) = (0.7, 1.5);
 
 /// Which reading of a blob to keep: `whole` is the model's confidence in the blob as one
 /// digit, `splits[i]` the confidences of candidate `i`'s pieces, `aspect` the blob's width
-/// over height. Only a blob wider than one digit comes ([`WIDER_THAN_ONE`]) is cut: the model
+/// over height and `wider` its width over the frame's typical digit's. Only a blob wider
+/// than one digit comes ([`WIDER_THAN_ONE`], [`WIDER_THAN_TYPICAL`]) is cut: the model
 /// reads the halves of a single digit as digits too, and surely (a "0" cut in two is two ones,
 /// a wide "2" cut gives a "2" and a "1"). A segmentation is kept when every piece is a digit
 /// the model is sure of ([`SURE`], a wrong cut reports two wrong digits where the whole
 /// reported one unknown) and its weakest piece is surer than the whole. Returns the
 /// candidate's index, or `None` for the whole.
-pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32) -> Option<usize> {
-    if !may_cut(aspect) {
+pub fn choose(
+    whole: f32,
+    aspect: f32,
+    wider: f32,
+    splits: &[Vec<f32>],
+    min_confidence: f32,
+) -> Option<usize> {
+    if !may_cut(aspect, wider) {
         return None;
     }
     let (best, weakest) = splits
@@ -218,10 +231,11 @@ pub fn choose(whole: f32, aspect: f32, splits: &[Vec<f32>], min_confidence: f32)
     (weakest >= min_confidence.max(SURE) && weakest > whole).then_some(best)
 }
 
-/// Whether [`choose`] could cut a blob of this width over height; the reader classifies
-/// candidate pieces of these blobs only.
-pub fn may_cut(aspect: f32) -> bool {
-    aspect >= WIDER_THAN_ONE
+/// Whether [`choose`] could cut a blob of this width over height (`aspect`) and width over
+/// the frame's typical digit width (`wider`); the reader classifies candidate pieces of these
+/// blobs only.
+pub fn may_cut(aspect: f32, wider: f32) -> bool {
+    aspect >= WIDER_THAN_ONE || wider >= WIDER_THAN_TYPICAL
 }
 
 #[cfg(test)]
@@ -231,18 +245,26 @@ mod tests {
     #[test]
     fn a_split_is_kept_only_when_every_piece_is_a_surer_digit() {
         // Two pieces both sure, the whole unsure, wider than one digit: cut.
-        assert_eq!(choose(0.4, 1.2, &[vec![0.95, 0.92]], 0.5), Some(0));
+        assert_eq!(choose(0.4, 1.2, 1.0, &[vec![0.95, 0.92]], 0.5), Some(0));
         // One piece not sure enough: no cut.
-        assert_eq!(choose(0.4, 1.2, &[vec![0.95, 0.7]], 0.5), None);
+        assert_eq!(choose(0.4, 1.2, 1.0, &[vec![0.95, 0.7]], 0.5), None);
         // No wider than one digit: never cut, however sure the halves.
-        assert_eq!(choose(0.2, 0.9, &[vec![0.99, 0.99]], 0.5), None);
+        assert_eq!(choose(0.2, 0.9, 1.0, &[vec![0.99, 0.99]], 0.5), None);
         // The whole already surer than the weakest piece: no cut.
-        assert_eq!(choose(0.97, 1.5, &[vec![0.99, 0.95]], 0.5), None);
+        assert_eq!(choose(0.97, 1.5, 1.0, &[vec![0.99, 0.95]], 0.5), None);
         // The better of two candidates by its weakest piece.
         assert_eq!(
-            choose(0.2, 1.5, &[vec![0.99, 0.6], vec![0.91, 0.95, 0.93]], 0.5),
+            choose(
+                0.2,
+                1.5,
+                1.0,
+                &[vec![0.99, 0.6], vec![0.91, 0.95, 0.93]],
+                0.5
+            ),
             Some(1)
         );
-        assert_eq!(choose(0.2, 1.5, &[], 0.5), None);
+        assert_eq!(choose(0.2, 1.5, 1.0, &[], 0.5), None);
+        // No wider than one digit by its shape, but twice as wide as the frame's digits: cut.
+        assert_eq!(choose(0.2, 0.9, 2.0, &[vec![0.99, 0.99]], 0.5), Some(0));
     }
 }
