@@ -54,6 +54,55 @@ struct CameraArgs {
     yuyv: bool,
 }
 
+#[derive(clap::Args, Clone)]
+struct StreamArgs {
+    /// Layout of the frames of --pipe or --input -: auto tells Y4M and MJPEG by their first
+    /// bytes; the raw ones (luma read, colour skipped) need --size.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pipe_format: FormatArg,
+    /// Size of raw frames, WIDTHxHEIGHT.
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Gray8,
+    I420,
+    Nv12,
+    Yuyv,
+    Mjpeg,
+    Y4m,
+}
+
+impl From<FormatArg> for capture::StreamFormat {
+    fn from(f: FormatArg) -> Self {
+        use capture::StreamFormat as S;
+        match f {
+            FormatArg::Auto => S::Auto,
+            FormatArg::Gray8 => S::Gray8,
+            FormatArg::I420 => S::I420,
+            FormatArg::Nv12 => S::Nv12,
+            FormatArg::Yuyv => S::Yuyv,
+            FormatArg::Mjpeg => S::Mjpeg,
+            FormatArg::Y4m => S::Y4m,
+        }
+    }
+}
+
+/// A frame size of at least 1×1 and at most `capture::MAX_SIDE` a side.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = parse_resolution(s)?;
+    if w == 0 || h == 0 || w > capture::MAX_SIDE || h > capture::MAX_SIDE {
+        return Err(format!(
+            "'{s}': each side must be 1 to {} pixels",
+            capture::MAX_SIDE
+        ));
+    }
+    Ok((w, h))
+}
+
 fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -79,9 +128,16 @@ enum Command {
     Run {
         #[command(flatten)]
         model: ModelArgs,
-        /// Image files, directories or glob patterns.
-        #[arg(long, short, num_args = 1.., conflicts_with_all = ["mjpeg", "camera"])]
+        /// Image files, directories or glob patterns; `-` reads frames from standard input
+        /// (as --pipe-format says).
+        #[arg(long, short, num_args = 1.., conflicts_with_all = ["mjpeg", "camera", "pipe"])]
         input: Vec<PathBuf>,
+        /// Run this shell command and read frames from its standard output (rpicam-vid,
+        /// gst-launch-1.0, ffmpeg: see README "On the boards"); restarted when it exits.
+        #[arg(long, value_name = "COMMAND", conflicts_with_all = ["mjpeg", "camera"])]
+        pipe: Option<String>,
+        #[command(flatten)]
+        stream: StreamArgs,
         /// HTTP MJPEG stream (phone or IP camera).
         #[arg(long, conflicts_with = "camera")]
         mjpeg: Option<String>,
@@ -181,6 +237,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run {
             model,
             input,
+            pipe,
+            stream,
             mjpeg,
             camera,
             camera_mode,
@@ -198,7 +256,8 @@ fn run(cli: Cli) -> Result<()> {
                 None => None,
             };
             let camera = camera.map(|i| (i, camera_mode));
-            let mut source = open_source(&input, mjpeg.as_deref(), camera)?;
+            let mut source =
+                open_source(&input, pipe.as_deref(), &stream, mjpeg.as_deref(), camera)?;
             run_frames(
                 &reader,
                 source.as_mut(),
@@ -331,9 +390,25 @@ fn reader(args: &ModelArgs) -> Result<Reader> {
 
 fn open_source(
     input: &[PathBuf],
+    pipe: Option<&str>,
+    stream: &StreamArgs,
     mjpeg: Option<&str>,
     camera: Option<(u32, CameraArgs)>,
 ) -> Result<Box<dyn FrameSource>> {
+    let format = capture::StreamFormat::from(stream.pipe_format);
+    if let Some(command) = pipe {
+        return Ok(Box::new(capture::Pipe::spawn(
+            command,
+            format,
+            stream.size,
+        )?));
+    }
+    if input.len() == 1 && input[0].as_os_str() == "-" {
+        return Ok(Box::new(capture::Stdin::new(format, stream.size)?));
+    }
+    if input.iter().any(|p| p.as_os_str() == "-") {
+        bail!("--input -: standard input is read alone, not beside files");
+    }
     if let Some(url) = mjpeg {
         return Ok(Box::new(capture::Mjpeg::open(url)?));
     }
@@ -341,7 +416,7 @@ fn open_source(
         return open_camera(index, mode);
     }
     if input.is_empty() {
-        bail!("nothing to read: give --input PATH…, --mjpeg URL or --camera N");
+        bail!("nothing to read: give --input PATH…, --input -, --pipe COMMAND, --mjpeg URL or --camera N");
     }
     Ok(Box::new(capture::Files::new(capture::expand_inputs(
         input,
@@ -405,15 +480,27 @@ fn run_frames(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let (mut read, mut skipped) = (0u64, 0u64);
+    // An error is logged once the source goes on after it: when the source ends on it with
+    // nothing read, it is the run's one line of error instead.
+    let mut last_error: Option<edge::Error> = None;
+    let mut unlogged = false;
     while max_frames.is_none_or(|m| read < m) {
-        let Some(next) = source.next_frame() else {
+        let next = source.next_frame();
+        if unlogged && (next.is_some() || read > 0) {
+            if let Some(e) = &last_error {
+                tracing::warn!("skipped: {e}");
+            }
+            unlogged = false;
+        }
+        let Some(next) = next else {
             break;
         };
         let frame = match next {
             Ok(f) => f,
             Err(e) => {
-                tracing::warn!("skipped: {e}");
                 skipped += 1;
+                last_error = Some(e);
+                unlogged = true;
                 continue;
             }
         };
@@ -455,7 +542,11 @@ fn run_frames(
     }
     tracing::info!("{read} frames read, {skipped} skipped");
     if read == 0 && skipped > 0 {
-        bail!("none of the {skipped} frames could be read");
+        match last_error {
+            Some(e) if skipped == 1 => bail!("nothing read: {e}"),
+            Some(e) => bail!("none of the {skipped} frames could be read; the last: {e}"),
+            None => bail!("none of the {skipped} frames could be read"),
+        }
     }
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! Frame sources behind one interface: image files (paths, directories, globs), HTTP MJPEG
-//! streams and USB/UVC cameras (feature `camera`). Every source yields grey frames `[H, W]`
+//! streams, a program's standard output or standard input (raw, MJPEG or Y4M frames) and
+//! USB/UVC cameras (feature `camera`). Every source yields grey frames `[H, W]`
 //! of u8; a frame that cannot be decoded is an error for that frame, not for the run.
 
 mod files;
 mod mjpeg;
+mod pipe;
+mod stream;
 
 #[cfg(feature = "camera")]
 pub mod camera;
@@ -18,6 +21,8 @@ use zune_core::options::DecoderOptions;
 
 pub use files::{expand_inputs, Files};
 pub use mjpeg::Mjpeg;
+pub use pipe::{Pipe, Stdin};
+pub use stream::{StreamFormat, StreamReader};
 
 use crate::{Error, Result};
 
@@ -82,9 +87,14 @@ fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
         .set_max_height(MAX_SIDE as usize)
         .set_strict_mode(true);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    let pixels = decoder
-        .decode()
-        .map_err(|e| Error::frame(name, format!("not a readable JPEG ({e:?})")))?;
+    let pixels = decoder.decode().map_err(|e| {
+        // zune's messages may end in a newline: an error is one line.
+        let why = format!("{e:?}")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Error::frame(name, format!("not a readable JPEG ({why})"))
+    })?;
     let info = decoder
         .info()
         .ok_or_else(|| Error::frame(name, "JPEG without a frame header"))?;

@@ -5,4 +5,5 @@ mod common;
 mod errors;
 mod live;
 mod pages;
+mod pipe;
 mod run;

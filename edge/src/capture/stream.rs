@@ -1,0 +1,625 @@
+//! Frames from a byte stream, as a camera program writes them to a pipe: bytes → grey frames
+//! `[H, W]` of u8. Raw frames of a size given by the user (GRAY8, I420, NV12, YUYV: only the
+//! luma is taken, no colour work), concatenated JPEG (an MJPEG elementary stream, split at
+//! its markers, not by searching for end markers, so a thumbnail inside a frame does not end
+//! it) and Y4M (its header carries the size and layout).
+
+use std::io::{BufRead, BufReader, Read};
+
+use std::time::{Duration, Instant};
+
+use image::GrayImage;
+
+use super::{decode, MAX_SIDE};
+use crate::{Error, Result};
+
+/// How the frames of a stream are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// Y4M or JPEG, told by the stream's first bytes.
+    Auto,
+    /// One byte of luma per pixel.
+    Gray8,
+    /// Planar YUV 4:2:0: the luma plane, then quarter-size U and V planes.
+    I420,
+    /// The luma plane, then one half-height plane of interleaved U and V.
+    Nv12,
+    /// Packed 4:2:2, Y U Y V: luma in every second byte.
+    Yuyv,
+    /// Concatenated JPEG images.
+    Mjpeg,
+    /// YUV4MPEG2, as ffmpeg and GStreamer write it.
+    Y4m,
+}
+
+impl StreamFormat {
+    /// Refuses, naming `name`, a raw format without the frame size it needs.
+    pub fn check(self, name: &str, size: Option<(u32, u32)>) -> Result<()> {
+        if self.raw_bytes(1, 1).is_some() && size.is_none() {
+            return Err(Error::source(
+                name,
+                format!("raw {self:?} frames need their size: give --size WxH"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes of one raw frame of `w × h`, or `None` for formats that carry their own framing.
+    pub fn raw_bytes(self, w: u32, h: u32) -> Option<usize> {
+        let (w, h) = (w as usize, h as usize);
+        let chroma = w.div_ceil(2) * h.div_ceil(2);
+        match self {
+            StreamFormat::Gray8 => Some(w * h),
+            StreamFormat::I420 | StreamFormat::Nv12 => Some(w * h + 2 * chroma),
+            StreamFormat::Yuyv => Some(w * h * 2),
+            StreamFormat::Auto | StreamFormat::Mjpeg | StreamFormat::Y4m => None,
+        }
+    }
+}
+
+/// What was learnt of the stream's layout once its first bytes were seen.
+enum Layout {
+    /// Raw frames of `bytes` each; luma at `step`-byte spacing (1, or 2 for YUYV).
+    Raw {
+        w: u32,
+        h: u32,
+        bytes: usize,
+        step: usize,
+    },
+    Mjpeg,
+    /// Y4M frames of `bytes` after each FRAME line, the luma plane first.
+    Y4m {
+        w: u32,
+        h: u32,
+        bytes: usize,
+    },
+}
+
+/// Reads grey frames from a byte stream; every frame in order, none dropped.
+pub struct StreamReader {
+    name: String,
+    input: BufReader<Box<dyn Read + Send>>,
+    format: StreamFormat,
+    size: Option<(u32, u32)>,
+    layout: Option<Layout>,
+    buffer: Vec<u8>,
+    /// Bytes read ahead and put back, last first.
+    back: Vec<u8>,
+}
+
+impl StreamReader {
+    /// A reader of `input`, named `name` in errors; `size` is needed by the raw formats.
+    pub fn new(
+        name: &str,
+        input: Box<dyn Read + Send>,
+        format: StreamFormat,
+        size: Option<(u32, u32)>,
+    ) -> Self {
+        StreamReader {
+            name: name.to_string(),
+            input: BufReader::with_capacity(1 << 16, input),
+            format,
+            size,
+            layout: None,
+            buffer: Vec::new(),
+            back: Vec::new(),
+        }
+    }
+
+    /// Whether the stream's layout is known (its first bytes fit the format asked for).
+    pub fn framing_known(&self) -> bool {
+        self.layout.is_some()
+    }
+
+    /// The next frame and the time taken to make it grey; `Ok(None)` when the stream ended
+    /// between frames. An error that leaves the stream's framing unknown (a wrong size, a
+    /// cut-off frame, a broken header) ends it; a JPEG that does not decode is one frame's.
+    pub fn next_image(&mut self) -> Result<Option<(GrayImage, Duration)>> {
+        if self.layout.is_none() {
+            let head = self.head()?;
+            if head.is_empty() {
+                return Ok(None);
+            }
+            self.layout = Some(self.layout(&head)?);
+        }
+        match self.layout {
+            Some(Layout::Raw { w, h, bytes, step }) => {
+                if !self.fill(bytes)? {
+                    return Ok(None);
+                }
+                let start = Instant::now();
+                let luma: Vec<u8> = if step == 1 {
+                    self.buffer[..(w * h) as usize].to_vec()
+                } else {
+                    self.buffer.iter().step_by(step).copied().collect()
+                };
+                let image = GrayImage::from_raw(w, h, luma)
+                    .ok_or_else(|| Error::frame(&self.name, "frame shorter than its size"))?;
+                Ok(Some((image, start.elapsed())))
+            }
+            Some(Layout::Y4m { w, h, bytes }) => {
+                let Some(line) = self.line()? else {
+                    return Ok(None);
+                };
+                if !line.starts_with(b"FRAME") {
+                    return Err(Error::source(
+                        &self.name,
+                        "Y4M frame does not start with FRAME: the header's size or colour \
+                         space does not match the bytes",
+                    ));
+                }
+                if !self.fill(bytes)? {
+                    return Err(self.cut(bytes));
+                }
+                let start = Instant::now();
+                let image = GrayImage::from_raw(w, h, self.buffer[..(w * h) as usize].to_vec())
+                    .ok_or_else(|| Error::frame(&self.name, "frame shorter than its size"))?;
+                Ok(Some((image, start.elapsed())))
+            }
+            Some(Layout::Mjpeg) => {
+                if !self.jpeg()? {
+                    return Ok(None);
+                }
+                let start = Instant::now();
+                let image = decode(&self.buffer, &self.name)?;
+                Ok(Some((image, start.elapsed())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The stream's first bytes (up to 9, fewer only at its end), left in the stream.
+    fn head(&mut self) -> Result<Vec<u8>> {
+        let mut head = vec![0u8; 9];
+        let mut got = 0;
+        while got < head.len() {
+            match self.input.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
+        head.truncate(got);
+        let rest = std::mem::replace(&mut self.input, BufReader::new(Box::new(std::io::empty())));
+        self.input = BufReader::with_capacity(
+            1 << 16,
+            Box::new(std::io::Cursor::new(head.clone()).chain(rest)),
+        );
+        Ok(head)
+    }
+
+    /// Decides the layout from the format asked for and the stream's first bytes.
+    fn layout(&mut self, head: &[u8]) -> Result<Layout> {
+        let (y4m, jpeg) = (
+            head.starts_with(b"YUV4MPEG2"),
+            head.starts_with(&[0xFF, 0xD8]),
+        );
+        let said = match self.format {
+            StreamFormat::Auto if y4m => StreamFormat::Y4m,
+            StreamFormat::Auto if jpeg => StreamFormat::Mjpeg,
+            StreamFormat::Auto => {
+                return Err(Error::source(
+                    &self.name,
+                    "neither Y4M nor JPEG; for raw frames give --pipe-format \
+                     gray8|i420|nv12|yuyv and --size WxH",
+                ))
+            }
+            f => f,
+        };
+        match said {
+            StreamFormat::Y4m => self.y4m_header(),
+            StreamFormat::Mjpeg if jpeg => Ok(Layout::Mjpeg),
+            StreamFormat::Mjpeg => Err(Error::source(
+                &self.name,
+                "not JPEG: the stream does not start with a JPEG image",
+            )),
+            raw => {
+                if y4m || jpeg {
+                    return Err(Error::source(
+                        &self.name,
+                        format!(
+                            "the stream is {}, not raw {raw:?} frames: leave out --pipe-format \
+                             or give {}",
+                            if y4m { "Y4M" } else { "JPEG" },
+                            if y4m { "y4m" } else { "mjpeg" }
+                        ),
+                    ));
+                }
+                let (w, h) = self.size.ok_or_else(|| {
+                    Error::source(
+                        &self.name,
+                        format!("raw {raw:?} frames need their size: give --size WxH"),
+                    )
+                })?;
+                let bytes = raw.raw_bytes(w, h).unwrap_or(0);
+                let step = if raw == StreamFormat::Yuyv { 2 } else { 1 };
+                Ok(Layout::Raw { w, h, bytes, step })
+            }
+        }
+    }
+
+    /// Reads the Y4M stream header: `YUV4MPEG2 W640 H480 F30:1 … C420jpeg`.
+    fn y4m_header(&mut self) -> Result<Layout> {
+        let line = self.line()?.unwrap_or_default();
+        let text = String::from_utf8_lossy(&line).into_owned();
+        let mut words = text.split(' ');
+        if words.next() != Some("YUV4MPEG2") {
+            return Err(Error::source(&self.name, "not Y4M: no YUV4MPEG2 header"));
+        }
+        let (mut w, mut h, mut colour) = (0u32, 0u32, "420jpeg".to_string());
+        for word in words {
+            let (tag, value) = word.split_at(word.len().min(1));
+            match tag {
+                "W" => w = value.parse().unwrap_or(0),
+                "H" => h = value.parse().unwrap_or(0),
+                "C" => colour = value.to_string(),
+                _ => {}
+            }
+        }
+        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+            return Err(Error::source(
+                &self.name,
+                format!("Y4M header without a usable size (W{w} H{h}, at most {MAX_SIDE})"),
+            ));
+        }
+        let (wu, hu) = (w as usize, h as usize);
+        let bytes = match colour.as_str() {
+            "420" | "420jpeg" | "420paldv" | "420mpeg2" => {
+                wu * hu + 2 * wu.div_ceil(2) * hu.div_ceil(2)
+            }
+            "422" => wu * hu + 2 * wu.div_ceil(2) * hu,
+            "444" => 3 * wu * hu,
+            "mono" => wu * hu,
+            other => {
+                return Err(Error::source(
+                    &self.name,
+                    format!("Y4M colour space C{other} is not read (8-bit 420, 422, 444 or mono)"),
+                ))
+            }
+        };
+        Ok(Layout::Y4m { w, h, bytes })
+    }
+
+    /// Fills the buffer with exactly `n` bytes; false when the stream ended before the first,
+    /// an error when it ended inside them.
+    fn fill(&mut self, n: usize) -> Result<bool> {
+        self.buffer.resize(n, 0);
+        let mut got = 0;
+        while got < n {
+            match self.input.read(&mut self.buffer[got..n]) {
+                Ok(0) if got == 0 => return Ok(false),
+                Ok(0) => {
+                    self.buffer.truncate(got);
+                    return Err(self.cut(n));
+                }
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// One line without its `\n`, at most 1 KiB; `None` at the stream's end.
+    fn line(&mut self) -> Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        let n = (&mut self.input)
+            .take(1024)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| self.broken(e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if line.last() != Some(&b'\n') {
+            return Err(Error::source(
+                &self.name,
+                "Y4M line longer than 1 KiB or cut off",
+            ));
+        }
+        line.pop();
+        Ok(Some(line))
+    }
+
+    /// Reads one JPEG image into the buffer, segment by segment; false at the stream's end.
+    fn jpeg(&mut self) -> Result<bool> {
+        self.buffer.clear();
+        let Some(first) = self.byte()? else {
+            return Ok(false);
+        };
+        let second = self.byte()?;
+        if first != 0xFF || second != Some(0xD8) {
+            return Err(Error::source(
+                &self.name,
+                "JPEG stream out of step: the next image does not start with a JPEG marker",
+            ));
+        }
+        self.buffer.extend_from_slice(&[0xFF, 0xD8]);
+        loop {
+            let marker = self.marker()?;
+            self.buffer.extend_from_slice(&[0xFF, marker]);
+            match marker {
+                0xD9 => return Ok(true),
+                0x01 | 0xD0..=0xD7 => {}
+                _ => {
+                    let hi = self.need()?;
+                    let lo = self.need()?;
+                    let len = usize::from(hi) << 8 | usize::from(lo);
+                    if len < 2 {
+                        return Err(Error::source(
+                            &self.name,
+                            "JPEG segment with a length under 2",
+                        ));
+                    }
+                    self.buffer.extend_from_slice(&[hi, lo]);
+                    for _ in 0..len - 2 {
+                        let b = self.need()?;
+                        self.buffer.push(b);
+                    }
+                    if marker == 0xDA {
+                        self.entropy_data()?;
+                    }
+                }
+            }
+            if self.buffer.len() > MAX_JPEG {
+                return Err(Error::source(
+                    &self.name,
+                    format!("JPEG image over {} MiB: not a camera frame", MAX_JPEG >> 20),
+                ));
+            }
+        }
+    }
+
+    /// The next marker's code, skipping fill bytes.
+    fn marker(&mut self) -> Result<u8> {
+        if self.need()? != 0xFF {
+            return Err(Error::source(
+                &self.name,
+                "JPEG segment does not start with a marker",
+            ));
+        }
+        loop {
+            match self.need()? {
+                0xFF => {}
+                code => return Ok(code),
+            }
+        }
+    }
+
+    /// Copies entropy-coded data up to, not including, the next marker that is neither a
+    /// stuffed 0xFF nor a restart marker (that marker is put back for [`Self::marker`]).
+    fn entropy_data(&mut self) -> Result<()> {
+        loop {
+            let b = self.need()?;
+            if b != 0xFF {
+                self.buffer.push(b);
+                continue;
+            }
+            let next = self.need()?;
+            if next == 0x00 || (0xD0..=0xD7).contains(&next) {
+                self.buffer.extend_from_slice(&[0xFF, next]);
+            } else {
+                self.back.extend_from_slice(&[next, 0xFF]);
+                return Ok(());
+            }
+            if self.buffer.len() > MAX_JPEG {
+                return Err(Error::source(
+                    &self.name,
+                    format!("JPEG image over {} MiB: not a camera frame", MAX_JPEG >> 20),
+                ));
+            }
+        }
+    }
+
+    /// The next byte (bytes put back first); `None` at the stream's end.
+    fn byte(&mut self) -> Result<Option<u8>> {
+        if let Some(b) = self.back.pop() {
+            return Ok(Some(b));
+        }
+        let mut b = [0u8];
+        loop {
+            match self.input.read(&mut b) {
+                Ok(0) => return Ok(None),
+                Ok(_) => return Ok(Some(b[0])),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
+    }
+
+    fn need(&mut self) -> Result<u8> {
+        self.byte()?
+            .ok_or_else(|| Error::source(&self.name, "stream ended inside a JPEG image"))
+    }
+
+    fn cut(&self, n: usize) -> Error {
+        Error::source(
+            &self.name,
+            format!(
+                "stream ended inside a frame ({} of {n} bytes): do --size and --pipe-format \
+                 match what the program writes?",
+                self.buffer.len()
+            ),
+        )
+    }
+
+    fn broken(&self, e: std::io::Error) -> Error {
+        Error::source(&self.name, format!("reading the stream: {e}"))
+    }
+}
+
+/// Largest JPEG image taken from a stream.
+const MAX_JPEG: usize = 32 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::codecs::jpeg::JpegEncoder;
+
+    fn reader(bytes: Vec<u8>, format: StreamFormat, size: Option<(u32, u32)>) -> StreamReader {
+        StreamReader::new("test", Box::new(std::io::Cursor::new(bytes)), format, size)
+    }
+
+    fn all(mut r: StreamReader) -> Vec<Result<GrayImage>> {
+        let mut out = Vec::new();
+        loop {
+            match r.next_image() {
+                Ok(Some((img, _))) => out.push(Ok(img)),
+                Ok(None) => return out,
+                Err(e) => {
+                    let end = !matches!(e, Error::Frame { .. });
+                    out.push(Err(e));
+                    if end {
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+
+    fn luma(w: u32, h: u32, k: u8) -> Vec<u8> {
+        (0..w * h).map(|i| (i as u8).wrapping_mul(k)).collect()
+    }
+
+    #[test]
+    fn raw_formats_give_their_luma_plane() {
+        let (w, h) = (6u32, 4u32);
+        let y = luma(w, h, 3);
+        let chroma = vec![128u8; 2 * 3 * 2];
+        let planar: Vec<u8> = [y.clone(), chroma.clone()].concat();
+        let yuyv: Vec<u8> = y.iter().flat_map(|&v| [v, 128]).collect();
+        for (format, frame) in [
+            (StreamFormat::Gray8, y.clone()),
+            (StreamFormat::I420, planar.clone()),
+            (StreamFormat::Nv12, planar),
+            (StreamFormat::Yuyv, yuyv),
+        ] {
+            assert_eq!(format.raw_bytes(w, h), Some(frame.len()), "{format:?}");
+            let frames = all(reader(
+                [frame.clone(), frame].concat(),
+                format,
+                Some((w, h)),
+            ));
+            assert_eq!(frames.len(), 2, "{format:?}");
+            for f in frames {
+                assert_eq!(f.unwrap().into_raw(), y, "{format:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_raw_stream_that_ends_inside_a_frame_says_to_check_the_size() {
+        let frames = all(reader(
+            vec![7u8; 24 + 10],
+            StreamFormat::Gray8,
+            Some((6, 4)),
+        ));
+        assert_eq!(frames.len(), 2);
+        let err = frames[1].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with("test: ") && err.contains("--size"), "{err}");
+    }
+
+    #[test]
+    fn raw_frames_need_a_size_and_auto_does_not_guess_them() {
+        let err = all(reader(vec![7u8; 24], StreamFormat::Gray8, None)).remove(0);
+        assert!(err.unwrap_err().to_string().contains("--size"));
+        let err = all(reader(vec![7u8; 24], StreamFormat::Auto, Some((6, 4)))).remove(0);
+        assert!(err.unwrap_err().to_string().contains("--pipe-format"));
+    }
+
+    #[test]
+    fn y4m_frames_are_read_from_its_header_in_each_colour_space() {
+        let (w, h) = (5u32, 3u32);
+        let y = luma(w, h, 5);
+        for (colour, extra) in [
+            ("", 2 * 3 * 2),
+            (" C420jpeg", 12),
+            (" C422", 2 * 3 * 3),
+            (" C444", 30),
+            (" Cmono", 0),
+        ] {
+            let mut bytes = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1{colour}\n").into_bytes();
+            for _ in 0..3 {
+                bytes.extend_from_slice(b"FRAME\n");
+                bytes.extend_from_slice(&y);
+                bytes.extend(std::iter::repeat_n(128u8, extra));
+            }
+            let frames = all(reader(bytes, StreamFormat::Auto, None));
+            assert_eq!(frames.len(), 3, "{colour}");
+            for f in frames {
+                assert_eq!(f.unwrap().into_raw(), y, "{colour}");
+            }
+        }
+    }
+
+    #[test]
+    fn y4m_of_another_depth_or_out_of_step_is_one_error() {
+        let bytes = b"YUV4MPEG2 W4 H2 C420p10\nFRAME\n".to_vec();
+        let err = all(reader(bytes, StreamFormat::Y4m, None))
+            .remove(0)
+            .unwrap_err();
+        assert!(err.to_string().contains("C420p10"), "{err}");
+        // The header says 4x2 mono (8 bytes) but 9 bytes follow each FRAME.
+        let mut bytes = b"YUV4MPEG2 W4 H2 Cmono\n".to_vec();
+        for _ in 0..2 {
+            bytes.extend_from_slice(b"FRAME\n");
+            bytes.extend_from_slice(&[1u8; 9]);
+        }
+        let frames = all(reader(bytes, StreamFormat::Auto, None));
+        assert!(frames[0].is_ok());
+        assert!(frames[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("FRAME"));
+    }
+
+    fn jpeg(shade: u8) -> Vec<u8> {
+        let img = GrayImage::from_fn(32, 16, |x, _| image::Luma([shade.wrapping_add(x as u8)]));
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn concatenated_jpegs_split_at_their_markers_even_with_a_thumbnail_inside() {
+        let plain = jpeg(10);
+        // An APP1 segment holding a whole JPEG (as EXIF thumbnails are), inserted after SOI:
+        // splitting at the first end marker would cut the frame there.
+        let thumb = jpeg(200);
+        let mut with_thumb = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        let len = (thumb.len() + 2) as u16;
+        with_thumb.extend_from_slice(&len.to_be_bytes());
+        with_thumb.extend_from_slice(&thumb);
+        with_thumb.extend_from_slice(&plain[2..]);
+        let bytes = [plain.clone(), with_thumb, jpeg(90)].concat();
+        let frames = all(reader(bytes, StreamFormat::Auto, None));
+        assert_eq!(frames.len(), 3);
+        let shades: Vec<u8> = frames
+            .into_iter()
+            .map(|f| f.unwrap().get_pixel(0, 0)[0])
+            .collect();
+        assert!(
+            shades[0].abs_diff(10) <= 3 && shades[1].abs_diff(10) <= 3,
+            "{shades:?}"
+        );
+        assert!(shades[2].abs_diff(90) <= 3, "{shades:?}");
+    }
+
+    #[test]
+    fn a_jpeg_stream_cut_inside_an_image_ends_with_one_error() {
+        let a = jpeg(10);
+        let b = jpeg(50);
+        let bytes = [a.clone(), b[..b.len() / 2].to_vec()].concat();
+        let frames = all(reader(bytes, StreamFormat::Mjpeg, None));
+        assert_eq!(frames.len(), 2);
+        assert!(frames[0].is_ok());
+        assert!(frames[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("ended inside a JPEG"));
+    }
+}

@@ -1,0 +1,206 @@
+//! `edge run --pipe` and `--input -` with the real producers from Debian's packages (issue 14):
+//! `ffmpeg` writes the bytes `rpicam-vid --codec yuv420`, `gst-launch-1.0 … ! fdsink` (GRAY8)
+//! and an MJPEG camera program write, from the shipped sample frames. `rpicam-vid` and
+//! `nvarguscamerasrc` cannot run here; their formats are what these tests feed.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common::{edge, one_line_error, reports, run, samples};
+
+fn ffmpeg() -> &'static str {
+    assert!(
+        std::path::Path::new("/usr/bin/ffmpeg").exists(),
+        "this test needs Debian's ffmpeg (apt-get install ffmpeg); .ci/run installs it"
+    );
+    "ffmpeg"
+}
+
+/// The numbers read from the sample frame itself.
+fn numbers_of_the_file() -> Vec<String> {
+    let file = samples().join("scene-0001.jpg");
+    reports(edge().args(["run", "--input"]).arg(&file))
+        .remove(0)
+        .numbers
+}
+
+/// An ffmpeg command writing the sample frame `frames` times to standard output in `args`.
+fn producer(frames: u32, args: &str) -> String {
+    let file = samples().join("scene-0001.jpg");
+    format!(
+        "{} -hide_banner -loglevel error -loop 1 -i {} -frames:v {frames} {args} -",
+        ffmpeg(),
+        file.display()
+    )
+}
+
+#[test]
+fn issue14_raw_gray_i420_nv12_yuyv_y4m_and_mjpeg_pipes_read_as_the_file_does() {
+    let expected = numbers_of_the_file();
+    for (args, format) in [
+        ("-f rawvideo -pix_fmt gray", "gray8"),
+        ("-f rawvideo -pix_fmt yuv420p", "i420"),
+        ("-f rawvideo -pix_fmt nv12", "nv12"),
+        ("-f rawvideo -pix_fmt yuyv422", "yuyv"),
+        ("-f yuv4mpegpipe -pix_fmt yuv420p", "auto"),
+        ("-f yuv4mpegpipe -pix_fmt gray", "auto"),
+    ] {
+        let got = reports(edge().args([
+            "run",
+            "--pipe",
+            &producer(2, args),
+            "--pipe-format",
+            format,
+            "--size",
+            "640x480",
+            "--max-frames",
+            "2",
+        ]));
+        assert_eq!(got.len(), 2, "{args}");
+        for r in &got {
+            assert_eq!(r.numbers, expected, "{args}");
+            assert!(r.source.starts_with("pipe `"), "{}", r.source);
+        }
+        assert_eq!(got[1].frame, 1);
+    }
+    // MJPEG is encoded again by ffmpeg: the same digits, within what JPEG changes.
+    let got = reports(edge().args([
+        "run",
+        "--pipe",
+        &producer(3, "-f mjpeg -q:v 2"),
+        "--max-frames",
+        "3",
+    ]));
+    assert_eq!(got.len(), 3);
+    let same = got[0]
+        .numbers
+        .iter()
+        .filter(|n| expected.contains(n))
+        .count();
+    assert!(
+        same >= expected.len() - 1,
+        "{:?} against {expected:?}",
+        got[0].numbers
+    );
+}
+
+#[test]
+fn issue14_standard_input_keeps_every_frame_in_order() {
+    let expected = numbers_of_the_file();
+    let bytes = run(std::process::Command::new(ffmpeg()).args(
+        producer(3, "-f rawvideo -pix_fmt gray")
+            .split(' ')
+            .skip(1)
+            .collect::<Vec<_>>(),
+    ))
+    .stdout;
+    assert_eq!(bytes.len(), 3 * 640 * 480);
+    let mut child = edge()
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--pipe-format",
+            "gray8",
+            "--size",
+            "640x480",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames: Vec<edge::report::FrameReport> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        frames.iter().map(|f| f.frame).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(frames
+        .iter()
+        .all(|f| f.numbers == expected && f.source == "standard input"));
+}
+
+#[test]
+fn issue14_a_program_that_exits_is_started_again() {
+    // Each run of the program writes one frame and exits.
+    let out = run(edge()
+        .env("RUST_LOG", "info")
+        .args(["run", "--pipe", &producer(1, "-f rawvideo -pix_fmt gray")])
+        .args([
+            "--pipe-format",
+            "gray8",
+            "--size",
+            "640x480",
+            "--max-frames",
+            "3",
+        ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 3);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.matches("starting it again").count() >= 2, "{log}");
+}
+
+#[test]
+fn issue14_a_missing_program_a_foreign_stream_and_a_wrong_size_are_one_line_each() {
+    let err = one_line_error(edge().args(["run", "--pipe", "no-such-camera-program -o -"]));
+    assert!(
+        err.contains("no-such-camera-program") && err.contains("not found"),
+        "{err}"
+    );
+    // JPEG bytes announced as raw frames.
+    let err = one_line_error(edge().args([
+        "run",
+        "--pipe",
+        &producer(1, "-f mjpeg"),
+        "--pipe-format",
+        "gray8",
+        "--size",
+        "640x480",
+    ]));
+    assert!(err.contains("is JPEG, not raw"), "{err}");
+    // A size that does not divide the bytes: the frame is cut off at the stream's end.
+    let mut child = edge()
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--pipe-format",
+            "gray8",
+            "--size",
+            "640x479",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&vec![200u8; 640 * 480])
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("standard input") && log.contains("--size"),
+        "{log}"
+    );
+    let err = one_line_error(edge().args(["run", "--input", "-", "--pipe-format", "i420"]));
+    assert!(err.contains("--size"), "{err}");
+}
