@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -12,7 +12,7 @@ use edge::capture::{self, FrameSource};
 use edge::infer::Classifier;
 use edge::locate::Ink;
 use edge::read::Reader;
-use edge::report::{annotate, FrameReport};
+use edge::report::{annotate, FrameReport, Freshness};
 use edge::serve::{parse_addr, LivePage};
 use tracing_subscriber::EnvFilter;
 
@@ -91,6 +91,16 @@ impl From<FormatArg> for capture::StreamFormat {
     }
 }
 
+/// A frame rate above 0 and at most 1000.
+fn parse_fps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a frame rate above 0 and at most 1000"
+        )),
+    }
+}
+
 /// A frame size of at least 1×1 and at most `capture::MAX_SIDE` a side.
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = parse_resolution(s)?;
@@ -152,6 +162,10 @@ enum Command {
         /// Stop after this many frames.
         #[arg(long)]
         max_frames: Option<u64>,
+        /// Read at most this many frames a second (a live source's others are dropped), to
+        /// leave the board's CPU to other work.
+        #[arg(long, value_parser = parse_fps)]
+        max_fps: Option<f64>,
         /// Serve the live page (annotated stream and readings) on PORT or HOST:PORT; a port
         /// alone binds 127.0.0.1.
         #[arg(long, value_name = "ADDR")]
@@ -244,6 +258,7 @@ fn run(cli: Cli) -> Result<()> {
             camera_mode,
             annotate,
             max_frames,
+            max_fps,
             serve,
         } => {
             let reader = reader(&model)?;
@@ -262,7 +277,7 @@ fn run(cli: Cli) -> Result<()> {
                 &reader,
                 source.as_mut(),
                 annotate.as_deref(),
-                max_frames,
+                (max_frames, max_fps),
                 live.as_ref(),
             )?;
             if live.is_some() {
@@ -396,24 +411,33 @@ fn open_source(
     camera: Option<(u32, CameraArgs)>,
 ) -> Result<Box<dyn FrameSource>> {
     let format = capture::StreamFormat::from(stream.pipe_format);
+    let size = stream.size;
+    // Live sources are read on their own thread and give their newest frame.
     if let Some(command) = pipe {
-        return Ok(Box::new(capture::Pipe::spawn(
-            command,
-            format,
-            stream.size,
-        )?));
+        let command = command.to_string();
+        return live(move || {
+            Ok(Box::new(capture::Pipe::spawn(&command, format, size)?) as Box<dyn FrameSource>)
+        });
     }
     if input.len() == 1 && input[0].as_os_str() == "-" {
-        return Ok(Box::new(capture::Stdin::new(format, stream.size)?));
+        // Standard input from a file keeps every frame; from a program it is live.
+        let from_file = std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
+        if from_file {
+            return Ok(Box::new(capture::Stdin::new(format, size)?));
+        }
+        return live(move || {
+            Ok(Box::new(capture::Stdin::new(format, size)?) as Box<dyn FrameSource>)
+        });
     }
     if input.iter().any(|p| p.as_os_str() == "-") {
         bail!("--input -: standard input is read alone, not beside files");
     }
     if let Some(url) = mjpeg {
-        return Ok(Box::new(capture::Mjpeg::open(url)?));
+        let url = url.to_string();
+        return live(move || Ok(Box::new(capture::Mjpeg::open(&url)?) as Box<dyn FrameSource>));
     }
     if let Some((index, mode)) = camera {
-        return open_camera(index, mode);
+        return live(move || open_camera(index, mode).map_err(edge_error));
     }
     if input.is_empty() {
         bail!("nothing to read: give --input PATH…, --input -, --pipe COMMAND, --mjpeg URL or --camera N");
@@ -421,6 +445,19 @@ fn open_source(
     Ok(Box::new(capture::Files::new(capture::expand_inputs(
         input,
     )?)))
+}
+
+/// A live source opened and read on its own thread (see `capture::Latest`).
+fn live<F>(open: F) -> Result<Box<dyn FrameSource>>
+where
+    F: FnOnce() -> edge::Result<Box<dyn FrameSource>> + Send + 'static,
+{
+    Ok(Box::new(capture::Latest::spawn(open)?))
+}
+
+/// An error of the binary's own as one of the library's, for a source's opening.
+fn edge_error(e: anyhow::Error) -> edge::Error {
+    edge::Error::source("camera", e.to_string())
 }
 
 #[cfg(feature = "camera")]
@@ -471,9 +508,11 @@ fn run_frames(
     reader: &Reader,
     source: &mut dyn FrameSource,
     annotate_dir: Option<&Path>,
-    max_frames: Option<u64>,
+    (max_frames, max_fps): (Option<u64>, Option<f64>),
     live: Option<&LivePage>,
 ) -> Result<()> {
+    let period = max_fps.map(|f| Duration::from_secs_f64(1.0 / f));
+    let mut last_start: Option<Instant> = None;
     if let Some(dir) = annotate_dir {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     }
@@ -485,6 +524,10 @@ fn run_frames(
     let mut last_error: Option<edge::Error> = None;
     let mut unlogged = false;
     while max_frames.is_none_or(|m| read < m) {
+        if let (Some(p), Some(t)) = (period, last_start) {
+            // --max-fps: wait out the period; a live source then gives its newest frame.
+            std::thread::sleep(p.saturating_sub(t.elapsed()));
+        }
         let next = source.next_frame();
         if unlogged && (next.is_some() || read > 0) {
             if let Some(e) = &last_error {
@@ -504,14 +547,19 @@ fn run_frames(
                 continue;
             }
         };
+        let start = Instant::now();
+        last_start = Some(start);
         let reading = reader.read(&frame.image)?;
-        let report = FrameReport::new(
+        let mut report = FrameReport::new(
             &frame.source,
             frame.index,
             frame.image.dimensions(),
             frame.decode,
             &reading,
         );
+        if source.is_live() {
+            report.live = Some(Freshness::of(frame.captured, start, frame.dropped));
+        }
         if let Some(dir) = annotate_dir {
             let path = dir.join(annotated_name(&frame.source, frame.index));
             annotate(&frame.image, &reading)
@@ -540,7 +588,14 @@ fn run_frames(
             return Ok(());
         }
     }
-    tracing::info!("{read} frames read, {skipped} skipped");
+    if source.is_live() {
+        tracing::info!(
+            "{read} frames read, {skipped} skipped, {} dropped (newer ones came first)",
+            source.dropped()
+        );
+    } else {
+        tracing::info!("{read} frames read, {skipped} skipped");
+    }
     if read == 0 && skipped > 0 {
         match last_error {
             Some(e) if skipped == 1 => bail!("nothing read: {e}"),

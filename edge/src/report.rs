@@ -37,6 +37,28 @@ pub struct Timings {
     pub total: f64,
 }
 
+/// How fresh a live source's frame was (cameras, MJPEG streams, pipes).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Freshness {
+    /// Frames dropped just before this one: newer frames came while the reader was busy.
+    pub dropped: u64,
+    /// Milliseconds from the frame's capture to the start of its reading.
+    pub age_ms: f64,
+    /// Milliseconds from the frame's capture to its result.
+    pub latency_ms: f64,
+}
+
+impl Freshness {
+    /// The freshness of a frame captured at `captured`, read from `start` to now.
+    pub fn of(captured: std::time::Instant, start: std::time::Instant, dropped: u64) -> Self {
+        Freshness {
+            dropped,
+            age_ms: ms(start.saturating_duration_since(captured)),
+            latency_ms: ms(captured.elapsed()),
+        }
+    }
+}
+
 /// The report of one frame: one line of JSON.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FrameReport {
@@ -54,6 +76,9 @@ pub struct FrameReport {
     pub numbers: Vec<String>,
     /// Per-stage timings in milliseconds.
     pub timings_ms: Timings,
+    /// For a live source's frame: drops, age and latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Freshness>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -92,6 +117,7 @@ impl FrameReport {
                 infer: ms(t.infer),
                 total: ms(decode + t.locate + t.normalise + t.infer),
             },
+            live: None,
         }
     }
 }

@@ -129,12 +129,7 @@ impl FrameSource for Camera {
             res.height(),
             &name,
         );
-        Some(image.map(|image| Frame {
-            source: self.name.clone(),
-            index,
-            image,
-            decode: start.elapsed(),
-        }))
+        Some(image.map(|image| Frame::new(self.name.clone(), index, image, start.elapsed())))
     }
 }
 

@@ -78,12 +78,7 @@ impl FrameSource for Files {
                 .and_then(|bytes| {
                     let start = Instant::now();
                     let image = decode(&bytes, &name)?;
-                    Ok(Frame {
-                        source: name,
-                        index: 0,
-                        image,
-                        decode: start.elapsed(),
-                    })
+                    Ok(Frame::new(name, 0, image, start.elapsed()))
                 }),
         )
     }

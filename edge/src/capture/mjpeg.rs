@@ -226,12 +226,10 @@ impl FrameSource for Mjpeg {
         self.backoff = FIRST_BACKOFF;
         let start = Instant::now();
         let name = format!("{}#{index}", self.name);
-        Some(decode(&part, &name).map(|image| Frame {
-            source: self.name.clone(),
-            index,
-            image,
-            decode: start.elapsed(),
-        }))
+        Some(
+            decode(&part, &name)
+                .map(|image| Frame::new(self.name.clone(), index, image, start.elapsed())),
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 //! of u8; a frame that cannot be decoded is an error for that frame, not for the run.
 
 mod files;
+mod latest;
 mod mjpeg;
 mod pipe;
 mod stream;
@@ -20,6 +21,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
 pub use files::{expand_inputs, Files};
+pub use latest::Latest;
 pub use mjpeg::Mjpeg;
 pub use pipe::{Pipe, Stdin};
 pub use stream::{StreamFormat, StreamReader};
@@ -39,12 +41,41 @@ pub struct Frame {
     pub image: GrayImage,
     /// Time spent decoding it.
     pub decode: Duration,
+    /// When the source had it whole (after decoding).
+    pub captured: Instant,
+    /// Frames of a live source dropped just before this one, because a newer frame came
+    /// before the reader was free (see [`Latest`]).
+    pub dropped: u64,
+}
+
+impl Frame {
+    /// A frame had now, nothing dropped before it.
+    pub fn new(source: impl Into<String>, index: u64, image: GrayImage, decode: Duration) -> Self {
+        Frame {
+            source: source.into(),
+            index,
+            image,
+            decode,
+            captured: Instant::now(),
+            dropped: 0,
+        }
+    }
 }
 
 /// A source of frames; `None` when it has no more.
 pub trait FrameSource {
     /// The next frame, or the reason the next frame could not be had (the source goes on).
     fn next_frame(&mut self) -> Option<Result<Frame>>;
+
+    /// Frames dropped so far because newer ones came first (live sources, see [`Latest`]).
+    fn dropped(&self) -> u64 {
+        0
+    }
+
+    /// Whether frames come as the world goes on (a camera, a stream) rather than from files.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Decodes an encoded image (JPEG straight to luma, or PNG) to grey, timing it.

@@ -157,12 +157,7 @@ impl FrameSource for Pipe {
                 let index = self.index;
                 self.index += 1;
                 self.frames_this_run += 1;
-                Some(Ok(Frame {
-                    source: self.name.clone(),
-                    index,
-                    image,
-                    decode,
-                }))
+                Some(Ok(Frame::new(self.name.clone(), index, image, decode)))
             }
             // One frame that does not decode: the stream goes on.
             Err(e @ Error::Frame { .. }) => Some(Err(e)),
@@ -206,12 +201,12 @@ impl FrameSource for Stdin {
             Ok(Some((image, decode))) => {
                 let index = self.index;
                 self.index += 1;
-                Some(Ok(Frame {
-                    source: "standard input".to_string(),
+                Some(Ok(Frame::new(
+                    "standard input".to_string(),
                     index,
                     image,
                     decode,
-                }))
+                )))
             }
             Ok(None) => None,
             Err(e @ Error::Frame { .. }) => Some(Err(e)),

@@ -85,7 +85,7 @@ fn issue14_raw_gray_i420_nv12_yuyv_y4m_and_mjpeg_pipes_read_as_the_file_does() {
 }
 
 #[test]
-fn issue14_standard_input_keeps_every_frame_in_order() {
+fn issue14_standard_input_from_a_file_keeps_every_frame_in_order() {
     let expected = numbers_of_the_file();
     let bytes = run(std::process::Command::new(ffmpeg()).args(
         producer(3, "-f rawvideo -pix_fmt gray")
@@ -95,7 +95,12 @@ fn issue14_standard_input_keeps_every_frame_in_order() {
     ))
     .stdout;
     assert_eq!(bytes.len(), 3 * 640 * 480);
-    let mut child = edge()
+    // Standard input from a file (`edge run --input - < frames.gray`); from a program it is
+    // a live source like --pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frames.gray");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = edge()
         .args([
             "run",
             "--input",
@@ -105,13 +110,9 @@ fn issue14_standard_input_keeps_every_frame_in_order() {
             "--size",
             "640x480",
         ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
         .unwrap();
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -203,4 +204,50 @@ fn issue14_a_missing_program_a_foreign_stream_and_a_wrong_size_are_one_line_each
     );
     let err = one_line_error(edge().args(["run", "--input", "-", "--pipe-format", "i420"]));
     assert!(err.contains("--size"), "{err}");
+}
+
+#[test]
+fn issue14_a_reader_slower_than_a_30_fps_pipe_reads_its_newest_frames() {
+    // ffmpeg -re writes 30 frames a second; --max-fps 10 reads one in three.
+    let file = samples().join("scene-0001.jpg");
+    let command = format!(
+        "{} -hide_banner -loglevel error -re -loop 1 -framerate 30 -i {} -frames:v 150 \
+         -f rawvideo -pix_fmt gray -",
+        ffmpeg(),
+        file.display()
+    );
+    let got = reports(edge().args(["run", "--pipe", &command]).args([
+        "--pipe-format",
+        "gray8",
+        "--size",
+        "640x480",
+        "--max-fps",
+        "10",
+        "--max-frames",
+        "12",
+    ]));
+    assert_eq!(got.len(), 12);
+    let period = 1000.0 / 30.0;
+    let mut dropped = 0;
+    for r in &got {
+        let live = r
+            .live
+            .as_ref()
+            .expect("a pipe's frames say how fresh they are");
+        // Below two frame periods plus its processing: no backlog builds up.
+        assert!(
+            live.latency_ms - r.timings_ms.total < 2.0 * period,
+            "frame {}: {live:?}, {:?}",
+            r.frame,
+            r.timings_ms
+        );
+        dropped += live.dropped;
+    }
+    // About two of every three frames are dropped, and counted.
+    assert!(dropped >= 12, "{dropped} dropped");
+    // The frames read and those dropped between them account for every frame written.
+    for w in got.windows(2) {
+        let between = w[1].live.as_ref().unwrap().dropped;
+        assert_eq!(w[1].frame, w[0].frame + 1 + between, "{:?}", w[1].live);
+    }
 }
