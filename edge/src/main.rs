@@ -144,15 +144,15 @@ enum Command {
         input: Vec<PathBuf>,
         /// Run this shell command and read frames from its standard output (rpicam-vid,
         /// gst-launch-1.0, ffmpeg: see README "On the boards"); restarted when it exits.
-        #[arg(long, value_name = "COMMAND", conflicts_with_all = ["mjpeg", "camera"])]
+        #[arg(long, value_name = "COMMAND", env = "EDGE_PIPE", conflicts_with_all = ["mjpeg", "camera"])]
         pipe: Option<String>,
         #[command(flatten)]
         stream: StreamArgs,
         /// HTTP MJPEG stream (phone or IP camera).
-        #[arg(long, conflicts_with = "camera")]
+        #[arg(long, env = "EDGE_MJPEG", conflicts_with = "camera")]
         mjpeg: Option<String>,
         /// Camera index (see `edge cameras`); needs the `camera` feature.
-        #[arg(long)]
+        #[arg(long, env = "EDGE_CAMERA")]
         camera: Option<u32>,
         #[command(flatten)]
         camera_mode: CameraArgs,
