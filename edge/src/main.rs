@@ -193,6 +193,12 @@ enum Command {
         /// Frames: files, directories or globs.
         #[arg(long, short, num_args = 1.., required = true)]
         input: Vec<PathBuf>,
+        /// Also a file of frames as a camera program writes them to a pipe (--pipe-format,
+        /// --size), read from memory: rows for it follow the files' rows.
+        #[arg(long, value_name = "FILE")]
+        stream: Option<PathBuf>,
+        #[command(flatten)]
+        stream_format: StreamArgs,
         /// Passes over the frames; medians are taken over all frames of all passes.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
@@ -297,9 +303,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench {
             model,
             input,
+            stream,
+            stream_format,
             repeats,
             json,
-        } => bench(&model, &input, repeats, json),
+        } => bench(
+            &model,
+            &input,
+            stream.as_deref().map(|p| (p, &stream_format)),
+            repeats,
+            json,
+        ),
         Command::Mnist {
             model,
             data,
@@ -736,6 +750,8 @@ fn median(v: &mut [Duration]) -> Duration {
 #[derive(serde::Serialize)]
 struct BenchRow {
     model: PathBuf,
+    /// `files`, or `stream FORMAT` for the frames of --stream.
+    input: String,
     frames: usize,
     decode: f64,
     locate: f64,
@@ -745,7 +761,13 @@ struct BenchRow {
     fps: f64,
 }
 
-fn bench(models: &[PathBuf], input: &[PathBuf], repeats: usize, json: bool) -> Result<()> {
+fn bench(
+    models: &[PathBuf],
+    input: &[PathBuf],
+    stream: Option<(&Path, &StreamArgs)>,
+    repeats: usize,
+    json: bool,
+) -> Result<()> {
     let paths = capture::expand_inputs(input)?;
     let frames: Vec<(String, Vec<u8>)> = paths
         .iter()
@@ -756,6 +778,15 @@ fn bench(models: &[PathBuf], input: &[PathBuf], repeats: usize, json: bool) -> R
             ))
         })
         .collect::<Result<_>>()?;
+    let stream = match stream {
+        Some((path, args)) => {
+            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+            let format = capture::StreamFormat::from(args.pipe_format);
+            format.check(&path.display().to_string(), args.size)?;
+            Some((path.display().to_string(), bytes, format, args.size))
+        }
+        None => None,
+    };
     let models = if models.is_empty() {
         vec![model_path(None)?]
     } else {
@@ -765,53 +796,84 @@ fn bench(models: &[PathBuf], input: &[PathBuf], repeats: usize, json: bool) -> R
         .iter()
         .map(|m| Ok(Reader::new(Classifier::load(m)?)))
         .collect::<Result<_>>()?;
-    // Stage samples per model; models alternate frame by frame so that machine noise hits all alike.
-    let mut samples: Vec<[Vec<Duration>; 5]> =
-        (0..readers.len()).map(|_| Default::default()).collect();
+    // Stage samples per input and model; models alternate frame by frame so that machine
+    // noise hits all alike.
+    let inputs = 1 + usize::from(stream.is_some());
+    let mut samples: Vec<Vec<[Vec<Duration>; 5]>> = (0..inputs)
+        .map(|_| (0..readers.len()).map(|_| Default::default()).collect())
+        .collect();
+    let record = |s: &mut [Vec<Duration>; 5], decode: Duration, reading: &edge::read::Reading| {
+        let t = reading.times;
+        for (k, d) in [
+            decode,
+            t.locate,
+            t.normalise,
+            t.infer,
+            decode + t.locate + t.normalise + t.infer,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            s[k].push(d);
+        }
+    };
     let bar = indicatif::ProgressBar::new((repeats.max(1) * frames.len()) as u64);
+    let mut stream_frames = 0;
     for _ in 0..repeats.max(1) {
         for (name, bytes) in &frames {
-            for (reader, s) in readers.iter().zip(samples.iter_mut()) {
+            for (reader, s) in readers.iter().zip(samples[0].iter_mut()) {
                 let (image, decode) = capture::decode_timed(bytes, name)?;
-                let reading = reader.read(&image)?;
-                let t = reading.times;
-                for (k, d) in [
-                    decode,
-                    t.locate,
-                    t.normalise,
-                    t.infer,
-                    decode + t.locate + t.normalise + t.infer,
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    s[k].push(d);
-                }
+                record(s, decode, &reader.read(&image)?);
             }
             bar.inc(1);
         }
+        if let Some((name, bytes, format, size)) = &stream {
+            // From the bytes in memory to the grey frame the finder takes, as from a pipe.
+            let mut frames_of = capture::StreamReader::new(
+                name,
+                Box::new(std::io::Cursor::new(bytes.clone())),
+                *format,
+                *size,
+            );
+            stream_frames = 0;
+            loop {
+                let start = Instant::now();
+                let Some((image, _)) = frames_of.next_image()? else {
+                    break;
+                };
+                let decode = start.elapsed();
+                stream_frames += 1;
+                for (reader, s) in readers.iter().zip(samples[1].iter_mut()) {
+                    record(s, decode, &reader.read(&image)?);
+                }
+            }
+        }
     }
     bar.finish_and_clear();
-    let rows: Vec<BenchRow> = models
-        .iter()
-        .zip(samples.iter_mut())
-        .map(|(m, s)| {
+    let mut rows: Vec<BenchRow> = Vec::new();
+    for (k, per_model) in samples.iter_mut().enumerate() {
+        let (label, count) = match (&stream, k) {
+            (Some((_, _, format, _)), 1) => (format!("stream {format:?}"), stream_frames),
+            _ => ("files".to_string(), frames.len()),
+        };
+        for (m, s) in models.iter().zip(per_model.iter_mut()) {
             let ms: Vec<f64> = s
                 .iter_mut()
                 .map(|v| median(v).as_secs_f64() * 1e3)
                 .collect();
-            BenchRow {
+            rows.push(BenchRow {
                 model: m.clone(),
-                frames: frames.len(),
+                input: label.clone(),
+                frames: count,
                 decode: ms[0],
                 locate: ms[1],
                 normalise: ms[2],
                 infer: ms[3],
                 total: ms[4],
                 fps: 1e3 / ms[4].max(1e-9),
-            }
-        })
-        .collect();
+            });
+        }
+    }
     if json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
@@ -822,13 +884,14 @@ fn bench(models: &[PathBuf], input: &[PathBuf], repeats: usize, json: bool) -> R
         repeats.max(1)
     );
     println!(
-        "{:<28} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",
-        "model", "decode", "locate", "normalise", "infer", "total", "fps", "vs first"
+        "{:<28} {:<14} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",
+        "model", "input", "decode", "locate", "normalise", "infer", "total", "fps", "vs first"
     );
     for r in &rows {
         println!(
-            "{:<28} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>7.0} {:>7.2}×",
+            "{:<28} {:<14} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>7.0} {:>7.2}×",
             r.model.display().to_string(),
+            r.input,
             r.decode,
             r.locate,
             r.normalise,

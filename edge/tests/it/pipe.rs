@@ -251,3 +251,35 @@ fn issue14_a_reader_slower_than_a_30_fps_pipe_reads_its_newest_frames() {
         assert_eq!(w[1].frame, w[0].frame + 1 + between, "{:?}", w[1].live);
     }
 }
+
+#[test]
+fn issue14_bench_reads_a_raw_stream_beside_the_jpeg_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("frames.gray");
+    let bytes = run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg(producer(2, "-f rawvideo -pix_fmt gray")))
+    .stdout;
+    std::fs::write(&stream, bytes).unwrap();
+    let out = run(edge()
+        .args(["bench", "--json", "--repeats", "1", "--input"])
+        .arg(samples().join("scene-0001.jpg"))
+        .arg("--stream")
+        .arg(&stream)
+        .args(["--pipe-format", "gray8", "--size", "640x480"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["input"], "files");
+    assert_eq!(rows[1]["input"], "stream Gray8");
+    assert_eq!(rows[1]["frames"], 2);
+    for r in &rows {
+        for stage in ["decode", "locate", "total"] {
+            assert!(r[stage].as_f64().unwrap() > 0.0, "{stage}: {r}");
+        }
+    }
+}
