@@ -177,29 +177,26 @@ impl Reader {
         // go into a second batch. The writing's size is measured on the blobs that read as
         // digits: a frame of noise specks, grain or scribbles beside the writing must not
         // shrink it (every digit would then stand out as too tall).
-        let mut heights: Vec<u32> = found
+        let sure: Vec<&Blob> = found
             .digits
             .iter()
             .zip(&predictions)
             .filter(|(_, p)| p.confidence >= self.min_confidence)
-            .map(|(d, _)| d.rect.h)
+            .map(|(d, _)| d)
             .collect();
-        if heights.len() < 3 {
-            heights = found.digits.iter().map(|d| d.rect.h).collect();
+        let median = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied()
+        };
+        let typical = if sure.len() >= 3 {
+            median(sure.iter().map(|d| d.rect.h).collect())
+        } else {
+            median(found.digits.iter().map(|d| d.rect.h).collect())
         }
-        heights.sort_unstable();
-        let typical = heights.get(heights.len() / 2).copied().unwrap_or(0) as f32;
+        .unwrap_or(0) as f32;
         // … and so is the width of its digits.
-        let mut widths: Vec<u32> = found
-            .digits
-            .iter()
-            .zip(&predictions)
-            .filter(|(_, p)| p.confidence >= self.min_confidence)
-            .map(|(d, _)| d.rect.w)
-            .collect();
-        widths.sort_unstable();
-        let typical_width = if widths.len() >= 3 {
-            widths[widths.len() / 2] as f32
+        let typical_width = if sure.len() >= 3 {
+            median(sure.iter().map(|d| d.rect.w).collect()).map_or(f32::INFINITY, |w| w as f32)
         } else {
             f32::INFINITY
         };
