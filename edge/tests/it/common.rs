@@ -45,7 +45,11 @@ pub fn run(cmd: &mut Command) -> Output {
 
 /// Runs `cmd`, requires success, returns its JSON lines parsed.
 pub fn reports(cmd: &mut Command) -> Vec<FrameReport> {
-    let out = run(cmd);
+    reports_of(&run(cmd))
+}
+
+/// The JSON lines of a finished run, which must have succeeded.
+pub fn reports_of(out: &Output) -> Vec<FrameReport> {
     assert!(
         out.status.success(),
         "edge failed: {}",

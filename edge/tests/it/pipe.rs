@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::common::{edge, one_line_error, reports, run, samples};
+use crate::common::{edge, one_line_error, reports, reports_of, run, samples};
 
 fn ffmpeg() -> &'static str {
     assert!(
@@ -61,7 +61,8 @@ fn issue14_raw_gray_i420_nv12_yuyv_y4m_and_mjpeg_pipes_read_as_the_file_does() {
             assert_eq!(r.numbers, expected, "{args}");
             assert!(r.source.starts_with("pipe `"), "{}", r.source);
         }
-        assert_eq!(got[1].frame, 1);
+        // A live source: the second frame read is a later one, perhaps after drops.
+        assert!(got[1].frame > got[0].frame, "{args}");
     }
     // MJPEG is encoded again by ffmpeg: the same digits, within what JPEG changes.
     let got = reports(edge().args([
@@ -113,15 +114,7 @@ fn issue14_standard_input_from_a_file_keeps_every_frame_in_order() {
         .stdin(std::fs::File::open(&path).unwrap())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frames: Vec<edge::report::FrameReport> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let frames = reports_of(&out);
     assert_eq!(
         frames.iter().map(|f| f.frame).collect::<Vec<_>>(),
         [0, 1, 2]
@@ -370,15 +363,7 @@ fn issue14_an_rtsp_h264_stream_through_ffmpeg_reads_as_the_file_does() {
     let _ = sender.kill();
     let _ = sender.wait();
     let out = reader.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frames: Vec<edge::report::FrameReport> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let frames = reports_of(&out);
     assert_eq!(frames.len(), 3);
     for r in &frames {
         let same = r.numbers.iter().filter(|n| expected.contains(n)).count();

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use crate::common::{edge, reports, run, samples};
+use crate::common::{edge, reports, reports_of, run, samples};
 
 #[test]
 fn run_reads_the_samples_with_the_default_model() {
@@ -120,18 +120,18 @@ fn issue4_an_mjpeg_stream_with_a_truncated_jpeg_skips_that_frame() {
     let cut = good[..good.len() / 3].to_vec();
     let url = mjpeg_server(vec![good.clone(), cut, good]);
     let out = run(edge().args(["run", "--mjpeg", &url]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<edge::report::FrameReport> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!((lines[0].frame, lines[1].frame), (0, 2));
-    assert_eq!(lines[0].numbers, lines[1].numbers);
+    let lines = reports_of(&out);
+    // A live source gives its newest frame: frame 0 may be dropped for frame 2 when both came
+    // before the reader was free, but frame 2 is always read, and nothing is lost uncounted.
+    let read: Vec<u64> = lines.iter().map(|l| l.frame).collect();
+    assert!(read == [0, 2] || read == [2], "{read:?}");
+    let dropped: u64 = lines
+        .iter()
+        .filter_map(|l| l.live.as_ref())
+        .map(|l| l.dropped)
+        .sum();
+    assert_eq!(lines.len() as u64 + dropped, 2);
+    assert!(lines.iter().all(|l| l.numbers == lines[0].numbers));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("skipped") && err.contains("#1"), "{err}");
 }
