@@ -451,7 +451,7 @@ fn open_source(
         return live(move || Ok(Box::new(capture::Mjpeg::open(&url)?) as Box<dyn FrameSource>));
     }
     if let Some((index, mode)) = camera {
-        return live(move || open_camera(index, mode).map_err(edge_error));
+        return live(move || open_camera(index, mode));
     }
     if input.is_empty() {
         bail!("nothing to read: give --input PATH…, --input -, --pipe COMMAND, --mjpeg URL or --camera N");
@@ -469,13 +469,8 @@ where
     Ok(Box::new(capture::Latest::spawn(open)?))
 }
 
-/// An error of the binary's own as one of the library's, for a source's opening.
-fn edge_error(e: anyhow::Error) -> edge::Error {
-    edge::Error::source("camera", e.to_string())
-}
-
 #[cfg(feature = "camera")]
-fn open_camera(index: u32, mode: CameraArgs) -> Result<Box<dyn FrameSource>> {
+fn open_camera(index: u32, mode: CameraArgs) -> edge::Result<Box<dyn FrameSource>> {
     let config = capture::camera::CameraConfig {
         index,
         resolution: mode.resolution,
@@ -486,8 +481,11 @@ fn open_camera(index: u32, mode: CameraArgs) -> Result<Box<dyn FrameSource>> {
 }
 
 #[cfg(not(feature = "camera"))]
-fn open_camera(_index: u32, _mode: CameraArgs) -> Result<Box<dyn FrameSource>> {
-    bail!("this edge was built without camera support: rebuild with `--features camera`")
+fn open_camera(_index: u32, _mode: CameraArgs) -> edge::Result<Box<dyn FrameSource>> {
+    Err(edge::Error::source(
+        "--camera",
+        "this edge was built without camera support: rebuild with `--features camera`",
+    ))
 }
 
 #[cfg(feature = "camera")]
