@@ -20,6 +20,7 @@ pub mod infer;
 pub mod locate;
 pub mod models;
 pub mod normalise;
+pub mod out;
 pub mod picture;
 pub mod read;
 pub mod report;

@@ -360,16 +360,16 @@ fn mnist(
             "accuracy": run.accuracy(),
             "agreement": agreement,
         });
-        println!("{v}");
+        edge::say!("{v}");
     } else {
-        println!(
+        edge::say!(
             "{}: {:.2}% of {} MNIST test digits read right ({arch})",
             path.display(),
             100.0 * run.accuracy(),
             labels.len()
         );
         if let Some(a) = &agreement {
-            println!(
+            edge::say!(
                 "against {}: {} of {} predictions differ, largest logit difference {:e}",
                 compare
                     .map(Path::display)
@@ -497,7 +497,7 @@ fn cameras() -> Result<()> {
         );
     }
     for line in cameras {
-        println!("{line}");
+        edge::say!("{line}");
     }
     Ok(())
 }
@@ -873,20 +873,28 @@ fn bench(
         }
     }
     if json {
-        println!("{}", serde_json::to_string(&rows)?);
+        edge::say!("{}", serde_json::to_string(&rows)?);
         return Ok(());
     }
-    println!(
+    edge::say!(
         "median ms per frame over {} frames × {} passes, one thread",
         frames.len(),
         repeats.max(1)
     );
-    println!(
+    edge::say!(
         "{:<28} {:<14} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",
-        "model", "input", "decode", "locate", "normalise", "infer", "total", "fps", "vs first"
+        "model",
+        "input",
+        "decode",
+        "locate",
+        "normalise",
+        "infer",
+        "total",
+        "fps",
+        "vs first"
     );
     for r in &rows {
-        println!(
+        edge::say!(
             "{:<28} {:<14} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>7.0} {:>7.2}×",
             r.model.display().to_string(),
             r.input,

@@ -379,9 +379,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             for (name, outcome) in fetch::fetch(&dir, &mirrors)? {
                 match outcome {
-                    fetch::Outcome::Present => println!("{name}: present, checksum ok"),
+                    fetch::Outcome::Present => edge::say!("{name}: present, checksum ok"),
                     fetch::Outcome::Downloaded(url) => {
-                        println!("{name}: downloaded from {url}, checksum ok")
+                        edge::say!("{name}: downloaded from {url}, checksum ok")
                     }
                 }
             }
@@ -407,21 +407,21 @@ fn run(cli: Cli) -> Result<()> {
                 let mut v = serde_json::to_value(&eval)?;
                 v["checkpoint"] = checkpoint.display().to_string().into();
                 v["arch"] = ckpt.header.arch.arch().to_string().into();
-                println!("{v}");
+                edge::say!("{v}");
             } else {
-                println!(
+                edge::say!(
                     "{}: {} on {} test images",
                     checkpoint.display(),
                     ckpt.header.arch.arch(),
                     eval.count
                 );
-                println!(
+                edge::say!(
                     "accuracy {:.2}%  loss {:.4}",
                     100.0 * eval.accuracy,
                     eval.loss
                 );
                 for (digit, acc) in eval.per_class.iter().enumerate() {
-                    println!("  {digit}: {:.2}%", 100.0 * acc);
+                    edge::say!("  {digit}: {:.2}%", 100.0 * acc);
                 }
             }
             Ok(())
@@ -434,10 +434,10 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let report = train::latency::run(&models, rounds, onnxruntime.as_deref())?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                edge::say!("{}", serde_json::to_string(&report)?);
                 return Ok(());
             }
-            println!(
+            edge::say!(
                 "batch-1 latency, median of {} rounds of 200 runs, one thread{}",
                 report.rounds,
                 report
@@ -446,12 +446,17 @@ fn run(cli: Cli) -> Result<()> {
                     .map(|v| format!("; onnxruntime {v}"))
                     .unwrap_or_default()
             );
-            println!(
+            edge::say!(
                 "{:<34} {:>9} {:>10} {:>9} {:>13} {:>13}",
-                "model", "bytes", "tract µs", "vs first", "onnxrt µs", "vs first ort"
+                "model",
+                "bytes",
+                "tract µs",
+                "vs first",
+                "onnxrt µs",
+                "vs first ort"
             );
             for r in &report.rows {
-                println!(
+                edge::say!(
                     "{:<34} {:>9} {:>10.1} {:>8.2}× {:>13} {:>13}",
                     r.model.display(),
                     r.bytes,
@@ -490,27 +495,32 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = bench::run(&config, &device)?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                edge::say!("{}", serde_json::to_string(&report)?);
             } else {
-                println!(
+                edge::say!(
                     "training step, {} at batch {} on {}, median of {} repeats:",
-                    report.arch, batch, report.device, repeats
+                    report.arch,
+                    batch,
+                    report.device,
+                    repeats
                 );
-                println!(
+                edge::say!(
                     "  train (ours)          {:>8.0} images/s",
                     report.images_per_s
                 );
-                println!(
+                edge::say!(
                     "  plain candle AdamW    {:>8.0} images/s",
                     report.baseline_images_per_s
                 );
-                println!("  ratio                 {:>8.2}", report.ratio);
+                edge::say!("  ratio                 {:>8.2}", report.ratio);
                 if let Some(t) = &report.pytorch {
-                    println!(
+                    edge::say!(
                         "  PyTorch {:<8} {} threads {:>8.0} images/s",
-                        t.version, t.threads, t.images_per_s
+                        t.version,
+                        t.threads,
+                        t.images_per_s
                     );
-                    println!("  ratio to PyTorch      {:>8.2}", t.ratio);
+                    edge::say!("  ratio to PyTorch      {:>8.2}", t.ratio);
                 }
             }
             Ok(())
@@ -539,7 +549,7 @@ fn run(cli: Cli) -> Result<()> {
                 min_confidence,
             };
             let entry = publish::publish(&p, &mnist, &candle_core::Device::Cpu)?;
-            println!("{}", serde_json::to_string_pretty(&entry)?);
+            edge::say!("{}", serde_json::to_string_pretty(&entry)?);
             Ok(())
         }
         Command::Export {
@@ -551,22 +561,22 @@ fn run(cli: Cli) -> Result<()> {
             let mnist = load_data(data)?;
             let report = export::export(&checkpoint, &out, &mnist, None)?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                edge::say!("{}", serde_json::to_string(&report)?);
             } else {
                 let v = &report.verification;
-                println!(
+                edge::say!(
                     "{}: {} bytes, {} parameters",
                     out.display(),
                     v.bytes,
                     v.params
                 );
-                println!(
+                edge::say!(
                     "  tract accuracy {:.2}% (candle {:.2}%), logits within {:.1e} of candle's",
                     100.0 * v.accuracy,
                     100.0 * report.candle_accuracy,
                     v.max_logit_diff.unwrap_or(0.0)
                 );
-                println!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
+                edge::say!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
             }
             Ok(())
         }
@@ -584,20 +594,20 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&path, line + "\n").with_context(|| path.display().to_string())?;
             }
             if json {
-                println!("{}", serde_json::to_string(&v)?);
+                edge::say!("{}", serde_json::to_string(&v)?);
             } else {
-                println!(
+                edge::say!(
                     "{}: {} bytes, {} parameters",
                     model.display(),
                     v.bytes,
                     v.params
                 );
-                println!(
+                edge::say!(
                     "  tract accuracy {:.2}% on {} test images",
                     100.0 * v.accuracy,
                     v.count
                 );
-                println!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
+                edge::say!("  tract batch-1 latency {:.0} µs (median)", v.latency_us);
             }
             Ok(())
         }
@@ -639,7 +649,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let digits: usize = truths.iter().map(|t| t.digits.len()).sum();
             let numbers: usize = truths.iter().map(|t| t.numbers.len()).sum();
-            println!(
+            edge::say!(
                 "{}: {} frames, {digits} digits in {numbers} numbers",
                 out.display(),
                 truths.len()
@@ -660,7 +670,7 @@ fn run(cli: Cli) -> Result<()> {
             let mnist = load_data(data)?;
             let eval = evaluate(&model, &mnist.test, &device, 500)?;
             let (before, after) = (ckpt.header.arch.cost(), pruned.header.arch.cost());
-            println!(
+            edge::say!(
                 "{}: {:?}, {} parameters ({:.0}%), {} MACs ({:.0}%), {:.2}% before fine-tuning",
                 out.display(),
                 pruned.header.arch,
@@ -703,14 +713,18 @@ fn run(cli: Cli) -> Result<()> {
             };
             let stages = train::pipeline::run(&cfg, &mnist)?;
             if json {
-                println!("{}", serde_json::to_string(&stages)?);
+                edge::say!("{}", serde_json::to_string(&stages)?);
             } else {
-                println!(
+                edge::say!(
                     "{:<28} {:>9} {:>9} {:>10} {:>8}  output",
-                    "stage", "accuracy", "params", "bytes", "seconds"
+                    "stage",
+                    "accuracy",
+                    "params",
+                    "bytes",
+                    "seconds"
                 );
                 for s in &stages {
-                    println!(
+                    edge::say!(
                         "{:<28} {:>9} {:>9} {:>10} {:>8}  {}{}",
                         s.name,
                         s.accuracy
@@ -734,7 +748,7 @@ fn run(cli: Cli) -> Result<()> {
             let mnist = load_data(data)?;
             let (report, how) = train::quantize::export_int8(&from, &out, &mnist, None)?;
             let v = &report.verification;
-            println!(
+            edge::say!(
                 "{}: INT8 ({how} calibration), {} bytes, tract accuracy {:.2}% (fp32 checkpoint {:.2}%), tract batch-1 {:.0} µs",
                 out.display(),
                 v.bytes,
@@ -748,7 +762,7 @@ fn run(cli: Cli) -> Result<()> {
             let mnist = load_data(data)?;
             let got = train::harvest::harvest(&mnist, scenes)?;
             mnist::write_extra(&out, &got.digits, &got.not_digits)?;
-            println!(
+            edge::say!(
                 "{}: {} digits kept of {} written in {scenes} scenes, and {} marks that are not digits",
                 out.display(),
                 got.digits.len(),
@@ -767,17 +781,20 @@ fn run(cli: Cli) -> Result<()> {
                     .into_iter()
                     .map(|(a, c)| Ok((a, serde_json::to_value(c)?)))
                     .collect::<Result<_>>()?;
-                println!("{}", serde_json::Value::Object(v));
+                edge::say!("{}", serde_json::Value::Object(v));
             } else {
                 for (arch, cost) in costs {
-                    println!(
+                    edge::say!(
                         "{arch}: {} parameters, {} MACs per image",
-                        cost.params, cost.macs
+                        cost.params,
+                        cost.macs
                     );
                     for l in cost.layers {
-                        println!(
+                        edge::say!(
                             "  {:<10} {:>8} params {:>10} MACs",
-                            l.name, l.params, l.macs
+                            l.name,
+                            l.params,
+                            l.macs
                         );
                     }
                 }
@@ -833,7 +850,7 @@ fn train_command(a: TrainArgs) -> Result<()> {
         eval_batch: 500,
     };
     let outcome = trainer::train(config, &mnist, &opts)?;
-    println!(
+    edge::say!(
         "{}: test accuracy {:.2}% after {} epochs; weights {}, metrics and pictures in {}",
         a.arch,
         100.0 * outcome.evaluation.accuracy,

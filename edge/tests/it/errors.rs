@@ -105,3 +105,34 @@ fn issue4_eval_counts_an_unreadable_scene_as_missed_and_goes_on() {
     assert_eq!(v["counts"]["frames"], 4);
     assert!(v["recall"].as_f64().unwrap() < 0.9, "{v}");
 }
+
+/// Runs `cmd` with its standard output a pipe closed before it writes; its status and stderr.
+fn with_closed_stdout(cmd: &mut std::process::Command) -> (std::process::ExitStatus, String) {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn issue15_a_closed_pipe_ends_bench_and_mnist_quietly() {
+    for args in [
+        vec!["bench", "--repeats", "1", "--input", "edge/samples"],
+        vec!["mnist"],
+    ] {
+        let mut cmd = edge();
+        cmd.args(&args).env("MNIST_DIR", crate::agree::mnist_dir());
+        let (status, err) = with_closed_stdout(&mut cmd);
+        assert!(
+            status.success() && !err.contains("panicked"),
+            "{args:?}: {status} {err}"
+        );
+    }
+}

@@ -222,3 +222,21 @@ fn issue3_latency_with_a_python_without_onnxruntime_says_so_in_one_line() {
     let line = fails(train().args(["latency", "-m", "Cargo.toml"]));
     assert!(line.contains("Cargo.toml"), "{line}");
 }
+
+#[test]
+fn issue15_a_closed_pipe_ends_archs_quietly() {
+    let mut child = train()
+        .arg("archs")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !err.contains("panicked"),
+        "{}: {err}",
+        out.status
+    );
+}

@@ -1,0 +1,35 @@
+//! Lines for standard output that survive a closed pipe: `edge bench … | head -1` or
+//! `train archs | true` close the pipe while the program still prints, and `println!`
+//! panics there. A closed pipe means the reader has all it wanted, so the program ends at
+//! once with status 0; any other write error ends it with one line and status 1.
+
+use std::io::Write;
+
+/// Writes one line to standard output (see the module); used through [`crate::say!`].
+pub fn line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: writing to standard output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `println!` for the binaries' results: a closed pipe ends the program quietly
+/// ([`out::line`](crate::out::line)).
+#[macro_export]
+macro_rules! say {
+    () => {
+        $crate::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::line(format_args!($($arg)*))
+    };
+}
