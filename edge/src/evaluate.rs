@@ -69,8 +69,7 @@ pub fn evaluate(
     let mut totals = Vec::with_capacity(truths.len());
     for truth in &truths {
         let path = scenes.join(&truth.file);
-        let decoded = std::fs::read(&path)
-            .map_err(|e| Error::io(&path, e))
+        let decoded = capture::read_file(&path)
             .and_then(|bytes| capture::decode_timed(&bytes, &path.display().to_string()));
         let (image, decode) = match decoded {
             Ok(d) => d,

@@ -769,12 +769,7 @@ fn bench(
     let paths = capture::expand_inputs(input)?;
     let frames: Vec<(String, Vec<u8>)> = paths
         .iter()
-        .map(|p| {
-            Ok((
-                p.display().to_string(),
-                std::fs::read(p).with_context(|| p.display().to_string())?,
-            ))
-        })
+        .map(|p| Ok((p.display().to_string(), capture::read_file(p)?)))
         .collect::<Result<_>>()?;
     let stream = match stream {
         Some((path, args)) => {

@@ -72,15 +72,11 @@ impl FrameSource for Files {
     fn next_frame(&mut self) -> Option<Result<Frame>> {
         let path = self.paths.next()?;
         let name = path.display().to_string();
-        Some(
-            std::fs::read(&path)
-                .map_err(|e| Error::io(&path, e))
-                .and_then(|bytes| {
-                    let start = Instant::now();
-                    let image = decode(&bytes, &name)?;
-                    Ok(Frame::new(name, 0, image, start.elapsed()))
-                }),
-        )
+        Some(super::read_file(&path).and_then(|bytes| {
+            let start = Instant::now();
+            let image = decode(&bytes, &name)?;
+            Ok(Frame::new(name, 0, image, start.elapsed()))
+        }))
     }
 }
 

@@ -31,6 +31,28 @@ use crate::{Error, Result};
 /// Largest width or height accepted, so a huge image is refused before it is allocated.
 pub const MAX_SIDE: u32 = 8192;
 
+/// Largest image file read: a 8192×8192 PNG of noise is about 64 MiB; what is larger (a
+/// video by mistake, `/dev/zero`) is refused before it fills the memory.
+pub const MAX_FILE: u64 = 64 << 20;
+
+/// Reads an image file whole, refusing one over [`MAX_FILE`] bytes (reading stops there, so
+/// an endless device is refused too).
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(Error::frame(
+            path.display().to_string(),
+            format!("over {} MiB: not an image frame", MAX_FILE >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// One grey frame and where it came from.
 pub struct Frame {
     /// File name, stream URL or camera name.

@@ -136,3 +136,9 @@ fn issue15_a_closed_pipe_ends_bench_and_mnist_quietly() {
         );
     }
 }
+
+#[test]
+fn issue15_an_endless_input_is_refused_before_it_fills_the_memory() {
+    let err = one_line_error(edge().args(["run", "--input", "/dev/zero"]));
+    assert!(err.contains("/dev/zero") && err.contains("MiB"), "{err}");
+}
