@@ -535,6 +535,7 @@ fn run_frames(
     // nothing read, it is the run's one line of error instead.
     let mut last_error: Option<edge::Error> = None;
     let mut unlogged = false;
+    let mut taken = std::collections::HashSet::new();
     while max_frames.is_none_or(|m| read < m) {
         if let (Some(p), Some(t)) = (period, last_start) {
             // --max-fps: wait out the period; a live source then gives its newest frame.
@@ -573,9 +574,21 @@ fn run_frames(
             report.live = Some(Freshness::of(frame.captured, start, frame.dropped));
         }
         if let Some(dir) = annotate_dir {
-            let path = dir.join(annotated_name(&frame.source, frame.index));
+            // Two sources may share a stem (a/x.jpg and b/x.jpg, x.jpg beside x.png): the later
+            // picture gets a suffix instead of replacing the earlier one.
+            let base = annotated_name(&frame.source, frame.index);
+            let mut name = base.clone();
+            let mut k = 1;
+            while !taken.insert(name.clone()) {
+                k += 1;
+                name = format!("{}-{k}.png", base.trim_end_matches(".png"));
+            }
+            let path = dir.join(&name);
+            // Written whole under a temporary name, then renamed: no half picture is left.
+            let part = dir.join(format!(".{name}.part"));
             annotate(&frame.image, &reading)
-                .save(&path)
+                .save_with_format(&part, image::ImageFormat::Png)
+                .and_then(|()| std::fs::rename(&part, &path).map_err(image::ImageError::IoError))
                 .with_context(|| path.display().to_string())?;
             // Debugging aid (README): what the finder saw.
             if std::env::var_os("EDGE_SAVE_INK").is_some() {

@@ -142,3 +142,34 @@ fn issue15_an_endless_input_is_refused_before_it_fills_the_memory() {
     let err = one_line_error(edge().args(["run", "--input", "/dev/zero"]));
     assert!(err.contains("/dev/zero") && err.contains("MiB"), "{err}");
 }
+
+#[test]
+fn issue15_annotated_frames_of_sources_with_one_stem_do_not_overwrite_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["a", "b"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        std::fs::copy(
+            samples().join("scene-0001.jpg"),
+            dir.path().join(sub).join("x.jpg"),
+        )
+        .unwrap();
+    }
+    let out_dir = dir.path().join("annotated");
+    let out = run(edge()
+        .args(["run", "--input"])
+        .arg(dir.path().join("a"))
+        .arg(dir.path().join("b"))
+        .arg("--annotate")
+        .arg(&out_dir));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["x-000000-2.png", "x-000000.png"]);
+}
