@@ -292,16 +292,10 @@ fn trim(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::codecs::jpeg::JpegEncoder;
     use image::GrayImage;
 
     fn jpeg(shade: u8) -> Vec<u8> {
-        let img = GrayImage::from_pixel(32, 24, image::Luma([shade]));
-        let mut out = Vec::new();
-        JpegEncoder::new_with_quality(&mut out, 90)
-            .encode_image(&img)
-            .unwrap();
-        out
+        crate::capture::test_jpeg(&GrayImage::from_pixel(32, 24, image::Luma([shade])))
     }
 
     fn stream(parts: &[Vec<u8>], lengths: bool) -> Vec<u8> {

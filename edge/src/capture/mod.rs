@@ -155,18 +155,24 @@ fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
         .ok_or_else(|| Error::frame(name, "JPEG decoded to fewer pixels than its header says"))
 }
 
+/// `img` as a JPEG at quality 90, for the capture tests.
+#[cfg(test)]
+pub(crate) fn test_jpeg(img: &GrayImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(img)
+        .expect("encoding a test JPEG");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::codecs::jpeg::JpegEncoder;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
-        let mut out = Vec::new();
-        JpegEncoder::new_with_quality(&mut out, 90)
-            .encode_image(&img)
-            .unwrap();
-        out
+        test_jpeg(&GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([((x * 7 + y * 3) % 256) as u8])
+        }))
     }
 
     #[test]

@@ -171,15 +171,7 @@ impl StreamReader {
     /// The stream's first bytes (up to 9, fewer only at its end), left in the stream.
     fn head(&mut self) -> Result<Vec<u8>> {
         let mut head = vec![0u8; 9];
-        let mut got = 0;
-        while got < head.len() {
-            match self.input.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.broken(e)),
-            }
-        }
+        let got = read_full(&mut self.input, &mut head).map_err(|e| self.broken(e))?;
         head.truncate(got);
         let rest = std::mem::replace(&mut self.input, BufReader::new(Box::new(std::io::empty())));
         self.input = BufReader::with_capacity(
@@ -285,20 +277,15 @@ impl StreamReader {
     /// an error when it ended inside them.
     fn fill(&mut self, n: usize) -> Result<bool> {
         self.buffer.resize(n, 0);
-        let mut got = 0;
-        while got < n {
-            match self.input.read(&mut self.buffer[got..n]) {
-                Ok(0) if got == 0 => return Ok(false),
-                Ok(0) => {
-                    self.buffer.truncate(got);
-                    return Err(self.cut(n));
-                }
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.broken(e)),
-            }
+        let got = read_full(&mut self.input, &mut self.buffer).map_err(|e| self.broken(e))?;
+        if got == n {
+            return Ok(true);
         }
-        Ok(true)
+        self.buffer.truncate(got);
+        if got == 0 {
+            return Ok(false);
+        }
+        Err(self.cut(n))
     }
 
     /// One line without its `\n`, at most 1 KiB; `None` at the stream's end.
@@ -417,14 +404,8 @@ impl StreamReader {
             return Ok(Some(b));
         }
         let mut b = [0u8];
-        loop {
-            match self.input.read(&mut b) {
-                Ok(0) => return Ok(None),
-                Ok(_) => return Ok(Some(b[0])),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.broken(e)),
-            }
-        }
+        let got = read_full(&mut self.input, &mut b).map_err(|e| self.broken(e))?;
+        Ok((got == 1).then_some(b[0]))
     }
 
     fn need(&mut self) -> Result<u8> {
@@ -448,13 +429,26 @@ impl StreamReader {
     }
 }
 
+/// Fills `buf` from `input` as far as the stream goes; the bytes read (fewer only at its end).
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Largest JPEG image taken from a stream.
 const MAX_JPEG: usize = 32 << 20;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::codecs::jpeg::JpegEncoder;
 
     fn reader(bytes: Vec<u8>, format: StreamFormat, size: Option<(u32, u32)>) -> StreamReader {
         StreamReader::new("test", Box::new(std::io::Cursor::new(bytes)), format, size)
@@ -575,12 +569,9 @@ mod tests {
     }
 
     fn jpeg(shade: u8) -> Vec<u8> {
-        let img = GrayImage::from_fn(32, 16, |x, _| image::Luma([shade.wrapping_add(x as u8)]));
-        let mut out = Vec::new();
-        JpegEncoder::new_with_quality(&mut out, 90)
-            .encode_image(&img)
-            .unwrap();
-        out
+        crate::capture::test_jpeg(&GrayImage::from_fn(32, 16, |x, _| {
+            image::Luma([shade.wrapping_add(x as u8)])
+        }))
     }
 
     #[test]

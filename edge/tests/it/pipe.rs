@@ -24,6 +24,21 @@ fn numbers_of_the_file() -> Vec<String> {
         .numbers
 }
 
+/// `edge run` reading raw GRAY8 frames of `size` from standard input.
+fn gray8_from_stdin(size: &str) -> std::process::Command {
+    let mut cmd = edge();
+    cmd.args([
+        "run",
+        "--input",
+        "-",
+        "--pipe-format",
+        "gray8",
+        "--size",
+        size,
+    ]);
+    cmd
+}
+
 /// Every report reads all but at most one of the `expected` numbers: a frame encoded or
 /// decoded again on the way (MJPEG, H.264, libjpeg) differs by a grey level here and there.
 fn assert_reads_nearly(reports: &[edge::report::FrameReport], expected: &[String]) {
@@ -105,16 +120,7 @@ fn issue14_standard_input_from_a_file_keeps_every_frame_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("frames.gray");
     std::fs::write(&path, &bytes).unwrap();
-    let out = edge()
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--pipe-format",
-            "gray8",
-            "--size",
-            "640x480",
-        ])
+    let out = gray8_from_stdin("640x480")
         .stdin(std::fs::File::open(&path).unwrap())
         .output()
         .unwrap();
@@ -172,16 +178,7 @@ fn issue14_a_missing_program_a_foreign_stream_and_a_wrong_size_are_one_line_each
     ]));
     assert!(err.contains("is JPEG, not raw"), "{err}");
     // A size that does not divide the bytes: the frame is cut off at the stream's end.
-    let mut child = edge()
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--pipe-format",
-            "gray8",
-            "--size",
-            "640x479",
-        ])
+    let mut child = gray8_from_stdin("640x479")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
