@@ -1,37 +1,58 @@
-//! The live page for field demos: a small HTTP server on its own threads that shows the
-//! annotated camera stream (MJPEG) and the latest readings. It binds 127.0.0.1 unless told
-//! otherwise, reads at most 8 KiB of request headers and serves a bounded number of clients.
+//! The live page for field demos: hyper's HTTP/1 server on a one-thread tokio runtime of its
+//! own, showing the annotated camera stream (MJPEG) and the latest readings. It binds
+//! 127.0.0.1 unless told otherwise. A stranger on the network cannot stall it: the whole
+//! request head must arrive within [`HEAD_DEADLINE`] and fit in 8 KiB (else 431; malformed
+//! heads get 400), every connection is served by a task that costs nothing while it waits,
+//! stream viewers have their own cap ([`MAX_VIEWERS`]) so they never crowd out the readings,
+//! and a viewer that stops reading is dropped after [`STALLED_VIEWER`].
 //!
 //! Routes: `/` (the page), `/stream.mjpg`, `/frame.jpg`, `/latest.json`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::{Error, Result};
 
-/// Largest request head accepted.
+/// Time a client has to send its whole request head (slow-drip clients are cut off).
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(3);
+/// Largest request head accepted (hyper's smallest read buffer).
 const MAX_REQUEST: usize = 8 << 10;
-/// Clients served at once; more are answered 503.
-const MAX_CLIENTS: usize = 16;
+/// Connections served at once; more are closed on arrival.
+const MAX_CONNECTIONS: usize = 256;
+/// Stream viewers served at once; more are answered 503.
+pub const MAX_VIEWERS: usize = 8;
+/// Time a viewer has to take one frame before it is dropped.
+pub const STALLED_VIEWER: Duration = Duration::from_secs(10);
+/// A viewer is sent the last frame again after this long without a new one.
+const RESEND: Duration = Duration::from_secs(2);
 
 /// The latest frame and readings, shared between the reading loop and the clients.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Latest {
-    /// Increases with every published frame.
-    serial: u64,
-    jpeg: Arc<Vec<u8>>,
-    json: Arc<String>,
+    jpeg: Bytes,
+    json: Bytes,
 }
 
 /// A running live page; publish frames into it.
 #[derive(Clone)]
 pub struct LivePage {
-    state: Arc<(Mutex<Latest>, Condvar)>,
+    latest: Arc<watch::Sender<Latest>>,
     addr: SocketAddr,
 }
+
+type Answer = Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>;
 
 /// Parses `ADDR`: a port alone binds 127.0.0.1, `HOST:PORT` binds that host.
 pub fn parse_addr(text: &str) -> Result<SocketAddr> {
@@ -48,202 +69,199 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr> {
 }
 
 impl LivePage {
-    /// Binds `addr` and serves the page from background threads.
+    /// Binds `addr` and serves the page from a background thread.
     pub fn start(addr: SocketAddr) -> Result<Self> {
-        let listener = TcpListener::bind(addr)
-            .map_err(|e| Error::source(addr.to_string(), format!("cannot serve here ({e})")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::source(addr.to_string(), e.to_string()))?;
+        let bad =
+            |e: std::io::Error| Error::source(addr.to_string(), format!("cannot serve here ({e})"));
+        let listener = TcpListener::bind(addr).map_err(bad)?;
+        listener.set_nonblocking(true).map_err(bad)?;
+        let addr = listener.local_addr().map_err(bad)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(bad)?;
+        let (latest, _) = watch::channel(Latest::default());
         let page = LivePage {
-            state: Arc::new((Mutex::new(Latest::default()), Condvar::new())),
+            latest: Arc::new(latest),
             addr,
         };
         let served = page.clone();
-        let clients = Arc::new(AtomicUsize::new(0));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if clients.load(Ordering::SeqCst) >= MAX_CLIENTS {
-                    let _ = respond(&stream, "503 Service Unavailable", "text/plain", b"busy\n");
-                    continue;
-                }
-                clients.fetch_add(1, Ordering::SeqCst);
-                let (page, clients) = (served.clone(), clients.clone());
-                std::thread::spawn(move || {
-                    if let Err(e) = page.handle(stream) {
-                        tracing::debug!("live page client: {e}");
-                    }
-                    clients.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-        });
+        std::thread::Builder::new()
+            .name("live-page".into())
+            .spawn(move || runtime.block_on(served.accept(listener)))
+            .map_err(bad)?;
         Ok(page)
     }
 
-    /// The address actually bound (useful with port 0).
+    /// The address it serves on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Publishes an annotated frame (JPEG) and its report (JSON).
     pub fn publish(&self, jpeg: Vec<u8>, json: String) {
-        let (lock, wake) = &*self.state;
-        if let Ok(mut latest) = lock.lock() {
-            latest.serial += 1;
-            latest.jpeg = Arc::new(jpeg);
-            latest.json = Arc::new(json);
-            wake.notify_all();
-        }
+        self.latest.send_replace(Latest {
+            jpeg: Bytes::from(jpeg),
+            json: Bytes::from(json),
+        });
     }
 
-    fn latest(&self) -> (u64, Arc<Vec<u8>>, Arc<String>) {
-        let (lock, _) = &*self.state;
-        match lock.lock() {
-            Ok(l) => (l.serial, l.jpeg.clone(), l.json.clone()),
-            Err(_) => (0, Arc::default(), Arc::default()),
-        }
-    }
-
-    /// Waits until a frame newer than `seen` is published, or `timeout` passes.
-    fn wait_newer(&self, seen: u64, timeout: Duration) -> (u64, Arc<Vec<u8>>) {
-        let (lock, wake) = &*self.state;
-        let Ok(guard) = lock.lock() else {
-            return (seen, Arc::default());
-        };
-        match wake.wait_timeout_while(guard, timeout, |l| l.serial <= seen) {
-            Ok((l, _)) => (l.serial, l.jpeg.clone()),
-            Err(_) => (seen, Arc::default()),
-        }
-    }
-
-    fn handle(&self, stream: TcpStream) -> std::io::Result<()> {
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-        let Some((method, path)) = read_request(&stream)? else {
-            respond(
-                &stream,
-                "431 Request Header Fields Too Large",
-                "text/plain",
-                b"request too large\n",
-            )?;
-            // Let the client finish sending before closing, so it reads the answer, not a reset.
-            stream.shutdown(std::net::Shutdown::Write)?;
-            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
-            return Ok(());
-        };
-        if method != "GET" {
-            return respond(
-                &stream,
-                "405 Method Not Allowed",
-                "text/plain",
-                b"GET only\n",
-            );
-        }
-        let path = path.split('?').next().unwrap_or("/");
-        match path {
-            "/" | "/index.html" => respond(
-                &stream,
-                "200 OK",
-                "text/html; charset=utf-8",
-                PAGE.as_bytes(),
-            ),
-            "/latest.json" => {
-                let (_, _, json) = self.latest();
-                let body = if json.is_empty() {
-                    "null"
-                } else {
-                    json.as_str()
-                };
-                respond(&stream, "200 OK", "application/json", body.as_bytes())
+    async fn accept(self, listener: TcpListener) {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("live page on {}: {e}", self.addr);
+                return;
             }
-            "/frame.jpg" => {
-                let (_, jpeg, _) = self.latest();
-                if jpeg.is_empty() {
-                    respond(
-                        &stream,
-                        "503 Service Unavailable",
-                        "text/plain",
-                        b"no frame yet\n",
-                    )
-                } else {
-                    respond(&stream, "200 OK", "image/jpeg", &jpeg)
-                }
-            }
-            "/stream.mjpg" => self.stream(stream),
-            _ => respond(&stream, "404 Not Found", "text/plain", b"not found\n"),
-        }
-    }
-
-    fn stream(&self, mut stream: TcpStream) -> std::io::Result<()> {
-        stream.write_all(
-            b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        )?;
-        let mut seen = 0;
+        };
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let viewers = Arc::new(Semaphore::new(MAX_VIEWERS));
         loop {
-            let (serial, jpeg) = self.wait_newer(seen, Duration::from_secs(2));
-            if serial == seen || jpeg.is_empty() {
-                // Nothing new: send the last frame again now and then so the client stays alive.
-                let (s, j, _) = self.latest();
-                if j.is_empty() {
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::debug!("live page accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
-                write_part(&mut stream, &j)?;
-                seen = s;
+            };
+            let Ok(slot) = connections.clone().try_acquire_owned() else {
                 continue;
-            }
-            write_part(&mut stream, &jpeg)?;
-            seen = serial;
+            };
+            let (page, viewers) = (self.clone(), viewers.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let (page, viewers) = (page.clone(), viewers.clone());
+                    async move { Ok::<_, Infallible>(page.answer(req, &viewers)) }
+                });
+                let served = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEAD_DEADLINE)
+                    .max_buf_size(MAX_REQUEST)
+                    .keep_alive(false)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                if let Err(e) = served {
+                    tracing::debug!("live page client: {e}");
+                }
+                drop(slot);
+            });
         }
+    }
+
+    fn answer(&self, req: Request<Incoming>, viewers: &Arc<Semaphore>) -> Answer {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+        }
+        let latest = self.latest.borrow().clone();
+        match req.uri().path() {
+            "/" | "/index.html" => respond(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                Bytes::from_static(PAGE.as_bytes()),
+            ),
+            "/latest.json" => {
+                let body = if latest.json.is_empty() {
+                    Bytes::from_static(b"null")
+                } else {
+                    latest.json
+                };
+                respond(StatusCode::OK, "application/json", body)
+            }
+            "/frame.jpg" if latest.jpeg.is_empty() => {
+                plain(StatusCode::SERVICE_UNAVAILABLE, "no frame yet\n")
+            }
+            "/frame.jpg" => respond(StatusCode::OK, "image/jpeg", latest.jpeg),
+            "/stream.mjpg" => match viewers.clone().try_acquire_owned() {
+                Ok(slot) => self.stream(slot),
+                Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "too many viewers\n"),
+            },
+            _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    /// The multipart stream: a task sends each new frame (and the last one again after
+    /// [`RESEND`]) to the viewer, holding its viewer slot until the viewer leaves or stalls.
+    fn stream(&self, slot: tokio::sync::OwnedSemaphorePermit) -> Answer {
+        let (tx, rx) = mpsc::channel::<Bytes>(1);
+        let mut latest = self.latest.subscribe();
+        tokio::spawn(async move {
+            let _slot = slot;
+            loop {
+                let jpeg = latest.borrow_and_update().jpeg.clone();
+                if !jpeg.is_empty() {
+                    let sent = tokio::time::timeout(STALLED_VIEWER, tx.send(part(&jpeg))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return;
+                    }
+                }
+                // The reading loop ended: so does the stream.
+                if let Ok(Err(_)) = tokio::time::timeout(RESEND, latest.changed()).await {
+                    return;
+                }
+            }
+        });
+        let mut answer = Response::new(Parts(rx).boxed());
+        *answer.status_mut() = StatusCode::OK;
+        let h = answer.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("multipart/x-mixed-replace; boundary=frame"),
+        );
+        h.insert(
+            CACHE_CONTROL,
+            hyper::header::HeaderValue::from_static("no-store"),
+        );
+        answer
     }
 }
 
-fn write_part(stream: &mut TcpStream, jpeg: &[u8]) -> std::io::Result<()> {
-    write!(
-        stream,
+/// A response body of the parts a viewer's task sends.
+struct Parts(mpsc::Receiver<Bytes>);
+
+impl Body for Parts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|p| p.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// One part of the multipart stream.
+fn part(jpeg: &[u8]) -> Bytes {
+    let mut out = format!(
         "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
         jpeg.len()
-    )?;
-    stream.write_all(jpeg)?;
-    stream.write_all(b"\r\n")?;
-    stream.flush()
+    )
+    .into_bytes();
+    out.extend_from_slice(jpeg);
+    out.extend_from_slice(b"\r\n");
+    Bytes::from(out)
 }
 
-/// Reads the request head; `None` when it is larger than [`MAX_REQUEST`].
-fn read_request(stream: &TcpStream) -> std::io::Result<Option<(String, String)>> {
-    let mut reader = BufReader::new(stream.take(MAX_REQUEST as u64 + 1));
-    let mut first = String::new();
-    reader.read_line(&mut first)?;
-    let mut total = first.len();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line)?;
-        total += n;
-        if total > MAX_REQUEST {
-            return Ok(None);
-        }
-        if n == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-    }
-    let mut parts = first.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let path = parts.next().unwrap_or("/").to_string();
-    Ok(Some((method, path)))
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Answer {
+    let mut answer = Response::new(Full::new(body).boxed());
+    *answer.status_mut() = status;
+    let h = answer.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    answer
 }
 
-fn respond(
-    mut stream: &TcpStream,
-    status: &str,
-    content_type: &str,
-    body: &[u8],
-) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(body)?;
-    stream.flush()
+fn plain(status: StatusCode, text: &'static str) -> Answer {
+    respond(status, "text/plain", Bytes::from_static(text.as_bytes()))
 }
 
 /// The page: the annotated stream and the latest numbers, refreshed twice a second.
@@ -279,9 +297,14 @@ refresh(); setInterval(refresh, 500);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
 
+    /// Sends `request` and reads the answer, giving up after 3 s.
     fn get(addr: SocketAddr, request: &[u8]) -> String {
         let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         s.write_all(request).unwrap();
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
@@ -305,7 +328,96 @@ mod tests {
             huge.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
         }
         huge.extend_from_slice(b"\r\n");
-        assert!(get(addr, &huge).starts_with("HTTP/1.1 431"));
+        assert!(
+            get(addr, &huge).starts_with("HTTP/1.1 431"),
+            "{}",
+            get(addr, &huge)
+        );
+    }
+
+    #[test]
+    fn issue15_malformed_requests_get_400() {
+        let page = LivePage::start(parse_addr("0").unwrap()).unwrap();
+        for bad in [
+            &b"GARBAGE\r\n\r\n"[..],
+            b"GET /\xff\xfe HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        ] {
+            let answer = get(page.addr(), bad);
+            assert!(answer.starts_with("HTTP/1.1 400"), "{bad:?}: {answer:?}");
+        }
+    }
+
+    #[test]
+    fn issue15_slow_drip_clients_do_not_lock_out_the_readings() {
+        let page = LivePage::start(parse_addr("0").unwrap()).unwrap();
+        page.publish(vec![0xFF, 0xD8, 0xFF, 0xD9], r#"{"numbers":["7"]}"#.into());
+        let addr = page.addr();
+        // Sixteen clients dripping a request head a byte at a time, and as many stream
+        // viewers as are allowed, none of them reading.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let drips: Vec<_> = (0..16)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    let mut cut = false;
+                    for b in b"GET /latest.json HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa"
+                        .iter()
+                        .cycle()
+                    {
+                        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        if s.write_all(&[*b]).is_err() {
+                            cut = true;
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    cut
+                })
+            })
+            .collect();
+        let viewers: Vec<TcpStream> = (0..MAX_VIEWERS)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(b"GET /stream.mjpg HTTP/1.1\r\n\r\n").unwrap();
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..5 {
+            let t = Instant::now();
+            let answer = get(addr, b"GET /latest.json HTTP/1.1\r\n\r\n");
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+            assert!(answer.contains(r#""7""#));
+            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        }
+        // One viewer more than allowed is told so at once.
+        let mut extra = TcpStream::connect(addr).unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        extra
+            .write_all(b"GET /stream.mjpg HTTP/1.1\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        extra.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 503");
+        // The drippers are cut off once the head's deadline passes.
+        std::thread::sleep(HEAD_DEADLINE + Duration::from_secs(1));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let cut = drips
+            .into_iter()
+            .filter_map(|d| d.join().ok())
+            .filter(|&c| c)
+            .count();
+        assert_eq!(
+            cut, 16,
+            "dripping clients still connected after the deadline"
+        );
+        drop(viewers);
     }
 
     #[test]
