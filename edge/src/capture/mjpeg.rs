@@ -86,6 +86,16 @@ impl Mjpeg {
         Error::source(&self.name, format!("stream broken: {why}"))
     }
 
+    /// The stream closed where a part could end. Only a closing boundary ends a camera's
+    /// stream: one from a URL that closes without it (a phone app restarting, a camera
+    /// rebooting) is broken and gets reconnected; a stream read from a file or pipe has ended.
+    fn closed_between_parts(&mut self) -> Result<()> {
+        if self.url.is_some() {
+            return Err(self.broken("closed between parts without a closing boundary"));
+        }
+        Ok(())
+    }
+
     /// Reads one line (without its line ending); `None` at the end of the stream.
     fn line(&mut self) -> Result<Option<Vec<u8>>> {
         let mut line = Vec::new();
@@ -112,7 +122,7 @@ impl Mjpeg {
             let mut skipped = 0usize;
             loop {
                 let Some(line) = self.line()? else {
-                    return Ok(None);
+                    return self.closed_between_parts().map(|()| None);
                 };
                 let trimmed = trim(&line);
                 if let Some(rest) = trimmed
@@ -177,7 +187,9 @@ impl Mjpeg {
                 .read_until(b'\n', &mut line)
                 .map_err(|e| self.broken(e))?;
             if n == 0 {
-                // The last part of a stream that closes without a final boundary.
+                // The last part of a stream that closes without a final boundary; a live
+                // one is connected again for the next.
+                let _ = self.closed_between_parts();
                 self.done = true;
                 return Ok(part);
             }
@@ -400,6 +412,68 @@ mod tests {
         let last = frames[2].as_ref().unwrap();
         assert!(last.image.get_pixel(3, 3)[0].abs_diff(220) <= 2);
         assert_eq!(last.index, 1);
+    }
+
+    #[test]
+    fn issue15_a_url_stream_closed_between_parts_is_reconnected() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/video", listener.local_addr().unwrap());
+        let (a, b) = (jpeg(30), jpeg(220));
+        std::thread::spawn(move || {
+            for (k, stream) in listener.incoming().take(3).enumerate() {
+                let mut s = stream.unwrap();
+                let mut head = [0u8; 1024];
+                let _ = std::io::Read::read(&mut s, &mut head);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
+                let part = if k == 2 { &b } else { &a };
+                match k {
+                    // Two whole parts, then the server closes (a phone app restarting).
+                    0 => {
+                        for _ in 0..2 {
+                            let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+                            let _ = s.write_all(part);
+                            let _ = s.write_all(b"\r\n");
+                        }
+                    }
+                    // A part without a length, closed by the end of the connection.
+                    1 => {
+                        let _ = s.write_all(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n");
+                        let _ = s.write_all(part);
+                    }
+                    _ => {
+                        let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+                        let _ = s.write_all(part);
+                        let _ = s.write_all(b"\r\n--frame--\r\n");
+                    }
+                }
+            }
+        });
+        let mut m = Mjpeg::open(&url).unwrap();
+        let frames: Vec<Result<Frame>> = std::iter::from_fn(|| m.next_frame()).collect();
+        let shades: Vec<Option<u8>> = frames
+            .iter()
+            .map(|f| f.as_ref().ok().map(|f| f.image.get_pixel(3, 3)[0]))
+            .collect();
+        // 30, 30, the break, 30 (its part ended by the close), 220, then the closing boundary.
+        assert_eq!(frames.len(), 5, "{shades:?}");
+        assert!(frames[2]
+            .as_ref()
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("closed between parts"));
+        assert!(shades[4].unwrap().abs_diff(220) <= 2, "{shades:?}");
+    }
+
+    #[test]
+    fn a_stream_from_a_reader_ends_where_it_closes() {
+        // A recording without its closing boundary: a file ends, it does not break.
+        let mut bytes = stream(&[jpeg(30), jpeg(90)], true);
+        bytes.truncate(bytes.len() - b"--frame--\r\n".len());
+        let frames = read_all(bytes);
+        assert_eq!(frames.len(), 2);
+        assert!(frames.iter().all(|f| f.is_ok()));
     }
 
     #[test]
