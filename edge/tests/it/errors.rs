@@ -173,3 +173,18 @@ fn issue15_annotated_frames_of_sources_with_one_stem_do_not_overwrite_each_other
     names.sort();
     assert_eq!(names, ["x-000000-2.png", "x-000000.png"]);
 }
+
+#[test]
+fn issue15_a_min_confidence_that_is_not_a_probability_is_refused() {
+    for bad in ["2.5", "NaN", "-1", "half"] {
+        let setting = format!("--min-confidence={bad}");
+        let out = run(edge().args(["run", "--input", "edge/samples", &setting]));
+        assert_eq!(out.status.code(), Some(2), "--min-confidence {bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or("");
+        assert!(
+            first.contains("--min-confidence") && first.contains("not a probability"),
+            "{err}"
+        );
+    }
+}
