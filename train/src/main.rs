@@ -43,6 +43,14 @@ enum SceneKind {
     Sketch,
 }
 
+/// Which frames `train camera-digits` harvests from (never the `sketch` renderer: it stays a
+/// check the model did not train on).
+#[derive(Clone, Copy, ValueEnum)]
+enum HarvestKind {
+    Table,
+    Pages,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Download the four official MNIST files and check their SHA-256 sums.
@@ -245,6 +253,10 @@ enum Command {
         /// Number of scenes to render (about 19 digits each).
         #[arg(long, default_value_t = 3000)]
         scenes: usize,
+        /// `table`: digits on paper on a table; `pages`: notebook pages, with touching
+        /// digits (and the segmenter's pieces of them).
+        #[arg(long, value_enum, default_value_t = HarvestKind::Table)]
+        kind: HarvestKind,
     },
     /// Camera-like scenes of MNIST test digits with ground truth, for `edge eval`.
     Scenes {
@@ -758,15 +770,24 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::CameraDigits { data, out, scenes } => {
+        Command::CameraDigits {
+            data,
+            out,
+            scenes,
+            kind,
+        } => {
             let mnist = load_data(data)?;
-            let got = train::harvest::harvest(&mnist, scenes)?;
+            let got = match kind {
+                HarvestKind::Table => train::harvest::harvest(&mnist, scenes)?,
+                HarvestKind::Pages => train::harvest::harvest_pages(&mnist, scenes)?,
+            };
             mnist::write_extra(&out, &got.digits, &got.not_digits)?;
             edge::say!(
-                "{}: {} digits kept of {} written in {scenes} scenes, and {} marks that are not digits",
+                "{}: {} digits kept of {} written in {scenes} scenes ({} of them cut from touching digits), and {} marks that are not digits",
                 out.display(),
                 got.digits.len(),
                 got.written,
+                got.pieces,
                 got.not_digits.len() / mnist::PIXELS
             );
             Ok(())

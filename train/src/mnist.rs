@@ -150,8 +150,13 @@ pub const EXTRA_NOT_DIGITS: &str = "not-digits-idx3-ubyte";
 /// Training label of a mark that is not a digit: trained towards equal odds for every digit
 /// (see [`crate::trainer::train_step`]), so its confidence stays under the edge's threshold.
 pub const NOT_A_DIGIT: u8 = 10;
-/// Times each mark that is not a digit is repeated in a training epoch.
+/// Most times each mark that is not a digit is repeated in a training epoch.
 pub const NOT_DIGIT_REPEATS: usize = 8;
+
+/// The marks' repeats stop where the marks would outnumber this share of the extra digits:
+/// a page harvest holds thousands of merged pairs, and that many uniform targets would teach
+/// the model to doubt digits.
+pub const NOT_DIGIT_SHARE: usize = 5;
 
 fn idx_images(images: &[u8]) -> Vec<u8> {
     let n = (images.len() / PIXELS) as u32;
@@ -211,7 +216,10 @@ pub fn read_extra(dir: &Path, not_digits: bool) -> Result<Digits> {
             let marks = parse_images(&np, &bytes)?;
             // The finder lets few marks through (about one in six scenes): each is seen
             // several times an epoch, in a different random pose each time.
-            for _ in 0..NOT_DIGIT_REPEATS {
+            let count = (marks.len() / PIXELS).max(1);
+            let repeats =
+                (extra.labels.len() / (NOT_DIGIT_SHARE * count)).clamp(1, NOT_DIGIT_REPEATS);
+            for _ in 0..repeats {
                 extra
                     .labels
                     .extend(std::iter::repeat_n(NOT_A_DIGIT, marks.len() / PIXELS));
@@ -246,8 +254,23 @@ mod tests {
         assert_eq!(plain.labels, vec![3, 9]);
         assert_eq!(plain.images, digits.images);
         let with = read_extra(dir.path(), true).unwrap();
-        assert_eq!(with.len(), 2 + NOT_DIGIT_REPEATS);
+        // Two digits hold too few for the one mark to repeat.
+        assert_eq!(with.len(), 2 + 1);
         assert!(with.labels[2..].iter().all(|&l| l == NOT_A_DIGIT));
         assert!(with.images[2 * PIXELS..].iter().all(|&p| p == 200));
+    }
+
+    #[test]
+    fn marks_repeat_up_to_a_share_of_the_extra_digits() {
+        for (digits, repeats) in [(15, 3), (40, NOT_DIGIT_REPEATS), (400, NOT_DIGIT_REPEATS)] {
+            let dir = tempfile::tempdir().unwrap();
+            let set = Digits {
+                images: vec![7; digits * PIXELS],
+                labels: vec![1; digits],
+            };
+            write_extra(dir.path(), &set, &[200; PIXELS]).unwrap();
+            let with = read_extra(dir.path(), true).unwrap();
+            assert_eq!(with.len(), digits + repeats, "{digits} digits");
+        }
     }
 }

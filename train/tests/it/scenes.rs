@@ -71,3 +71,37 @@ fn issue4_scenes_are_reproducible_hold_their_truth_and_the_edge_reads_them() {
     }
     assert!(score.recall() > 0.9 && score.precision() > 0.9, "{score:?}");
 }
+
+/// The labels of an IDX label file written by `train camera-digits`.
+fn idx_labels(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()[8..].to_vec()
+}
+
+#[test]
+fn issue13_the_page_harvest_keeps_touching_digits_as_pieces_and_pairs_as_not_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(train()
+        .args([
+            "camera-digits",
+            "--kind",
+            "pages",
+            "--scenes",
+            "24",
+            "--out",
+        ])
+        .arg(dir.path()));
+    // "…: N digits kept of M written in 24 scenes (P of them cut from touching digits), and K marks…"
+    let numbers: Vec<usize> = out
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [kept, written, _, pieces, marks] = numbers[numbers.len() - 5..] else {
+        panic!("{out}");
+    };
+    assert!(kept > written / 2 && pieces > 0 && marks > 0, "{out}");
+    let labels = idx_labels(&dir.path().join("labels-idx1-ubyte"));
+    assert_eq!(labels.len(), kept);
+    assert!(labels.iter().all(|&l| l <= 9));
+    let not_digits = std::fs::read(dir.path().join("not-digits-idx3-ubyte")).unwrap();
+    assert_eq!(not_digits.len(), 16 + marks * 28 * 28);
+}
