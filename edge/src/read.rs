@@ -204,9 +204,11 @@ impl Reader {
         let candidates: Vec<segment::Candidates> = found
             .digits
             .iter()
-            .map(|b| {
+            .zip(&predictions)
+            .map(|(b, p)| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
-                if self.split_touching && segment::may_cut(aspect, wider(b.rect)) {
+                let doubted = p.confidence < self.min_confidence;
+                if self.split_touching && segment::may_cut(aspect, wider(b.rect), doubted) {
                     segment::candidates(&found, b, typical)
                 } else {
                     segment::Candidates::default()

@@ -199,6 +199,11 @@ pub const TALLEST: f32 = 1.6;
 /// reports two wrong digits where the whole reported one unknown.
 pub const SURE: f32 = 0.9;
 
+/// Confidence every piece must reach to cut a blob the model does not take for a digit: the
+/// whole would be reported unknown anyway, and a model trained on cuts that straddle two
+/// digits as marks that are not digits rarely reads such a piece this surely.
+pub const SURE_OF_DOUBTED: f32 = 0.7;
+
 /// Heights, relative to the median digit of the frame, of blobs that may be touching digits:
 /// digits that touch stand on one line of writing and share its height; what is much
 /// taller or shorter is something else (an edge, a scribble, a speck).
@@ -207,11 +212,11 @@ pub const LINE_HEIGHT: (f32, f32) = (0.7, 1.5);
 /// Which reading of a blob to keep: `whole` is the model's confidence in the blob as one
 /// digit, `splits[i]` the confidences of candidate `i`'s pieces, `aspect` the blob's width
 /// over height and `wider` its width over the frame's typical digit's. Only a blob wider
-/// than one digit comes ([`WIDER_THAN_ONE`], [`WIDER_THAN_TYPICAL`]) is cut: the model
-/// reads the halves of a single digit as digits too, and surely (a "0" cut in two is two ones,
+/// than one digit comes ([`WIDER_THAN_ONE`], [`WIDER_THAN_TYPICAL`]), or one the model doubts
+/// that is as wide as two digits can be (see [`may_cut`]), is cut: the model reads the halves of a single digit as digits too, and surely (a "0" cut in two is two ones,
 /// a wide "2" cut gives a "2" and a "1"). A segmentation is kept when every piece is a digit
 /// the model is sure of ([`SURE`], a wrong cut reports two wrong digits where the whole
-/// reported one unknown) and its weakest piece is surer than the whole. Returns the
+/// reported one; [`SURE_OF_DOUBTED`] where the whole is not a digit) and its weakest piece is surer than the whole. Returns the
 /// candidate's index, or `None` for the whole.
 pub fn choose(
     whole: f32,
@@ -220,7 +225,7 @@ pub fn choose(
     splits: &[Vec<f32>],
     min_confidence: f32,
 ) -> Option<usize> {
-    if !may_cut(aspect, wider) {
+    if !may_cut(aspect, wider, whole < min_confidence) {
         return None;
     }
     let (best, weakest) = splits
@@ -228,14 +233,22 @@ pub fn choose(
         .enumerate()
         .map(|(i, c)| (i, c.iter().copied().fold(f32::MAX, f32::min)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    (weakest >= min_confidence.max(SURE) && weakest > whole).then_some(best)
+    let sure = if whole < min_confidence {
+        SURE_OF_DOUBTED
+    } else {
+        SURE
+    };
+    (weakest >= min_confidence.max(sure) && weakest > whole).then_some(best)
 }
 
 /// Whether [`choose`] could cut a blob of this width over height (`aspect`) and width over
-/// the frame's typical digit width (`wider`); the reader classifies candidate pieces of these
-/// blobs only.
-pub fn may_cut(aspect: f32, wider: f32) -> bool {
-    aspect >= WIDER_THAN_ONE || wider >= WIDER_THAN_TYPICAL
+/// the frame's typical digit width (`wider`), `doubted` when the model does not take the
+/// whole for a digit; the reader classifies candidate pieces of these blobs only. Two narrow
+/// digits written close ("17", "41") make a blob no wider than one "0"; a model that has met
+/// touching pairs as marks that are not digits doubts such a blob, so one that is doubted
+/// and as wide as two digits can be ([`TWO_DIGITS`]) may be cut too.
+pub fn may_cut(aspect: f32, wider: f32, doubted: bool) -> bool {
+    aspect >= WIDER_THAN_ONE || wider >= WIDER_THAN_TYPICAL || (doubted && aspect >= TWO_DIGITS)
 }
 
 #[cfg(test)]
@@ -246,10 +259,11 @@ mod tests {
     fn a_split_is_kept_only_when_every_piece_is_a_surer_digit() {
         // Two pieces both sure, the whole unsure, wider than one digit: cut.
         assert_eq!(choose(0.4, 1.2, 1.0, &[vec![0.95, 0.92]], 0.5), Some(0));
-        // One piece not sure enough: no cut.
-        assert_eq!(choose(0.4, 1.2, 1.0, &[vec![0.95, 0.7]], 0.5), None);
-        // No wider than one digit: never cut, however sure the halves.
-        assert_eq!(choose(0.2, 0.9, 1.0, &[vec![0.99, 0.99]], 0.5), None);
+        // One piece not sure enough: no cut (0.7 is enough only where the whole is no digit).
+        assert_eq!(choose(0.6, 1.2, 1.0, &[vec![0.95, 0.7]], 0.5), None);
+        assert_eq!(choose(0.4, 1.2, 1.0, &[vec![0.95, 0.6]], 0.5), None);
+        // Read as a digit and no wider than one: never cut, however sure the halves.
+        assert_eq!(choose(0.6, 0.9, 1.0, &[vec![0.99, 0.99]], 0.5), None);
         // The whole already surer than the weakest piece: no cut.
         assert_eq!(choose(0.97, 1.5, 1.0, &[vec![0.99, 0.95]], 0.5), None);
         // The better of two candidates by its weakest piece.
@@ -266,5 +280,17 @@ mod tests {
         assert_eq!(choose(0.2, 1.5, 1.0, &[], 0.5), None);
         // No wider than one digit by its shape, but twice as wide as the frame's digits: cut.
         assert_eq!(choose(0.2, 0.9, 2.0, &[vec![0.99, 0.99]], 0.5), Some(0));
+    }
+
+    #[test]
+    fn a_blob_the_model_doubts_is_cut_when_it_is_as_wide_as_two_digits() {
+        // As wide as two narrow digits, of the frame's digit width, the whole not a digit.
+        assert_eq!(choose(0.3, 0.8, 1.2, &[vec![0.95, 0.97]], 0.5), Some(0));
+        // Pieces surer than the doubted whole, but not sure: the whole stays.
+        assert_eq!(choose(0.3, 0.8, 1.2, &[vec![0.95, 0.6]], 0.5), None);
+        // The same blob read surely as one digit stays whole.
+        assert_eq!(choose(0.6, 0.8, 1.2, &[vec![0.95, 0.97]], 0.5), None);
+        // Doubted, but narrower than two digits: a "1" or a "7" is never cut.
+        assert_eq!(choose(0.3, 0.45, 1.0, &[vec![0.95, 0.97]], 0.5), None);
     }
 }
