@@ -25,6 +25,16 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Makes `dir` (and its parents) and checks a file can be written in it, so a run whose output
+/// folder is a file or read-only stops before its work rather than after.
+pub fn writable_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let probe = temp_path(&dir.join("probe"));
+    fs::File::create(&probe).map_err(|e| Error::io(dir, e))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
 /// The temporary sibling used while `path` is being written (hidden, unique per process).
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path

@@ -163,6 +163,8 @@ pub const WEIGHTS: &str = "model.safetensors";
 
 /// Trains per `config` on `data`, writing into `opts.out`.
 pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Outcome> {
+    config.validate()?;
+    crate::atomic::writable_dir(&opts.out)?;
     let ckpt_path = opts.out.join(CHECKPOINT);
     let (config, model, varmap, mut opt, mut history) = start(config, &ckpt_path, opts)?;
     let mut train_set = limit(&data.train, config.train_limit);
@@ -177,6 +179,17 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         train_set.labels.extend_from_slice(&extra.labels);
     }
     let test_set = limit(&data.test, config.test_limit);
+    // Nothing to learn from, or nothing to be judged on, would write an untrained model.
+    if train_set.is_empty() {
+        return Err(Error::Config(
+            "no training images (an empty data set, or --train-limit 0)".into(),
+        ));
+    }
+    if test_set.is_empty() {
+        return Err(Error::Config(
+            "no test images (an empty test set, or --test-limit 0)".into(),
+        ));
+    }
     let teacher = match &config.distill {
         Some(d) => {
             let ckpt = checkpoint::load(&d.teacher, &opts.device)?;

@@ -240,3 +240,56 @@ fn issue15_a_closed_pipe_ends_archs_quietly() {
         out.status
     );
 }
+
+#[test]
+fn issue15_a_run_with_no_training_images_writes_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let line = fails(
+        train()
+            .args([
+                "train",
+                "--arch",
+                "strided",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "0",
+            ])
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(line.contains("no training images"), "{line}");
+    assert!(!out.join("model.safetensors").exists());
+}
+
+#[test]
+fn issue15_an_out_folder_that_is_a_file_is_found_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let out = crate::common::run(
+        train()
+            .env("RUST_LOG", "info")
+            .args([
+                "train",
+                "--arch",
+                "strided",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "2000",
+            ])
+            .arg("--out")
+            .arg(&file),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains("a-file"),
+        "{err}"
+    );
+    // Refused before any training, not after the first epoch.
+    assert!(!err.contains("epoch 1/1"), "{err}");
+}
