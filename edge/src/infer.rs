@@ -182,11 +182,27 @@ impl Classifier {
         let mut input = Vec::with_capacity(pixels.len());
         self.contract.normalise(pixels, &mut input);
         let logits = self.logits(&input)?;
-        Ok(logits
-            .chunks(self.contract.labels.len())
-            .map(softmax_top)
-            .collect())
+        let rows = self.contract.labels.len();
+        if let Some(reason) = not_finite(&logits, rows) {
+            return Err(model_error(&self.path, reason));
+        }
+        Ok(logits.chunks(rows).map(softmax_top).collect())
     }
+}
+
+/// What is wrong with `logits` (rows of `classes`) when some are NaN or infinite: a broken or
+/// badly quantized model, whose every answer would otherwise read as "unknown" unexplained.
+pub fn not_finite(logits: &[f32], classes: usize) -> Option<String> {
+    let bad = logits
+        .chunks(classes.max(1))
+        .filter(|row| row.iter().any(|v| !v.is_finite()))
+        .count();
+    (bad > 0).then(|| {
+        format!(
+            "gave NaN or infinite outputs for {bad} of {} inputs (a broken or badly quantized model)",
+            logits.len() / classes.max(1)
+        )
+    })
 }
 
 /// The most likely class of one row of logits and its softmax probability.
@@ -224,6 +240,13 @@ fn first_line(e: &impl std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue15_nan_or_infinite_outputs_are_an_error_naming_how_many() {
+        assert_eq!(not_finite(&[0.1, 2.0, -1.0, 3.0], 2), None);
+        let why = not_finite(&[0.1, f32::NAN, -1.0, 3.0, f32::INFINITY, 0.0], 2).unwrap();
+        assert!(why.contains("2 of 3 inputs"), "{why}");
+    }
 
     #[test]
     fn softmax_top_picks_the_largest() {
