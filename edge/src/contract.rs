@@ -28,6 +28,10 @@ pub fn normalise(pixels: &[u8], mean: f32, std: f32, out: &mut Vec<f32>) {
 
 /// Key of the input shape.
 pub const INPUT_SHAPE: &str = "mnist_edge.input_shape";
+
+/// Largest input side a model may ask for: digits are read at 28 pixels, and a crafted
+/// `1,4000,4000` would make every frame's batch gigabytes.
+pub const MAX_SIDE: usize = 256;
 /// Key of the normalisation mean.
 pub const MEAN: &str = "mnist_edge.mean";
 /// Key of the normalisation standard deviation.
@@ -118,6 +122,14 @@ impl Contract {
                 .collect::<Result<_, _>>()
                 .map_err(|_| bad(INPUT_SHAPE, format!("'{v}' is not C,H,W")))?;
             match dims[..] {
+                [1, h, w] if h == w && h > MAX_SIDE => {
+                    return Err(bad(
+                        INPUT_SHAPE,
+                        format!(
+                            "'{v}': inputs of more than {MAX_SIDE}×{MAX_SIDE} pixels are refused"
+                        ),
+                    ))
+                }
                 [1, h, w] if h == w && h > 0 => c.side = h,
                 _ => {
                     return Err(bad(
@@ -215,5 +227,15 @@ mod tests {
             Contract::from_props(|k| (k == MIN_CONFIDENCE).then(|| "1.5".to_string())).unwrap_err();
         assert_eq!(key, MIN_CONFIDENCE);
         assert!(why.contains("not a probability"), "{why}");
+    }
+
+    #[test]
+    fn issue15_a_model_asking_for_huge_inputs_is_refused() {
+        let (key, why) =
+            Contract::from_props(|k| (k == INPUT_SHAPE).then(|| "1,4000,4000".to_string()))
+                .unwrap_err();
+        assert_eq!(key, INPUT_SHAPE);
+        assert!(why.contains("256"), "{why}");
+        assert!(Contract::from_props(|k| (k == INPUT_SHAPE).then(|| "1,256,256".into())).is_ok());
     }
 }
