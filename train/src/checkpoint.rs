@@ -80,6 +80,10 @@ pub fn save(
     atomic::write(path, &bytes)
 }
 
+/// Most channels or units a checkpoint's layer may have (the widest network trained here has
+/// 256).
+pub const MAX_UNITS: usize = 1 << 16;
+
 /// Reads a checkpoint written by [`save`].
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -96,6 +100,23 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
         .map_err(|e| Error::checkpoint(path, format!("unreadable header ({e})")))?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| Error::checkpoint(path, format!("corrupt tensors ({e})")))?;
+    // The header says how big a network to build: it must be no bigger than what the file
+    // holds, or a crafted header (`hidden: 2e9`) allocates terabytes before any check.
+    let counts = header.arch.counts();
+    if let Some(&n) = counts.iter().find(|&&n| n == 0 || n > MAX_UNITS) {
+        return Err(Error::checkpoint(
+            path,
+            format!("the header asks for a layer of {n} channels or units (1 to {MAX_UNITS})"),
+        ));
+    }
+    let held: usize = tensors.values().map(|t| t.elem_count()).sum();
+    let params = header.arch.cost().params;
+    if params > held {
+        return Err(Error::checkpoint(
+            path,
+            format!("the header describes {params} parameters, the file holds {held} values"),
+        ));
+    }
     Ok(Checkpoint { header, tensors })
 }
 
@@ -121,5 +142,59 @@ impl Checkpoint {
             var.set(t)?;
         }
         Ok((model, varmap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Model, StridedConfig};
+
+    /// A weights-only checkpoint of a tiny strided network whose header says `hidden`.
+    fn crafted(dir: &Path, hidden: u64) -> std::path::PathBuf {
+        let arch = ArchConfig::Strided(StridedConfig {
+            conv1: 2,
+            conv2: 2,
+            hidden: 4,
+        });
+        let (_, varmap) = Model::fresh(&arch, 0, &Device::Cpu).unwrap();
+        let header = Header {
+            arch,
+            epoch: 0,
+            steps: 0,
+            train: None,
+            history: Vec::new(),
+            dataset_sha256: None,
+            tool: "test".into(),
+            pruning: None,
+        };
+        let path = dir.join("tiny.safetensors");
+        save(&path, &header, &varmap, None).unwrap();
+        let mut json = serde_json::to_value(&header).unwrap();
+        json["arch"]["hidden"] = hidden.into();
+        let tensors: Vec<(String, Tensor)> = optim::named_vars(&varmap)
+            .unwrap()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_tensor().clone()))
+            .collect();
+        let meta = HashMap::from([(META_KEY.to_string(), json.to_string())]);
+        std::fs::write(&path, safetensors::serialize(tensors, Some(meta)).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn issue15_a_header_asking_for_a_huge_network_is_refused_before_building_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(&crafted(dir.path(), 4), &Device::Cpu).is_ok());
+        for (hidden, says) in [(2_000_000_000u64, "1 to 65536"), (5000, "parameters")] {
+            let err = load(&crafted(dir.path(), hidden), &Device::Cpu)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains("tiny.safetensors") && err.contains(says),
+                "{err}"
+            );
+        }
     }
 }

@@ -91,6 +91,15 @@ impl ArchConfig {
         }
     }
 
+    /// Its channel and unit counts.
+    pub fn counts(&self) -> Vec<usize> {
+        match *self {
+            ArchConfig::Seed(c) => vec![c.conv1, c.conv2, c.hidden],
+            ArchConfig::Light(c) => vec![c.stem, c.mid, c.out, c.hidden],
+            ArchConfig::Strided(c) => vec![c.conv1, c.conv2, c.hidden],
+        }
+    }
+
     /// This architecture with every channel and unit count multiplied by `factor` (at least
     /// one each): a wider network to train and then prune back, or a slimmer one.
     pub fn widened(&self, factor: f32) -> ArchConfig {
