@@ -35,9 +35,27 @@ pub fn read_file(dir: &Path, name: &str, hint: &str) -> Result<(PathBuf, Vec<u8>
             format!("missing (nor is {name}.gz there); {hint}"),
         )
     })?;
-    let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let mut raw = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_IDX + 1).read_to_end(&mut raw))
+        .map_err(|e| Error::io(&path, e))?;
+    if raw.len() as u64 > MAX_IDX {
+        return Err(too_big(&path));
+    }
     let bytes = gunzip_if_needed(&path, raw)?;
     Ok((path, bytes))
+}
+
+/// Largest IDX file read, packed or unpacked: MNIST's training images are 47 MB, EMNIST's
+/// largest split about 190 MB; reading stops there, so a huge or endless file (or a small
+/// gzip bomb) is refused before it fills the memory.
+pub const MAX_IDX: u64 = 256 << 20;
+
+fn too_big(path: &Path) -> Error {
+    Error::data(
+        path,
+        format!("over {} MiB: not an IDX file of digits", MAX_IDX >> 20),
+    )
 }
 
 /// The official test split from `dir`: images laid one after the other, and their labels.
@@ -74,8 +92,12 @@ pub fn gunzip_if_needed(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     }
     let mut out = Vec::with_capacity(raw.len() * 4);
     flate2::read::GzDecoder::new(raw.as_slice())
+        .take(MAX_IDX + 1)
         .read_to_end(&mut out)
         .map_err(|e| Error::data(path, format!("truncated or corrupt gzip data ({e})")))?;
+    if out.len() as u64 > MAX_IDX {
+        return Err(too_big(path));
+    }
     Ok(out)
 }
 
@@ -157,6 +179,26 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue15_a_gzip_bomb_is_refused_at_the_cap() {
+        use std::io::Write;
+        // 300 MiB of zeros packs into a few hundred KiB.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..300 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let packed = gz.finish().unwrap();
+        assert!(packed.len() < 2 << 20);
+        let err = gunzip_if_needed(Path::new("bomb-idx3-ubyte.gz"), packed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bomb-idx3-ubyte.gz") && err.contains("256 MiB"),
+            "{err}"
+        );
+    }
 
     fn idx(magic: [u8; 4], dims: &[u32], body: &[u8]) -> Vec<u8> {
         let mut v = magic.to_vec();
