@@ -151,8 +151,21 @@ fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
     let info = decoder
         .info()
         .ok_or_else(|| Error::frame(name, "JPEG without a frame header"))?;
-    GrayImage::from_raw(u32::from(info.width), u32::from(info.height), pixels)
-        .ok_or_else(|| Error::frame(name, "JPEG decoded to fewer pixels than its header says"))
+    let image = GrayImage::from_raw(u32::from(info.width), u32::from(info.height), pixels)
+        .ok_or_else(|| Error::frame(name, "JPEG decoded to fewer pixels than its header says"))?;
+    // A phone stores a photo as its sensor saw it and says in EXIF which way is up: a page
+    // photographed upright would otherwise be read on its side.
+    let orientation = decoder
+        .exif()
+        .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif));
+    Ok(match orientation {
+        Some(o) if o != image::metadata::Orientation::NoTransforms => {
+            let mut turned = image::DynamicImage::ImageLuma8(image);
+            turned.apply_orientation(o);
+            turned.into_luma8()
+        }
+        _ => image,
+    })
 }
 
 /// `img` as a JPEG at quality 90, for the capture tests.
@@ -168,6 +181,43 @@ pub(crate) fn test_jpeg(img: &GrayImage) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `jpeg` with an EXIF segment saying `orientation` (1–8) right after its start marker.
+    fn with_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        // TIFF, little-endian: one IFD holding one entry, tag 0x0112 (SHORT, 1 value).
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend(8u32.to_le_bytes());
+        tiff.extend(1u16.to_le_bytes());
+        tiff.extend(0x0112u16.to_le_bytes());
+        tiff.extend(3u16.to_le_bytes());
+        tiff.extend(1u32.to_le_bytes());
+        tiff.extend(orientation.to_le_bytes());
+        tiff.extend([0, 0]);
+        tiff.extend(0u32.to_le_bytes());
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend(tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend([0xFF, 0xE1]);
+        out.extend(((app1.len() + 2) as u16).to_be_bytes());
+        out.extend(app1);
+        out.extend(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn issue15_a_phone_photo_is_turned_the_way_its_exif_says_is_up() {
+        // Dark on the left, light on the right, 48 wide and 16 tall as the sensor saw it.
+        let sensor =
+            GrayImage::from_fn(48, 16, |x, _| image::Luma([if x < 24 { 20 } else { 230 }]));
+        let bytes = test_jpeg(&sensor);
+        let plain = decode(&with_orientation(&bytes, 1), "upright.jpg").unwrap();
+        assert_eq!(plain.dimensions(), (48, 16));
+        // 6: the camera was turned a quarter clockwise; the picture turns back to stand up.
+        let turned = decode(&with_orientation(&bytes, 6), "phone.jpg").unwrap();
+        assert_eq!(turned.dimensions(), (16, 48));
+        // What was the sensor's left (dark) is now at the top.
+        assert!(turned.get_pixel(8, 4)[0] < 80 && turned.get_pixel(8, 44)[0] > 170);
+    }
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         test_jpeg(&GrayImage::from_fn(w, h, |x, y| {
