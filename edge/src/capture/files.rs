@@ -42,7 +42,12 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             found.sort();
             files.extend(found);
         } else {
-            return Err(Error::source(text, "no such file or directory"));
+            // What the system said: a symlink loop or an unreadable folder is not a missing file.
+            let why = match std::fs::metadata(input) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => e.to_string(),
+                _ => "no such file or directory".to_string(),
+            };
+            return Err(Error::source(text, why));
         }
     }
     Ok(files)
@@ -98,6 +103,19 @@ mod tests {
         let missing = dir.path().join("nope.jpg");
         let err = expand_inputs(&[missing]).unwrap_err().to_string();
         assert!(err.contains("nope.jpg: no such file"), "{err}");
+    }
+
+    #[test]
+    fn issue15_a_symlink_loop_is_not_called_a_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.jpg"), dir.path().join("b.jpg"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let err = expand_inputs(&[a]).unwrap_err().to_string();
+        assert!(
+            err.contains("a.jpg") && !err.contains("no such file"),
+            "{err}"
+        );
         let none = dir.path().join("*.gif");
         assert!(expand_inputs(&[none])
             .unwrap_err()
