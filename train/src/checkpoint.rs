@@ -139,7 +139,18 @@ impl Checkpoint {
                     ),
                 ));
             }
-            var.set(t)?;
+            if t.dtype() != var.dtype() {
+                return Err(Error::checkpoint(
+                    path,
+                    format!(
+                        "weight {name} is {:?}; checkpoints hold {:?} weights",
+                        t.dtype(),
+                        var.dtype()
+                    ),
+                ));
+            }
+            var.set(t)
+                .map_err(|e| Error::checkpoint(path, format!("weight {name}: {e}")))?;
         }
         Ok((model, varmap))
     }
@@ -180,6 +191,30 @@ mod tests {
         let meta = HashMap::from([(META_KEY.to_string(), json.to_string())]);
         std::fs::write(&path, safetensors::serialize(tensors, Some(meta)).unwrap()).unwrap();
         path
+    }
+
+    #[test]
+    fn issue15_an_f16_checkpoint_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crafted(dir.path(), 4);
+        let bytes = std::fs::read(&path).unwrap();
+        let ckpt = load(&path, &Device::Cpu).unwrap();
+        let tensors: Vec<(String, Tensor)> = ckpt
+            .tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.to_dtype(candle_core::DType::F16).unwrap()))
+            .collect();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = meta.metadata().clone();
+        std::fs::write(&path, safetensors::serialize(tensors, meta).unwrap()).unwrap();
+        let err = load(&path, &Device::Cpu)
+            .and_then(|c| c.model(&path, &Device::Cpu).map(|_| ()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tiny.safetensors") && err.contains("F16"),
+            "{err}"
+        );
     }
 
     #[test]
