@@ -146,6 +146,13 @@ fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
+        // Its size refusal advises its own API (`set_limits`); the user gets the limit.
+        if why.contains("set_limits") {
+            return Error::frame(
+                name,
+                format!("a JPEG wider or taller than {MAX_SIDE} pixels is not a camera frame"),
+            );
+        }
         Error::frame(name, format!("not a readable JPEG ({why})"))
     })?;
     let info = decoder
@@ -202,6 +209,17 @@ mod tests {
         out.extend(app1);
         out.extend(&jpeg[2..]);
         out
+    }
+
+    #[test]
+    fn issue15_an_oversized_jpeg_is_refused_without_the_decoders_advice() {
+        // A JPEG header claiming 9000 × 16 pixels (its SOF0 height and width patched).
+        let mut bytes = test_jpeg(&GrayImage::new(16, 16));
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 7..sof + 9].copy_from_slice(&9000u16.to_be_bytes());
+        let err = decode(&bytes, "huge.jpg").unwrap_err().to_string();
+        assert!(err.contains("huge.jpg") && err.contains("8192"), "{err}");
+        assert!(!err.contains("set_limits"), "{err}");
     }
 
     #[test]
