@@ -3,6 +3,7 @@
 //! server leaves it out; a part that does not decode is a frame error and the stream goes on.
 
 use std::io::{BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{decode, Frame, FrameSource};
@@ -25,6 +26,41 @@ pub struct Mjpeg {
     broken: bool,
     url: Option<String>,
     backoff: Duration,
+    /// When the last whole part of a URL stream arrived (see [`FRAME_DEADLINE`]).
+    last_part: Arc<Mutex<Instant>>,
+    /// [`FRAME_DEADLINE`], shorter in tests.
+    deadline: Duration,
+}
+
+/// Longest a URL stream may go on sending bytes without a whole part: a camera sends a frame
+/// every second or faster, so a stream that drips (a stalled encoder, a stranger's server
+/// sending a byte every two seconds, which no per-read timeout catches) is broken and is
+/// reconnected.
+pub const FRAME_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A URL stream's body whose reads fail once [`FRAME_DEADLINE`] has passed since the last
+/// whole part.
+struct Paced {
+    inner: Box<dyn Read + Send>,
+    last_part: Arc<Mutex<Instant>>,
+    deadline: Duration,
+}
+
+impl Read for Paced {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let since = self
+            .last_part
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        if since > self.deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no whole frame for {} s", since.as_secs()),
+            ));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Longest wait between attempts to reconnect a broken stream.
@@ -36,9 +72,22 @@ impl Mjpeg {
     /// Connects to `url` and checks it serves a multipart stream. When the stream later
     /// breaks (Wi-Fi, a phone app restarting), it is reconnected with a growing back-off.
     pub fn open(url: &str) -> Result<Self> {
+        Self::open_paced(url, FRAME_DEADLINE)
+    }
+
+    /// [`Mjpeg::open`] with a frame deadline of `deadline`.
+    fn open_paced(url: &str, deadline: Duration) -> Result<Self> {
         let (body, boundary) = connect(url)?;
+        let last_part = Arc::new(Mutex::new(Instant::now()));
+        let body = Box::new(Paced {
+            inner: body,
+            last_part: last_part.clone(),
+            deadline,
+        });
         let mut stream = Self::from_reader(url, body, &boundary);
         stream.url = Some(url.to_string());
+        stream.last_part = last_part;
+        stream.deadline = deadline;
         Ok(stream)
     }
 
@@ -54,11 +103,15 @@ impl Mjpeg {
             broken: false,
             url: None,
             backoff: FIRST_BACKOFF,
+            last_part: Arc::new(Mutex::new(Instant::now())),
+            deadline: FRAME_DEADLINE,
         }
     }
 
     /// Waits, then connects again to the stream's URL.
     fn reconnect(&mut self, url: &str) -> Result<()> {
+        // Hang up first: the server may serve one viewer at a time.
+        self.reader = BufReader::new(Box::new(std::io::empty()));
         std::thread::sleep(self.backoff);
         let wait = self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
@@ -72,12 +125,24 @@ impl Mjpeg {
             )
         })?;
         tracing::info!("{url}: reconnected after {:.1} s", wait.as_secs_f32());
-        self.reader = BufReader::new(body);
+        self.mark_part();
+        self.reader = BufReader::new(Box::new(Paced {
+            inner: body,
+            last_part: self.last_part.clone(),
+            deadline: self.deadline,
+        }));
         self.boundary = boundary.into_bytes();
         self.at_part_headers = false;
         self.done = false;
         self.broken = false;
         Ok(())
+    }
+
+    /// A whole part arrived: the frame deadline starts again.
+    fn mark_part(&self) {
+        if let Ok(mut t) = self.last_part.lock() {
+            *t = Instant::now();
+        }
     }
 
     fn broken(&mut self, why: impl std::fmt::Display) -> Error {
@@ -233,6 +298,7 @@ impl FrameSource for Mjpeg {
             }
             Err(e) => return Some(Err(e)),
         };
+        self.mark_part();
         let index = self.index;
         self.index += 1;
         self.backoff = FIRST_BACKOFF;
@@ -464,6 +530,45 @@ mod tests {
             .to_string()
             .contains("closed between parts"));
         assert!(shades[4].unwrap().abs_diff(220) <= 2, "{shades:?}");
+    }
+
+    #[test]
+    fn issue15_a_stream_dripping_bytes_without_a_frame_is_broken_and_reconnected() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/video", listener.local_addr().unwrap());
+        let good = jpeg(220);
+        std::thread::spawn(move || {
+            for (k, stream) in listener.incoming().take(2).enumerate() {
+                let mut s = stream.unwrap();
+                let mut head = [0u8; 1024];
+                let _ = std::io::Read::read(&mut s, &mut head);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
+                if k == 0 {
+                    // A byte every 100 ms: every read returns, no part ever completes.
+                    for b in b"--frame\r\nX-Slow: "
+                        .iter()
+                        .chain(std::iter::repeat(&b'a'))
+                        .take(400)
+                    {
+                        if s.write_all(&[*b]).is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                } else {
+                    let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", good.len());
+                    let _ = s.write_all(&good);
+                    let _ = s.write_all(b"\r\n--frame--\r\n");
+                }
+            }
+        });
+        let mut m = Mjpeg::open_paced(&url, Duration::from_millis(800)).unwrap();
+        let frames: Vec<Result<Frame>> = std::iter::from_fn(|| m.next_frame()).collect();
+        assert_eq!(frames.len(), 2);
+        let err = frames[0].as_ref().err().unwrap().to_string();
+        assert!(err.contains("no whole frame"), "{err}");
+        assert!(frames[1].as_ref().unwrap().image.get_pixel(3, 3)[0].abs_diff(220) <= 2);
     }
 
     #[test]
