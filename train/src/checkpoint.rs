@@ -45,6 +45,21 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header of an untrained checkpoint of `arch`, for tests.
+    #[cfg(test)]
+    pub(crate) fn blank(arch: ArchConfig) -> Header {
+        Header {
+            arch,
+            epoch: 0,
+            steps: 0,
+            train: None,
+            history: Vec::new(),
+            dataset_sha256: None,
+            tool: "test".into(),
+            pruning: None,
+        }
+    }
+
     /// The pruning history for a model's metadata: what was pruned, or `none`.
     pub fn pruning_note(&self) -> String {
         self.pruning.clone().unwrap_or_else(|| "none".into())
@@ -66,10 +81,7 @@ pub fn save(
     varmap: &VarMap,
     optimizer: Option<&dyn Optimizer>,
 ) -> Result<()> {
-    let mut tensors: Vec<(String, Tensor)> = optim::named_vars(varmap)?
-        .into_iter()
-        .map(|(n, v)| (n, v.as_tensor().clone()))
-        .collect();
+    let mut tensors = weights(varmap)?;
     if let Some(o) = optimizer {
         tensors.extend(o.state());
     }
@@ -83,6 +95,14 @@ pub fn save(
 /// Most channels or units a checkpoint's layer may have (the widest network trained here has
 /// 256).
 pub const MAX_UNITS: usize = 1 << 16;
+
+/// The weights of `varmap` by name, as a checkpoint stores them.
+fn weights(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
+    Ok(optim::named_vars(varmap)?
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().clone()))
+        .collect())
+}
 
 /// Reads a checkpoint written by [`save`].
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
@@ -169,25 +189,12 @@ mod tests {
             hidden: 4,
         });
         let (_, varmap) = Model::fresh(&arch, 0, &Device::Cpu).unwrap();
-        let header = Header {
-            arch,
-            epoch: 0,
-            steps: 0,
-            train: None,
-            history: Vec::new(),
-            dataset_sha256: None,
-            tool: "test".into(),
-            pruning: None,
-        };
+        let header = Header::blank(arch);
         let path = dir.join("tiny.safetensors");
         save(&path, &header, &varmap, None).unwrap();
         let mut json = serde_json::to_value(&header).unwrap();
         json["arch"]["hidden"] = hidden.into();
-        let tensors: Vec<(String, Tensor)> = optim::named_vars(&varmap)
-            .unwrap()
-            .into_iter()
-            .map(|(n, v)| (n, v.as_tensor().clone()))
-            .collect();
+        let tensors = weights(&varmap).unwrap();
         let meta = HashMap::from([(META_KEY.to_string(), json.to_string())]);
         std::fs::write(&path, safetensors::serialize(tensors, Some(meta)).unwrap()).unwrap();
         path

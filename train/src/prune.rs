@@ -138,20 +138,6 @@ mod tests {
             .unwrap()
     }
 
-    /// The header of an untrained checkpoint of `arch`.
-    fn blank(arch: ArchConfig) -> Header {
-        Header {
-            arch,
-            epoch: 0,
-            steps: 0,
-            train: None,
-            history: Vec::new(),
-            dataset_sha256: None,
-            tool: "test".into(),
-            pruning: None,
-        }
-    }
-
     /// A fresh checkpoint of `arch` whose odd filters and units are silenced (zero weights
     /// and bias): they contribute nothing, so pruning them must not change any output.
     fn silenced(arch: ArchConfig, device: &Device) -> Checkpoint {
@@ -175,7 +161,7 @@ mod tests {
             }
         }
         Checkpoint {
-            header: blank(arch),
+            header: Header::blank(arch),
             tensors,
         }
     }
@@ -222,7 +208,7 @@ mod tests {
         let device = Device::Cpu;
         let arch = ArchConfig::Light(crate::model::LightConfig::default());
         let ckpt = Checkpoint {
-            header: blank(arch),
+            header: Header::blank(arch),
             tensors: HashMap::new(),
         };
         let Err(e) = prune(&ckpt, 0.5, &device) else {

@@ -391,6 +391,27 @@ mod tests {
         s
     }
 
+    /// A local MJPEG server for `connections` viewers, one after another: each is sent the
+    /// HTTP head, then whatever `body` writes for viewer `k`; returns the stream's URL.
+    fn serve(
+        connections: usize,
+        body: impl Fn(usize, &mut std::net::TcpStream) + Send + 'static,
+    ) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/video", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for (k, stream) in listener.incoming().take(connections).enumerate() {
+                let Ok(mut s) = stream else { continue };
+                let mut head = [0u8; 1024];
+                let _ = std::io::Read::read(&mut s, &mut head);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
+                body(k, &mut s);
+            }
+        });
+        url
+    }
+
     fn read_all(bytes: Vec<u8>) -> Vec<Result<Frame>> {
         let mut m = Mjpeg::from_reader("cam", Box::new(std::io::Cursor::new(bytes)), "frame");
         std::iter::from_fn(|| m.next_frame()).collect()
@@ -436,25 +457,17 @@ mod tests {
     #[test]
     fn a_broken_url_stream_is_reconnected_and_goes_on() {
         use std::io::Write;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/video", listener.local_addr().unwrap());
         let (a, b) = (jpeg(30), jpeg(220));
-        std::thread::spawn(move || {
-            for (k, stream) in listener.incoming().take(2).enumerate() {
-                let mut s = stream.unwrap();
-                let mut head = [0u8; 1024];
-                let _ = std::io::Read::read(&mut s, &mut head);
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
-                let part = if k == 0 { &a } else { &b };
-                let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
-                let _ = s.write_all(part);
-                if k == 0 {
-                    // The first connection dies in the middle of its second part.
-                    let _ = write!(s, "\r\n--frame\r\nContent-Length: {}\r\n\r\n", part.len());
-                    let _ = s.write_all(&part[..part.len() / 2]);
-                } else {
-                    let _ = s.write_all(b"\r\n--frame--\r\n");
-                }
+        let url = serve(2, move |k, s| {
+            let part = if k == 0 { &a } else { &b };
+            let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+            let _ = s.write_all(part);
+            if k == 0 {
+                // The first connection dies in the middle of its second part.
+                let _ = write!(s, "\r\n--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+                let _ = s.write_all(&part[..part.len() / 2]);
+            } else {
+                let _ = s.write_all(b"\r\n--frame--\r\n");
             }
         });
         let mut m = Mjpeg::open(&url).unwrap();
@@ -483,35 +496,27 @@ mod tests {
     #[test]
     fn issue15_a_url_stream_closed_between_parts_is_reconnected() {
         use std::io::Write;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/video", listener.local_addr().unwrap());
         let (a, b) = (jpeg(30), jpeg(220));
-        std::thread::spawn(move || {
-            for (k, stream) in listener.incoming().take(3).enumerate() {
-                let mut s = stream.unwrap();
-                let mut head = [0u8; 1024];
-                let _ = std::io::Read::read(&mut s, &mut head);
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
-                let part = if k == 2 { &b } else { &a };
-                match k {
-                    // Two whole parts, then the server closes (a phone app restarting).
-                    0 => {
-                        for _ in 0..2 {
-                            let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
-                            let _ = s.write_all(part);
-                            let _ = s.write_all(b"\r\n");
-                        }
-                    }
-                    // A part without a length, closed by the end of the connection.
-                    1 => {
-                        let _ = s.write_all(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n");
-                        let _ = s.write_all(part);
-                    }
-                    _ => {
+        let url = serve(3, move |k, s| {
+            let part = if k == 2 { &b } else { &a };
+            match k {
+                // Two whole parts, then the server closes (a phone app restarting).
+                0 => {
+                    for _ in 0..2 {
                         let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
                         let _ = s.write_all(part);
-                        let _ = s.write_all(b"\r\n--frame--\r\n");
+                        let _ = s.write_all(b"\r\n");
                     }
+                }
+                // A part without a length, closed by the end of the connection.
+                1 => {
+                    let _ = s.write_all(b"--frame\r\nContent-Type: image/jpeg\r\n\r\n");
+                    let _ = s.write_all(part);
+                }
+                _ => {
+                    let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", part.len());
+                    let _ = s.write_all(part);
+                    let _ = s.write_all(b"\r\n--frame--\r\n");
                 }
             }
         });
@@ -535,32 +540,24 @@ mod tests {
     #[test]
     fn issue15_a_stream_dripping_bytes_without_a_frame_is_broken_and_reconnected() {
         use std::io::Write;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/video", listener.local_addr().unwrap());
         let good = jpeg(220);
-        std::thread::spawn(move || {
-            for (k, stream) in listener.incoming().take(2).enumerate() {
-                let mut s = stream.unwrap();
-                let mut head = [0u8; 1024];
-                let _ = std::io::Read::read(&mut s, &mut head);
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nConnection: close\r\n\r\n");
-                if k == 0 {
-                    // A byte every 100 ms: every read returns, no part ever completes.
-                    for b in b"--frame\r\nX-Slow: "
-                        .iter()
-                        .chain(std::iter::repeat(&b'a'))
-                        .take(400)
-                    {
-                        if s.write_all(&[*b]).is_err() {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(100));
+        let url = serve(2, move |k, s| {
+            if k == 0 {
+                // A byte every 100 ms: every read returns, no part ever completes.
+                for b in b"--frame\r\nX-Slow: "
+                    .iter()
+                    .chain(std::iter::repeat(&b'a'))
+                    .take(400)
+                {
+                    if s.write_all(&[*b]).is_err() {
+                        break;
                     }
-                } else {
-                    let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", good.len());
-                    let _ = s.write_all(&good);
-                    let _ = s.write_all(b"\r\n--frame--\r\n");
+                    std::thread::sleep(Duration::from_millis(100));
                 }
+            } else {
+                let _ = write!(s, "--frame\r\nContent-Length: {}\r\n\r\n", good.len());
+                let _ = s.write_all(&good);
+                let _ = s.write_all(b"\r\n--frame--\r\n");
             }
         });
         let mut m = Mjpeg::open_paced(&url, Duration::from_millis(800)).unwrap();
