@@ -134,8 +134,44 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<GrayImage> {
 }
 
 fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
+    let (grey, w, h, orientation) = match decode_jpeg_as(bytes, name, ColorSpace::Luma) {
+        // CMYK and YCCK JPEGs (print workflows, some scanners) have no luma plane to take:
+        // they are decoded to RGB and weighed to grey (ITU-R BT.601).
+        Err(e) if e.to_string().contains("colorspace mapping") => {
+            let (rgb, w, h, orientation) = decode_jpeg_as(bytes, name, ColorSpace::RGB)?;
+            let grey = rgb
+                .chunks_exact(3)
+                .map(|p| {
+                    let y =
+                        0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+                    y.round().clamp(0.0, 255.0) as u8
+                })
+                .collect();
+            (grey, w, h, orientation)
+        }
+        other => other?,
+    };
+    let image = GrayImage::from_raw(w, h, grey)
+        .ok_or_else(|| Error::frame(name, "JPEG decoded to fewer pixels than its header says"))?;
+    // A phone stores a photo as its sensor saw it and says in EXIF which way is up: a page
+    // photographed upright would otherwise be read on its side.
+    Ok(match orientation {
+        Some(o) if o != image::metadata::Orientation::NoTransforms => {
+            let mut turned = image::DynamicImage::ImageLuma8(image);
+            turned.apply_orientation(o);
+            turned.into_luma8()
+        }
+        _ => image,
+    })
+}
+
+/// A decoded JPEG in `colorspace`: its pixels, width, height and EXIF orientation.
+type Decoded = (Vec<u8>, u32, u32, Option<image::metadata::Orientation>);
+
+/// The JPEG decoded to `colorspace` (its samples interleaved).
+fn decode_jpeg_as(bytes: &[u8], name: &str, colorspace: ColorSpace) -> Result<Decoded> {
     let options = DecoderOptions::default()
-        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .jpeg_set_out_colorspace(colorspace)
         .set_max_width(MAX_SIDE as usize)
         .set_max_height(MAX_SIDE as usize)
         .set_strict_mode(true);
@@ -158,21 +194,15 @@ fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
     let info = decoder
         .info()
         .ok_or_else(|| Error::frame(name, "JPEG without a frame header"))?;
-    let image = GrayImage::from_raw(u32::from(info.width), u32::from(info.height), pixels)
-        .ok_or_else(|| Error::frame(name, "JPEG decoded to fewer pixels than its header says"))?;
-    // A phone stores a photo as its sensor saw it and says in EXIF which way is up: a page
-    // photographed upright would otherwise be read on its side.
     let orientation = decoder
         .exif()
         .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif));
-    Ok(match orientation {
-        Some(o) if o != image::metadata::Orientation::NoTransforms => {
-            let mut turned = image::DynamicImage::ImageLuma8(image);
-            turned.apply_orientation(o);
-            turned.into_luma8()
-        }
-        _ => image,
-    })
+    Ok((
+        pixels,
+        u32::from(info.width),
+        u32::from(info.height),
+        orientation,
+    ))
 }
 
 /// `img` as a JPEG at quality 90, for the capture tests.
@@ -220,6 +250,23 @@ mod tests {
         let err = decode(&bytes, "huge.jpg").unwrap_err().to_string();
         assert!(err.contains("huge.jpg") && err.contains("8192"), "{err}");
         assert!(!err.contains("set_limits"), "{err}");
+    }
+
+    #[test]
+    fn issue15_a_cmyk_jpeg_is_read_as_grey() {
+        // testdata/cmyk.jpg: a 96×64 crop of samples/scene-0001.jpg at (100, 100), turned to
+        // CMYK by ImageMagick (`convert … -colorspace CMYK`).
+        let cmyk = decode(include_bytes!("testdata/cmyk.jpg"), "cmyk.jpg").unwrap();
+        assert_eq!(cmyk.dimensions(), (96, 64));
+        let sample = decode(include_bytes!("../../samples/scene-0001.jpg"), "scene").unwrap();
+        let crop = image::imageops::crop_imm(&sample, 100, 100, 96, 64).to_image();
+        let off: u64 = cmyk
+            .pixels()
+            .zip(crop.pixels())
+            .map(|(a, b)| u64::from(a[0].abs_diff(b[0])))
+            .sum();
+        let mean = off as f64 / (96.0 * 64.0);
+        assert!(mean < 6.0, "mean grey difference {mean:.1}");
     }
 
     #[test]
