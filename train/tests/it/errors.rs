@@ -241,24 +241,28 @@ fn issue15_a_closed_pipe_ends_archs_quietly() {
     );
 }
 
+/// `train train` of one strided epoch on `images` training images into `out`.
+fn one_epoch(images: usize, out: &std::path::Path) -> std::process::Command {
+    let mut cmd = train();
+    cmd.args([
+        "train",
+        "--arch",
+        "strided",
+        "--epochs",
+        "1",
+        "--train-limit",
+    ])
+    .arg(images.to_string())
+    .arg("--out")
+    .arg(out);
+    cmd
+}
+
 #[test]
 fn issue15_a_run_with_no_training_images_writes_no_model() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let line = fails(
-        train()
-            .args([
-                "train",
-                "--arch",
-                "strided",
-                "--epochs",
-                "1",
-                "--train-limit",
-                "0",
-            ])
-            .arg("--out")
-            .arg(&out),
-    );
+    let line = fails(&mut one_epoch(0, &out));
     assert!(line.contains("no training images"), "{line}");
     assert!(!out.join("model.safetensors").exists());
 }
@@ -268,21 +272,7 @@ fn issue15_an_out_folder_that_is_a_file_is_found_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"not a folder").unwrap();
-    let out = crate::common::run(
-        train()
-            .env("RUST_LOG", "info")
-            .args([
-                "train",
-                "--arch",
-                "strided",
-                "--epochs",
-                "1",
-                "--train-limit",
-                "2000",
-            ])
-            .arg("--out")
-            .arg(&file),
-    );
+    let out = crate::common::run(one_epoch(2000, &file).env("RUST_LOG", "info"));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or_default();
