@@ -1,5 +1,6 @@
-//! Writes the finder's intermediate maps of one frame (half resolution) next to each other:
-//! the frame, its ground, the ink strength and the ink mask, for looking at what it saw.
+//! Writes the finder's intermediate maps of one frame (at half or full resolution, as the
+//! finder chose) next to each other: the frame, its ground, the ink strength and the ink mask,
+//! for looking at what it saw.
 //! `cargo run --release -p edge --example maps -- FRAME OUT.png`
 use edge::locate::{locate, LocateConfig};
 use image::GrayImage;
@@ -13,7 +14,7 @@ fn main() -> anyhow::Result<()> {
     let bytes = std::fs::read(input)?;
     let frame = edge::capture::decode(&bytes, input)?;
     let found = locate(&frame, &LocateConfig::default());
-    let (w, h) = found.half.dimensions();
+    let (w, h) = found.map.dimensions();
     let mut sheet = GrayImage::new(w * 2, h * 2);
     let mask = GrayImage::from_fn(w, h, |x, y| {
         image::Luma([if found.labels.get_pixel(x, y)[0] != 0 {
@@ -25,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     let stretched = GrayImage::from_fn(w, h, |x, y| {
         image::Luma([found.strength.get_pixel(x, y)[0].saturating_mul(3)])
     });
-    for (k, img) in [&found.half, &found.ground, &stretched, &mask]
+    for (k, img) in [&found.map, &found.ground, &stretched, &mask]
         .iter()
         .enumerate()
     {

@@ -115,20 +115,23 @@ pub struct Blob {
     pub area: u32,
 }
 
-/// What the finder saw in one frame. It works at half resolution (`[H/2, W/2]`, each pixel
-/// the mean of 2×2, which also denoises); boxes are given in frame pixels.
+/// What the finder saw in one frame. It works on a map of the frame: at half resolution
+/// (`[H/2, W/2]`, each pixel the mean of 2×2, which also denoises), or at full resolution for
+/// small writing (see [`SMALL_WRITING`]); boxes are given in frame pixels.
 pub struct Located {
     /// The polarity used.
     pub ink: Ink,
     /// Grey-level difference taken as noise.
     pub floor: f32,
-    /// The frame at half resolution.
-    pub half: GrayImage,
-    /// Local ground level at half resolution (strokes removed).
+    /// Frame pixels per map pixel, across and down: 2 or 1.
+    pub scale: u32,
+    /// The frame as the finder's map.
+    pub map: GrayImage,
+    /// Local ground level on the map (strokes removed).
     pub ground: GrayImage,
-    /// Ink strength at half resolution: 0 is ground, 255 is full ink, whatever the polarity.
+    /// Ink strength on the map: 0 is ground, 255 is full ink, whatever the polarity.
     pub strength: GrayImage,
-    /// Connected-component label of each ink pixel at half resolution, 0 for ground.
+    /// Connected-component label of each ink pixel of the map, 0 for ground.
     pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,
     /// For each label (index 0 unused), whether some digit is made of it: a digit's input
     /// leaves out the ink of other digits, not the stray fragments of its own strokes.
@@ -153,22 +156,60 @@ const FAINT_STROKE: f32 = 0.35;
 /// Relative contrast at which the strength map saturates.
 const FULL: f32 = 1.0;
 
-/// Finds the digits of `frame`.
+/// Height in frame pixels under which writing is small: the gap between two strokes of such a
+/// digit, or between two digits written close, is a pixel or two, which the 2×2 mean of the
+/// half-resolution map blurs shut, so neighbouring digits run together into one mark and the
+/// loops of a small "8" fill in. A frame whose marks are this small (a page held at arm's
+/// length, a whole sheet before a 640×480 camera) is read again at full resolution.
+pub const SMALL_WRITING: u32 = 30;
+
+/// Finds the digits of `frame`: on the half-resolution map, and again at full resolution where
+/// the writing is small ([`SMALL_WRITING`]).
 pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
-    let half = downsample(frame);
-    // Sensor noise that survives the 2×2 mean sets the noise floor.
+    let mut half = locate_at(frame, cfg, 2);
+    half.marks.sort_unstable();
+    match half.marks.get(half.marks.len() / 2) {
+        Some(&h) if h < SMALL_WRITING => locate_at(frame, cfg, 1).found,
+        // Ink, but no mark a digit tall: the thin strokes of small writing fall apart at half
+        // resolution (a stroke two pixels wide across two map pixels keeps half its strength).
+        None if half.pieces > 0 => locate_at(frame, cfg, 1).found,
+        _ => half.found,
+    }
+}
+
+/// What one pass of the finder gives: the digits, and the heights (frame pixels) of every mark
+/// at least a digit tall, by which the writing's size is judged.
+struct Pass {
+    found: Located,
+    marks: Vec<u32>,
+    /// Marks of ink of any size.
+    pieces: usize,
+}
+
+/// Finds the digits of `frame` on a map `scale` frame pixels to the map pixel (1 or 2).
+fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
+    let scale = scale.clamp(1, 2);
+    // Map pixels per half-resolution pixel: the sizes below are said at half resolution.
+    let per_half = 2 / scale;
+    let map = if scale == 2 {
+        downsample(frame)
+    } else {
+        full_resolution(frame)
+    };
+    // Sensor noise that survives the map's 2×2 mean (which halves it) sets the noise floor.
     let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 2.0);
     let ink = match cfg.ink {
-        Ink::Auto => vote_polarity(&half, floor),
+        Ink::Auto => vote_polarity(&map, floor),
         fixed => fixed,
     };
-    let ground = ground_level(&half, ink, cfg.stroke.div_ceil(2));
+    let ground = ground_level(&map, ink, cfg.stroke.div_ceil(scale));
     let level = |c: f32| (c / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
-    let strength = ink_strength(&half, &ground, ink, floor);
-    // A stroke's reach: its core lies within this many half-resolution pixels of its edges.
+    let strength = ink_strength(&map, &ground, ink, floor);
+    let (mw, mh) = strength.dimensions();
+    let (mw, mh) = (mw as usize, mh as usize);
+    // A stroke's reach: its core lies within this many map pixels of its edges.
     let mut local = strength.as_raw().clone();
-    let (sw, sh) = strength.dimensions();
-    extreme_filter(&mut local, sw as usize, sh as usize, REACH, true);
+    extreme_filter(&mut local, mw, mh, REACH * per_half as usize, true);
     let levels = ink::InkLevels {
         faint: level(cfg.faint),
         mark: level(cfg.threshold),
@@ -176,9 +217,8 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
     }
     .above_ground(&strength);
     let mut mask = ink::mask(&strength, &local, levels);
-    let (mw, mh) = mask.dimensions();
     let lines = if cfg.rulings {
-        rulings::remove(&mut mask, strength.as_raw(), mw as usize, mh as usize)
+        rulings::remove(mask.as_mut(), strength.as_raw(), mw, mh, per_half)
     } else {
         Vec::new()
     };
@@ -189,15 +229,18 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
         .iter()
         .map(|&m| f32::from(m) < FAINT_STROKE * 255.0 / FULL)
         .collect();
-    let components = components::join_faint(&labels, components, &faint);
-    let half_cfg = LocateConfig {
-        min_height: cfg.min_height.div_ceil(2),
+    let components = components::join_faint(&labels, components, &faint, per_half as usize);
+    let pieces = components.len();
+    let map_cfg = LocateConfig {
+        min_height: cfg.min_height.div_ceil(scale),
         ..cfg.clone()
     };
-    let mut digits = select(components, half.width(), half.height(), &half_cfg);
-    digits.retain(|d| bordered_by_ground(&half, &ground, &labels, d, ink));
+    let (mut digits, marks) = select(components, map.width(), map.height(), &map_cfg, per_half);
+    let marks = marks.into_iter().map(|h| h * scale).collect();
+    digits.retain(|d| bordered_by_ground(&map, &ground, &labels, d, ink));
     if !lines.is_empty() {
-        digits.retain(|d| !along_a_ruling(&labels, &strength, d, &lines));
+        let near = ON_RULING * per_half as f32;
+        digits.retain(|d| !along_a_ruling(&labels, &strength, d, &lines, near));
     }
     // Writing on one page has one size: marks far smaller than the typical digit are specks,
     // dots and scribbles.
@@ -210,12 +253,12 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
     let (fw, fh) = frame.dimensions();
     for d in &mut digits {
         let r = d.rect;
-        let (x, y) = ((r.x * 2).min(fw - 1), (r.y * 2).min(fh - 1));
+        let (x, y) = ((r.x * scale).min(fw - 1), (r.y * scale).min(fh - 1));
         d.rect = Rect {
             x,
             y,
-            w: (r.w * 2).min(fw - x),
-            h: (r.h * 2).min(fh - y),
+            w: (r.w * scale).min(fw - x),
+            h: (r.h * scale).min(fh - y),
         };
     }
     // Digits in reading order: number after number, each left to right.
@@ -236,17 +279,38 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
             }
         }
     }
-    Located {
-        ink,
-        floor,
-        half,
-        ground,
-        strength,
-        labels,
-        owned,
-        digits,
-        numbers,
+    Pass {
+        found: Located {
+            ink,
+            floor,
+            scale,
+            map,
+            ground,
+            strength,
+            labels,
+            owned,
+            digits,
+            numbers,
+        },
+        marks,
+        pieces,
     }
+}
+
+/// The frame at full resolution, each pixel the rounded mean of the 2×2 block it starts: the
+/// same mean as the half-resolution map's, so sensor and JPEG noise are halved alike, but
+/// taken at every pixel, so gaps of two pixels between small strokes stay open.
+fn full_resolution(frame: &GrayImage) -> GrayImage {
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let raw = frame.as_raw();
+    let at = |x: usize, y: usize| u16::from(raw[y.min(h - 1) * w + x.min(w - 1)]);
+    let out: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            ((at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1) + 2) / 4) as u8
+        })
+        .collect();
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| frame.clone())
 }
 
 /// The frame at half resolution, each pixel the rounded mean of a 2×2 block.
@@ -441,15 +505,24 @@ const STACKED: f32 = 1.4;
 /// Widest blob kept, over its height: four touching digits.
 pub const WIDEST: f32 = 4.5;
 
-/// Merges the strokes of one digit, then keeps what is shaped like a digit.
-fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> Vec<Blob> {
+/// Merges the strokes of one digit, then keeps what is shaped like a digit; also gives the
+/// heights of the marks at least a digit tall (map pixels). `per_half` is the map's pixels per
+/// half-resolution pixel.
+fn select(
+    mut blobs: Vec<Blob>,
+    width: u32,
+    height: u32,
+    cfg: &LocateConfig,
+    per_half: u32,
+) -> (Vec<Blob>, Vec<u32>) {
+    let speck = 4 * per_half * per_half;
     let max_h = (cfg.max_height * height as f32) as u32;
     let touches_border =
         |r: &Rect| r.x == 0 || r.y == 0 || r.x + r.w >= width || r.y + r.h >= height;
     // Specks of a few pixels are noise, and what touches the border or is taller than a digit
     // can be neither a digit nor part of one: paper edges, the table, shadows.
     blobs.retain(|b| {
-        b.area >= 4 && !touches_border(&b.rect) && b.rect.h <= max_h && b.rect.w <= max_h
+        b.area >= speck && !touches_border(&b.rect) && b.rect.h <= max_h && b.rect.w <= max_h
     });
     blobs.sort_by_key(|b| std::cmp::Reverse(b.area));
     // One writer writes one size on a page: a merge that would stack two lines of writing
@@ -500,7 +573,7 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
     });
     // Drop pieces that ended up inside a kept digit's box (a loop's inside, a dot).
     let boxes: Vec<Rect> = merged.iter().map(|b| b.rect).collect();
-    merged
+    let kept = merged
         .into_iter()
         .enumerate()
         .filter(|(i, b)| {
@@ -514,10 +587,11 @@ fn select(mut blobs: Vec<Blob>, width: u32, height: u32, cfg: &LocateConfig) -> 
             })
         })
         .map(|(_, b)| b)
-        .collect()
+        .collect();
+    (kept, tall)
 }
 
-/// Half-resolution pixels from a ruling within which ink lies on it.
+/// Half-resolution pixels from a ruling within which ink lies on it (`near`, in map pixels).
 const ON_RULING: f32 = 2.0;
 
 /// Whether most of a blob's ink lies on one of the rulings taken out, no darker than that
@@ -529,6 +603,7 @@ fn along_a_ruling(
     strength: &GrayImage,
     blob: &Blob,
     lines: &[rulings::Line],
+    near: f32,
 ) -> bool {
     let r = blob.rect;
     let mut on = vec![0u32; lines.len()];
@@ -541,8 +616,7 @@ fn along_a_ruling(
             n += 1;
             let s = f32::from(strength.get_pixel(x, y)[0]);
             for (k, l) in lines.iter().enumerate() {
-                if l.distance(x as f32, y as f32) <= ON_RULING && s <= rulings::DARKER * l.strength
-                {
+                if l.distance(x as f32, y as f32) <= near && s <= rulings::DARKER * l.strength {
                     on[k] += 1;
                 }
             }
@@ -863,6 +937,34 @@ mod tests {
         };
         let found = locate(&img, &cfg);
         assert_eq!(found.digits.len(), 1, "{:?}", found.digits);
+    }
+
+    /// Five small "0"s (hollow boxes 10×18, strokes 2 px) in a row, `gap` pixels apart.
+    fn small_zeros(gap: u32) -> GrayImage {
+        let mut img = GrayImage::from_pixel(320, 240, Luma([215]));
+        for k in 0..5 {
+            let x = 41 + k * (10 + gap) as i32;
+            draw_filled_rect_mut(&mut img, IRect::at(x, 50).of_size(10, 18), Luma([60]));
+            draw_filled_rect_mut(&mut img, IRect::at(x + 2, 52).of_size(6, 14), Luma([215]));
+        }
+        img
+    }
+
+    #[test]
+    fn issue13_small_digits_written_close_are_found_apart_at_full_resolution() {
+        // Two pixels apart, 18 px tall: the half-resolution map runs them together.
+        let img = small_zeros(2);
+        let found = locate(&img, &LocateConfig::default());
+        assert_eq!(found.scale, 1);
+        assert_eq!(found.digits.len(), 5, "{:?}", found.digits);
+        for d in &found.digits {
+            assert!((9..=12).contains(&d.rect.w), "{:?}", d.rect);
+        }
+        let half = locate_at(&img, &LocateConfig::default(), 2).found;
+        assert!(half.digits.len() < 5, "{:?}", half.digits);
+        // Writing of ordinary size stays on the half-resolution map.
+        let big = page(230, 40);
+        assert_eq!(locate(&big, &LocateConfig::default()).scale, 2);
     }
 
     #[test]

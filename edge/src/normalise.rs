@@ -63,11 +63,12 @@ pub fn piece(
     let (fw, hw, hh) = (fw as usize, hw as usize, hh as usize);
     let (pixels, labels, ground) = (frame.as_raw(), found.labels.as_raw(), found.ground.as_raw());
     let floor = 2.0 * found.floor;
+    let scale = found.scale.max(1) as usize;
     let mut own = Vec::with_capacity(cw * ch);
     let mut raw = vec![0u8; cw * ch];
     for (y, out) in raw.chunks_exact_mut(cw.max(1)).enumerate() {
         let fy = y0 as usize + y;
-        let hy = (fy / 2).min(hh - 1);
+        let hy = (fy / scale).min(hh - 1);
         let row = &pixels[fy * fw..(fy + 1) * fw];
         let (label_row, ground_row) = (
             &labels[hy * hw..(hy + 1) * hw],
@@ -78,7 +79,7 @@ pub fn piece(
             if cut.is_some_and(|c| !c.holds(fx as f32 + 0.5, fy as f32 + 0.5)) {
                 continue;
             }
-            let hx = (fx / 2).min(hw - 1);
+            let hx = (fx / scale).min(hw - 1);
             let label = label_row[hx];
             let of_another = found.owned.get(label as usize).copied().unwrap_or(true);
             if label != 0 && of_another && !blob.labels.contains(&label) {

@@ -34,10 +34,16 @@ pub struct Candidates {
     pub segmentations: Vec<Vec<usize>>,
 }
 
-/// Cut positions tried per slant: the deepest local minima of the column profile.
-const CUTS: usize = 3;
+/// Cut positions tried per slant: the deepest local minima of the column profile. Numbers
+/// written quickly run five or six digits together, and a narrow "1" between two wide digits
+/// leaves a shallow valley, so the five deepest are tried.
+const CUTS: usize = 5;
 
-/// Candidate segmentations of `blob` into 2–4 pieces, cut at the deepest minima of its
+/// Most pieces one blob is cut into: a blob of up to [`crate::locate::WIDEST`] times its height
+/// holds up to four wide digits, or six when some are ones.
+const MOST: usize = 6;
+
+/// Candidate segmentations of `blob` into 2–[`MOST`] pieces, cut at the deepest minima of its
 /// column profile anywhere but its outer eighths (a "1" beside an "8" is cut at a third of
 /// the width, not the half); none for a blob too narrow to hold two digits or not of the
 /// frame's digit height (`typical`, the median height of its digits, see [`LINE_HEIGHT`]).
@@ -50,23 +56,26 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     {
         return out;
     }
-    let most = (2.0 + ((aspect - TWO_DIGITS) / PER_DIGIT).floor()).clamp(2.0, 4.0) as usize;
-    // The blob's own ink at half resolution, as frame coordinates of pixel centres.
+    let most = (2.0 + ((aspect - TWO_DIGITS) / PER_DIGIT).floor()).clamp(2.0, MOST as f32) as usize;
+    // The blob's own ink on the finder's map, as frame coordinates of pixel centres.
+    let scale = found.scale.max(1);
+    let px = scale as f32;
     let (hw, hh) = found.labels.dimensions();
-    let (hx0, hy0) = (r.x / 2, r.y / 2);
+    let (hx0, hy0) = (r.x / scale, r.y / scale);
     let (hx1, hy1) = (
-        (r.x + r.w).div_ceil(2).min(hw),
-        (r.y + r.h).div_ceil(2).min(hh),
+        (r.x + r.w).div_ceil(scale).min(hw),
+        (r.y + r.h).div_ceil(scale).min(hh),
     );
     let mut ink = Vec::new();
     for hy in hy0..hy1 {
         for hx in hx0..hx1 {
             if blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]) {
-                ink.push((2.0 * hx as f32 + 1.0, 2.0 * hy as f32 + 1.0));
+                ink.push((px * (hx as f32 + 0.5), px * (hy as f32 + 0.5)));
             }
         }
     }
-    if ink.len() < 12 {
+    // Too little ink to hold two digits: 12 half-resolution pixels.
+    if ink.len() * ((scale * scale) as usize) < 48 {
         return out;
     }
     let y_mid = r.y as f32 + r.h as f32 / 2.0;
@@ -106,7 +115,7 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
             let mut bounds = vec![lo];
             bounds.extend(chosen.iter().map(|&i| lo + 2.0 * cuts[i] as f32 + 1.0));
             bounds.push(hi);
-            let Some(pieces) = pieces(&ink, &sheared, &bounds, slant, y_mid, r) else {
+            let Some(pieces) = pieces(&ink, &sheared, &bounds, slant, y_mid, r, px) else {
                 continue;
             };
             let indices: Vec<usize> = pieces
@@ -127,7 +136,8 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     out
 }
 
-/// The pieces between consecutive `bounds`, or `None` when one is too short or too small.
+/// The pieces between consecutive `bounds`, or `None` when one is too short or too small;
+/// each ink point covers `px × px` frame pixels.
 fn pieces(
     ink: &[(f32, f32)],
     sheared: &[f32],
@@ -135,6 +145,7 @@ fn pieces(
     slant: f32,
     y_mid: f32,
     r: Rect,
+    px: f32,
 ) -> Option<Vec<Cut>> {
     let mut out = Vec::with_capacity(bounds.len() - 1);
     for w in bounds.windows(2) {
@@ -148,17 +159,19 @@ fn pieces(
                 n += 1;
             }
         }
-        if n < 6 || (y1 - y0 + 2.0) < PIECE_HEIGHT * r.h as f32 {
+        // At least 6 half-resolution pixels of ink (24 frame pixels).
+        if (n as f32) * px * px < 24.0 || (y1 - y0 + px) < PIECE_HEIGHT * r.h as f32 {
             return None;
         }
-        // Back to frame pixels: each half-resolution pixel covers two.
+        // Back to frame pixels: each map pixel covers `px`.
+        let e = px / 2.0;
         let (bx, by) = (
-            (x0 - 1.0).max(r.x as f32) as u32,
-            (y0 - 1.0).max(r.y as f32) as u32,
+            (x0 - e).max(r.x as f32) as u32,
+            (y0 - e).max(r.y as f32) as u32,
         );
         let (ex, ey) = (
-            ((x1 + 1.0) as u32).min(r.x + r.w),
-            ((y1 + 1.0) as u32).min(r.y + r.h),
+            ((x1 + e).ceil() as u32).min(r.x + r.w),
+            ((y1 + e).ceil() as u32).min(r.y + r.h),
         );
         out.push(Cut {
             slant,

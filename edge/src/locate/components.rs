@@ -120,35 +120,29 @@ pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) 
     (labels, blobs)
 }
 
-/// Joins the faint marks among `blobs` (labelled in `labels`) that come within one pixel of
-/// each other (their 2×2 dilations touch) into one blob: a faint stroke breaks where the
-/// pencil skipped over the paper's tooth, while ink flows into continuous lines, so the gaps
-/// between strong marks are real (digits written close together) and are kept. `faint` says,
-/// per pixel, whether it belongs to faint ink; a blob joins through its faint pixels only.
+/// Joins the faint marks among `blobs` (labelled in `labels`) that come within `gap` pixels of
+/// each other (their dilations by `gap` to the right and down touch) into one blob: a faint
+/// stroke breaks where the pencil skipped over the paper's tooth, while ink flows into
+/// continuous lines, so the gaps between strong marks are real (digits written close together)
+/// and are kept. `faint` says, per pixel, whether it belongs to faint ink; a blob joins through
+/// its faint pixels only.
 pub fn join_faint(
     labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
     blobs: Vec<Blob>,
     faint: &[bool],
+    gap: usize,
 ) -> Vec<Blob> {
     let (w, h) = labels.dimensions();
     let (wu, hu) = (w as usize, h as usize);
     let raw = labels.as_raw();
     let is_faint = |i: usize| raw[i] != 0 && faint.get(i).copied().unwrap_or(false);
-    // Each faint ink pixel grown by one to the right and down.
+    // Each faint ink pixel grown by `gap` to the right and down.
     let mut grown = vec![0u8; wu * hu];
     let mut any = false;
     for i in (0..wu * hu).filter(|&i| is_faint(i)) {
         let (x, y) = (i % wu, i / wu);
-        let (right, down) = (x + 1 < wu, y + 1 < hu);
-        grown[i] = 1;
-        if right {
-            grown[i + 1] = 1;
-        }
-        if down {
-            grown[i + wu] = 1;
-            if right {
-                grown[i + wu + 1] = 1;
-            }
+        for yy in y..(y + gap + 1).min(hu) {
+            grown[yy * wu + x..yy * wu + (x + gap + 1).min(wu)].fill(1);
         }
         any = true;
     }
@@ -284,7 +278,7 @@ mod tests {
         let faint: Vec<bool> = (0..w * h).map(|i| i % w < 16).collect();
         let (labels, blobs) = label(&mask);
         assert_eq!(blobs.len(), 6);
-        let joined = join_faint(&labels, blobs, &faint);
+        let joined = join_faint(&labels, blobs, &faint, 1);
         let mut groups: Vec<Vec<u32>> = joined.iter().map(|b| b.labels.clone()).collect();
         groups.sort();
         assert_eq!(groups, [vec![1, 2], vec![3], vec![4], vec![5], vec![6]]);

@@ -1,5 +1,6 @@
-//! Rules, margin lines and grids printed on the paper, taken out of the ink mask `[H, W]` (half
-//! resolution) before its components are labelled.
+//! Rules, margin lines and grids printed on the paper, taken out of the ink mask `[H, W]` (the
+//! finder's map, at half or full resolution) before its components are labelled. Sizes below
+//! are in half-resolution pixels and scale with the map.
 //!
 //! What tells a ruling from writing: it is a straight line (the page is flat, so tilt and
 //! perspective keep it straight), thin, and far longer than any stroke of a digit; it runs on
@@ -53,18 +54,41 @@ impl Line {
 }
 
 /// Removes rulings from `mask` (1 = ink), with `strength` the ink-strength map; returns the
-/// lines taken out.
-pub fn remove(mask: &mut [u8], strength: &[u8], w: usize, h: usize) -> Vec<Line> {
-    let mut lines = remove_horizontal(mask, strength, w, h, false);
+/// lines taken out. `per_half` is the map's pixels per half-resolution pixel (1 or 2).
+pub fn remove(mask: &mut [u8], strength: &[u8], w: usize, h: usize, per_half: u32) -> Vec<Line> {
+    let sizes = Sizes::of(per_half);
+    let mut lines = remove_horizontal(mask, strength, w, h, false, sizes);
     // The vertical lines of a grid or a margin: the same on the transpose.
     let mut tm = transpose(mask, w, h);
     let ts = transpose(strength, w, h);
-    let vertical = remove_horizontal(&mut tm, &ts, h, w, true);
+    let vertical = remove_horizontal(&mut tm, &ts, h, w, true, sizes);
     if !vertical.is_empty() {
         mask.copy_from_slice(&transpose(&tm, h, w));
     }
     lines.extend(vertical);
     lines
+}
+
+/// The sizes of a ruling in the map's pixels.
+#[derive(Clone, Copy, Debug)]
+struct Sizes {
+    thin: u32,
+    long: u32,
+    gap: u32,
+    /// How far either side of a found line its pixels are looked for ([`STEP`]).
+    near: f32,
+}
+
+impl Sizes {
+    fn of(per_half: u32) -> Sizes {
+        let k = per_half.max(1);
+        Sizes {
+            thin: THIN * k,
+            long: LONG * k,
+            gap: GAP * k,
+            near: 1.5 * k as f32,
+        }
+    }
 }
 
 fn transpose(v: &[u8], w: usize, h: usize) -> Vec<u8> {
@@ -106,8 +130,9 @@ fn remove_horizontal(
     w: usize,
     h: usize,
     vertical: bool,
+    sizes: Sizes,
 ) -> Vec<Line> {
-    if w < LONG as usize || h < 4 {
+    if w < sizes.long as usize || h < 4 {
         return Vec::new();
     }
     let runs = vertical_runs(mask, w, h);
@@ -120,7 +145,7 @@ fn remove_horizontal(
             let beside =
                 |xx: usize| (y.saturating_sub(1)..(y + 2).min(h)).any(|yy| mask[yy * w + xx] != 0);
             runs[i] != 0
-                && u32::from(runs[i]) <= THIN
+                && u32::from(runs[i]) <= sizes.thin
                 && x > 0
                 && x + 1 < w
                 && beside(x - 1)
@@ -128,7 +153,7 @@ fn remove_horizontal(
         })
         .map(|i| ((i % w) as f32, (i / w) as f32))
         .collect();
-    let votes = LONG / 2;
+    let votes = sizes.long / 2;
     if thin.len() < votes as usize {
         return Vec::new();
     }
@@ -177,7 +202,7 @@ fn remove_horizontal(
     for (_, a, b) in peaks {
         let (s, c) = angles[a].sin_cos();
         let rho = b as f32 - pad as f32;
-        if let Some(line_strength) = erase_line(mask, strength, &runs, w, h, rho, s, c) {
+        if let Some(line_strength) = erase_line(mask, strength, &runs, w, h, rho, s, c, sizes) {
             removed.push(Line {
                 vertical,
                 sin: s,
@@ -213,18 +238,19 @@ fn erase_line(
     rho: f32,
     s: f32,
     c: f32,
+    sizes: Sizes,
 ) -> Option<f32> {
     let y_at = |x: usize| (rho + x as f32 * s) / c;
-    // The line's own pixels at each column: thin ink within 1.5 pixels of it.
+    // The line's own pixels at each column: thin ink within 1.5 half-resolution pixels of it.
     let on_line = |x: usize| -> Option<(usize, usize)> {
         let y = y_at(x);
         let (lo, hi) = (
-            (y - 1.5).floor().max(0.0) as usize,
-            (y + 1.5).ceil() as usize,
+            (y - sizes.near).floor().max(0.0) as usize,
+            (y + sizes.near).ceil() as usize,
         );
         let hit = (lo..=hi.min(h - 1)).filter(|&yy| {
             let i = yy * w + x;
-            mask[i] != 0 && u32::from(runs[i]) <= THIN
+            mask[i] != 0 && u32::from(runs[i]) <= sizes.thin
         });
         let (mut a, mut z) = (usize::MAX, 0);
         for yy in hit {
@@ -240,7 +266,7 @@ fn erase_line(
     let mut last = 0usize;
     for (x, hit) in hits.iter().enumerate() {
         if hit.is_some() {
-            if start.is_none() || x - last > GAP as usize + 1 {
+            if start.is_none() || x - last > sizes.gap as usize + 1 {
                 if let Some(s0) = start {
                     segments.push((s0, last));
                 }
@@ -253,7 +279,10 @@ fn erase_line(
         segments.push((s0, last));
     }
     // One long run proves the line printed; it runs on across the page, between digits too.
-    if !segments.iter().any(|&(a, z)| z - a + 1 >= LONG as usize) {
+    if !segments
+        .iter()
+        .any(|&(a, z)| z - a + 1 >= sizes.long as usize)
+    {
         return None;
     }
     // The ruling's own ink strength: the median over its thin pixels.
@@ -276,7 +305,9 @@ fn erase_line(
             }
             for y in y0..=y1 {
                 let i = y * w + x;
-                if u32::from(runs[i]) <= THIN && f32::from(strength[i]) <= DARKER * line_strength {
+                if u32::from(runs[i]) <= sizes.thin
+                    && f32::from(strength[i]) <= DARKER * line_strength
+                {
                     mask[i] = 0;
                 }
             }
@@ -328,7 +359,7 @@ mod tests {
         let (w, h) = (300, 120);
         for tilt in [0.0f32, 0.1, -0.15] {
             let (mut mask, strength) = page(w, h, tilt);
-            let lines = remove(&mut mask, &strength, w, h);
+            let lines = remove(&mut mask, &strength, w, h, 1);
             assert!(!lines.is_empty(), "tilt {tilt}");
             assert!(lines.iter().all(|l| !l.vertical), "tilt {tilt}");
             assert!(
@@ -360,7 +391,7 @@ mod tests {
         }
         let before = mask.clone();
         let strength = vec![80u8; w * h];
-        assert!(remove(&mut mask, &strength, w, h).is_empty());
+        assert!(remove(&mut mask, &strength, w, h, 1).is_empty());
         assert_eq!(mask, before);
     }
 }
