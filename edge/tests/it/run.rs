@@ -73,7 +73,7 @@ fn bench_compares_models_side_by_side() {
             "-m",
             "models/seed.onnx",
             "-m",
-            "models/light.onnx",
+            "models/strided-pages-int8.onnx",
             "--input",
         ])
         .arg(samples().join("scene-0001.jpg")));

@@ -207,7 +207,7 @@ fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
 
 #[test]
 fn issue3_latency_with_a_python_without_onnxruntime_says_so_in_one_line() {
-    let model = crate::common::workspace().join("models/light.onnx");
+    let model = crate::common::workspace().join("models/strided-pages-int8.onnx");
     let python = std::path::Path::new("/usr/bin/python3");
     if !python_has(python, "onnxruntime") {
         let line = fails(
