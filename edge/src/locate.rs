@@ -534,12 +534,20 @@ fn select(
         .filter(|&h| h >= cfg.min_height)
         .collect();
     tall.sort_unstable();
+    let typical = if tall.len() >= 3 {
+        tall[tall.len() / 2]
+    } else {
+        0
+    };
     let line_h = if tall.len() >= 3 {
-        ((STACKED * tall[tall.len() / 2] as f32) as u32).min(max_h)
+        ((STACKED * typical as f32) as u32).min(max_h)
     } else {
         max_h
     };
-    // Merge pieces that overlap a larger piece horizontally and nearly touch it vertically.
+
+    // Merge pieces that overlap a larger piece horizontally and nearly touch it vertically: a
+    // pen that skips or fades breaks one digit's stroke, with gaps of up to a quarter of the
+    // writing's height (not of the broken pieces', which are shorter than a digit).
     let mut merged: Vec<Blob> = Vec::new();
     for blob in blobs {
         let r = blob.rect;
@@ -549,7 +557,7 @@ fn select(
             let gap = r.y.max(o.y) as i64 - (r.y + r.h).min(o.y + o.h) as i64;
             let union = o.union(r);
             overlap as f32 >= 0.3 * r.w.min(o.w) as f32
-                && gap as f32 <= 0.25 * o.h.max(r.h) as f32
+                && gap as f32 <= 0.25 * o.h.max(r.h).max(typical) as f32
                 && union.h <= line_h
                 && union.w as f32 <= 1.8 * union.h as f32
         });
@@ -965,6 +973,33 @@ mod tests {
         // Writing of ordinary size stays on the half-resolution map.
         let big = page(230, 40);
         assert_eq!(locate(&big, &LocateConfig::default()).scale, 2);
+    }
+
+    #[test]
+    fn issue13_a_digit_broken_where_the_pen_skipped_is_one_digit_among_digits_of_its_size() {
+        let mut img = GrayImage::from_pixel(320, 240, Luma([220]));
+        // Three "1"s 40 px tall, then a "3" whose pen skipped across its middle: two arcs
+        // 16 px tall, 8 px apart (half the pieces' height, a fifth of the writing's).
+        for k in 0..3 {
+            draw_filled_rect_mut(
+                &mut img,
+                IRect::at(40 + 30 * k, 100).of_size(4, 40),
+                Luma([50]),
+            );
+        }
+        for (y, h) in [(100, 16), (124, 16)] {
+            draw_filled_rect_mut(&mut img, IRect::at(160, y).of_size(20, 4), Luma([50]));
+            draw_filled_rect_mut(&mut img, IRect::at(176, y).of_size(4, h), Luma([50]));
+            draw_filled_rect_mut(
+                &mut img,
+                IRect::at(160, y + h as i32 - 4).of_size(20, 4),
+                Luma([50]),
+            );
+        }
+        let found = locate(&img, &LocateConfig::default());
+        assert_eq!(found.digits.len(), 4, "{:?}", found.digits);
+        let three = found.digits.iter().find(|d| d.rect.x >= 150).unwrap();
+        assert!((38..=42).contains(&three.rect.h), "{:?}", three.rect);
     }
 
     #[test]
