@@ -179,6 +179,11 @@ enum Command {
         /// alone binds 127.0.0.1.
         #[arg(long, value_name = "ADDR")]
         serve: Option<String>,
+        /// Give up, with exit status 75, when the live source has given no frame for this
+        /// long (30, 90s, 5m), for systemd's Restart=on-failure; without it a lost camera,
+        /// program or stream is reopened for as long as the run lasts.
+        #[arg(long, value_name = "DURATION", value_parser = capture::parse_duration)]
+        give_up_after: Option<Duration>,
     },
     /// Score readings of generated scenes (`train scenes`) against their ground truth.
     Eval {
@@ -275,6 +280,7 @@ fn run(cli: Cli) -> Result<()> {
             max_frames,
             max_fps,
             serve,
+            give_up_after,
         } => {
             let reader = reader(&model)?;
             let live = match serve {
@@ -285,16 +291,38 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => None,
             };
+            let label = match (&pipe, &mjpeg, camera) {
+                (Some(p), _, _) => format!("--pipe {p}"),
+                (_, Some(u), _) => u.clone(),
+                (_, _, Some(i)) => format!("camera {i}"),
+                _ => "standard input".to_string(),
+            };
             let camera = camera.map(|i| (i, camera_mode));
             let mut source =
                 open_source(&input, pipe.as_deref(), &stream, mjpeg.as_deref(), camera)?;
+            let watchdog = match give_up_after {
+                Some(_) if !source.is_live() => bail!(
+                    "--give-up-after: only a live source (--camera, --pipe, --mjpeg, or --input - \
+                     from a program) is given up on; files end by themselves"
+                ),
+                Some(after) => Some(capture::Watchdog::start(after, move |quiet| {
+                    tracing::error!(
+                        "{label}: no frame for {:.1} s (--give-up-after): giving up",
+                        quiet.as_secs_f32()
+                    );
+                    std::process::exit(i32::from(capture::GAVE_UP));
+                })),
+                None => None,
+            };
             run_frames(
                 &reader,
                 source.as_mut(),
                 annotate.as_deref(),
                 (max_frames, max_fps),
                 live.as_ref(),
+                watchdog.as_ref(),
             )?;
+            drop(watchdog);
             if live.is_some() {
                 tracing::info!("the frames have ended; still serving the last one (Ctrl-C stops)");
                 loop {
@@ -531,6 +559,7 @@ fn run_frames(
     annotate_dir: Option<&Path>,
     (max_frames, max_fps): (Option<u64>, Option<f64>),
     live: Option<&LivePage>,
+    watchdog: Option<&capture::Watchdog>,
 ) -> Result<()> {
     let period = max_fps.map(|f| Duration::from_secs_f64(1.0 / f));
     let mut last_start: Option<Instant> = None;
@@ -561,7 +590,12 @@ fn run_frames(
             break;
         };
         let frame = match next {
-            Ok(f) => f,
+            Ok(f) => {
+                if let Some(w) = watchdog {
+                    w.fed();
+                }
+                f
+            }
             Err(e) => {
                 skipped += 1;
                 last_error = Some(e);

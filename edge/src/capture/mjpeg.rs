@@ -116,10 +116,13 @@ impl Mjpeg {
         let wait = self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         let (body, boundary) = connect(url).map_err(|e| {
+            // The connection's error names the URL already.
+            let e = e.to_string();
+            let why = e.strip_prefix(&format!("{url}: ")).unwrap_or(&e);
             Error::source(
                 url,
                 format!(
-                    "{e}; trying again after {:.1} s",
+                    "{why}; trying again after {:.1} s",
                     self.backoff.as_secs_f32()
                 ),
             )

@@ -8,6 +8,7 @@ mod latest;
 mod mjpeg;
 mod pipe;
 mod stream;
+mod watchdog;
 
 #[cfg(feature = "camera")]
 pub mod camera;
@@ -25,6 +26,7 @@ pub use latest::Latest;
 pub use mjpeg::Mjpeg;
 pub use pipe::{Pipe, Stdin};
 pub use stream::{StreamFormat, StreamReader};
+pub use watchdog::{parse_duration, Watchdog, GAVE_UP};
 
 use crate::{Error, Result};
 

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use crate::common::{edge, reports, reports_of, run, samples};
+use crate::common::{edge, one_line_error, reports, reports_of, run, samples};
 
 #[test]
 fn run_reads_the_samples_with_the_default_model() {
@@ -134,4 +134,69 @@ fn issue4_an_mjpeg_stream_with_a_truncated_jpeg_skips_that_frame() {
     assert!(lines.iter().all(|l| l.numbers == lines[0].numbers));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("skipped") && err.contains("#1"), "{err}");
+}
+
+/// Serves two frames to the first client, then closes between parts (no closing boundary)
+/// and stops listening: the stream is broken and can never be had again.
+fn mjpeg_server_that_goes_away() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let frame = std::fs::read(samples().join("scene-0001.jpg")).unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        drop(listener);
+        let mut head = [0u8; 1024];
+        let _ = s.read(&mut head);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myframe\r\nConnection: close\r\n\r\n");
+        for _ in 0..2 {
+            let _ = write!(
+                s,
+                "--myframe\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                frame.len()
+            );
+            let _ = s.write_all(&frame);
+            let _ = s.write_all(b"\r\n");
+        }
+    });
+    format!("http://{addr}/stream.mjpg")
+}
+
+#[test]
+fn issue15_a_live_source_gone_for_good_gives_up_after_the_set_time_with_status_75() {
+    let url = mjpeg_server_that_goes_away();
+    let started = std::time::Instant::now();
+    let out = run(edge().args(["run", "--mjpeg", &url, "--give-up-after", "2s"]));
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(
+        err.contains(&url) && err.contains("--give-up-after") && err.contains("giving up"),
+        "{err}"
+    );
+    // The frames it had were read, and it gave up after the set time, not at once.
+    assert!(!out.stdout.is_empty());
+    assert!(took >= std::time::Duration::from_secs(2), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn issue15_give_up_after_is_for_live_sources_and_takes_a_duration() {
+    let line = one_line_error(
+        edge()
+            .args(["run", "--give-up-after", "30s", "--input"])
+            .arg(samples()),
+    );
+    assert!(
+        line.contains("--give-up-after") && line.contains("live source"),
+        "{line}"
+    );
+    let out = run(edge().args([
+        "run",
+        "--mjpeg",
+        "http://127.0.0.1:9/",
+        "--give-up-after",
+        "soon",
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("'soon'"), "{err}");
 }
