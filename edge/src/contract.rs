@@ -238,4 +238,52 @@ mod tests {
         assert!(why.contains("256"), "{why}");
         assert!(Contract::from_props(|k| (k == INPUT_SHAPE).then(|| "1,256,256".into())).is_ok());
     }
+
+    mod fuzz {
+        //! Property tests of the model metadata contract (issue 15): any values under its keys
+        //! give a usable contract or an error naming the key, never a panic.
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: [&str; 6] = [
+            "mnist_edge.input_shape",
+            "mnist_edge.mean",
+            "mnist_edge.std",
+            "mnist_edge.polarity",
+            "mnist_edge.labels",
+            "mnist_edge.min_confidence",
+        ];
+
+        fn value() -> impl Strategy<Value = Option<String>> {
+            proptest::option::of(prop_oneof![
+                "[ -~]{0,24}",
+                "1,[0-9]{1,6},[0-9]{1,6}",
+                "-?[0-9]{0,3}\\.?[0-9]{0,4}(e[0-9]{1,3})?",
+                Just("NaN".to_string()),
+                Just("inf".to_string()),
+                "[0-9a-z]{1,3}(,[0-9a-z]{0,3}){0,12}",
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(crate::capture::fuzz_cases(512)))]
+
+            #[test]
+            fn issue15_fuzz_contract_any_metadata(values in proptest::collection::vec(value(), 6)) {
+                let get = |k: &str| KEYS.iter().position(|&x| x == k).and_then(|i| values[i].clone());
+                match Contract::from_props(get) {
+                    Ok(c) => {
+                        prop_assert!(c.side > 0 && c.side <= MAX_SIDE);
+                        prop_assert!(c.std.is_finite() && c.std > 0.0 && c.mean.is_finite());
+                        prop_assert!(!c.labels.is_empty());
+                        prop_assert!(c.min_confidence.is_none_or(|t| (0.0..=1.0).contains(&t)));
+                    }
+                    Err((key, why)) => {
+                        prop_assert!(KEYS.contains(&key.as_str()), "{}", key);
+                        prop_assert!(!why.is_empty());
+                    }
+                }
+            }
+        }
+    }
 }

@@ -257,4 +257,48 @@ mod tests {
             .to_string();
         assert!(err.contains("32x32, expected 28x28"), "{err}");
     }
+
+    mod fuzz {
+        //! Property tests of the IDX reader (issue 15): any bytes, or a real header with any
+        //! dimensions and body, are read or refused naming the file, never a panic.
+        use super::*;
+        use crate::capture::fuzz_cases;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(fuzz_cases(256)))]
+
+            #[test]
+            fn issue15_fuzz_idx_any_bytes(bytes in vec(any::<u8>(), 0..512)) {
+                let p = Path::new("x-idx3-ubyte");
+                for r in [parse_images(p, &bytes), parse_labels(p, &bytes)] {
+                    if let Err(e) = r {
+                        prop_assert!(e.to_string().contains("x-idx3-ubyte"), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn issue15_fuzz_idx_headers(
+                kind in prop_oneof![Just(1u8), Just(3u8), any::<u8>()],
+                dtype in prop_oneof![Just(8u8), any::<u8>()],
+                dims in vec(prop_oneof![Just(28u32), Just(1u32), 0u32..100, any::<u32>()], 0..4),
+                body in vec(0u8..12, 0..2000),
+            ) {
+                let mut bytes = vec![0, 0, dtype, kind];
+                for d in &dims {
+                    bytes.extend_from_slice(&d.to_be_bytes());
+                }
+                bytes.extend(body);
+                let p = Path::new("h-idx-ubyte");
+                if let Ok(images) = parse_images(p, &bytes) {
+                    prop_assert_eq!(images.len() % PIXELS, 0);
+                }
+                if let Ok(labels) = parse_labels(p, &bytes) {
+                    prop_assert!(labels.iter().all(|&l| (l as usize) < CLASSES));
+                }
+            }
+        }
+    }
 }

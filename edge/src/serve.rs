@@ -426,4 +426,58 @@ mod tests {
         assert!(parse_addr("0.0.0.0:9000").unwrap().ip().is_unspecified());
         assert!(parse_addr("not an address").is_err());
     }
+
+    mod fuzz {
+        //! Property tests of the live page's request handling (issue 15): any bytes a
+        //! stranger sends get an HTTP answer or a closed connection, and the page goes on
+        //! answering others.
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpStream};
+
+        fn request() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                vec(any::<u8>(), 0..512),
+                (
+                    "[A-Z]{0,8}",
+                    "[ -~]{0,40}",
+                    "(HTTP/1\\.[01]|[ -~]{0,9})",
+                    vec("[ -~]{0,30}", 0..6)
+                )
+                    .prop_map(|(m, path, v, headers)| {
+                        let mut r = format!("{m} {path} {v}\r\n");
+                        for h in headers {
+                            r.push_str(&h);
+                            r.push_str("\r\n");
+                        }
+                        r.push_str("\r\n");
+                        r.into_bytes()
+                    }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(crate::capture::fuzz_cases(48)))]
+
+            #[test]
+            fn issue15_fuzz_http_request_heads(req in request()) {
+                static PAGE: std::sync::OnceLock<LivePage> = std::sync::OnceLock::new();
+                let page = PAGE.get_or_init(|| LivePage::start(parse_addr("0").unwrap()).unwrap());
+                let addr = page.addr();
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let _ = s.write_all(&req);
+                let _ = s.shutdown(Shutdown::Write);
+                let mut out = vec![0u8; 16];
+                let n = s.read(&mut out).unwrap_or(0);
+                prop_assert!(n == 0 || out.starts_with(b"HTTP/1."), "{:?}", &out[..n]);
+                drop(s);
+                // The page still answers.
+                let answer = get(addr, b"GET /latest.json HTTP/1.1\r\n\r\n");
+                prop_assert!(answer.starts_with("HTTP/1.1 200"), "{}", answer);
+            }
+        }
+    }
 }

@@ -593,4 +593,61 @@ mod tests {
         );
         assert_eq!(boundary_of("image/jpeg"), None);
     }
+
+    mod fuzz {
+        //! Property tests of the multipart reader (issue 15): any bytes end in frames and
+        //! errors, never a panic or an endless loop; good parts amid junk are all read.
+        use super::*;
+        use crate::capture::fuzz_cases;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        /// Every frame and error of `bytes` read as a multipart stream with `boundary`.
+        fn read_all(bytes: Vec<u8>, boundary: &str) -> (usize, usize) {
+            let mut m = Mjpeg::from_reader("fuzz", Box::new(std::io::Cursor::new(bytes)), boundary);
+            let (mut ok, mut bad) = (0, 0);
+            while let Some(f) = m.next_frame() {
+                match f {
+                    Ok(_) => ok += 1,
+                    Err(_) => bad += 1,
+                }
+                assert!(ok + bad < 10_000, "no end to the frames");
+            }
+            (ok, bad)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(fuzz_cases(256)))]
+
+            #[test]
+            fn issue15_fuzz_mjpeg_any_bytes(bytes in vec(any::<u8>(), 0..4096), boundary in "[a-z]{1,8}") {
+                read_all(bytes, &boundary);
+            }
+
+            #[test]
+            fn issue15_fuzz_mjpeg_good_parts_with_junk_and_damage(
+                shades in vec(any::<u8>(), 1..5),
+                lengths: bool,
+                preamble in vec(any::<u8>(), 0..64),
+                edits in vec((any::<Index>(), any::<u8>()), 0..8),
+                cut in any::<Index>(),
+            ) {
+                let parts: Vec<Vec<u8>> = shades.iter().map(|&s| jpeg(s)).collect();
+                let mut bytes = preamble.iter().filter(|&&b| b != b'-').copied().collect::<Vec<u8>>();
+                bytes.extend_from_slice(b"\r\n");
+                bytes.extend(stream(&parts, lengths));
+                // Untouched, every part is a frame.
+                prop_assert_eq!(read_all(bytes.clone(), "frame"), (parts.len(), 0));
+                // Damaged and cut, the reader still ends.
+                for (at, v) in edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = v;
+                }
+                bytes.truncate(cut.index(bytes.len() + 1));
+                let (ok, _) = read_all(bytes, "frame");
+                prop_assert!(ok <= parts.len() + 1);
+            }
+        }
+    }
 }

@@ -208,6 +208,16 @@ fn decode_jpeg_as(bytes: &[u8], name: &str, colorspace: ColorSpace) -> Result<De
 }
 
 /// `img` as a JPEG at quality 90, for the capture tests.
+/// Cases per property test of a parser: `PROPTEST_CASES` when set (`scripts/fuzz.sh` runs
+/// many), else `default`, a pass short enough for every test run.
+#[cfg(test)]
+pub(crate) fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[cfg(test)]
 pub(crate) fn test_jpeg(img: &GrayImage) -> Vec<u8> {
     let mut out = Vec::new();
@@ -333,5 +343,54 @@ mod tests {
             .unwrap();
         let err = decode(&png, "big.png").unwrap_err().to_string();
         assert!(err.contains("big.png"), "{err}");
+    }
+
+    mod fuzz {
+        //! Property tests of image decoding (issue 15): whatever the bytes, a frame or an
+        //! error naming the frame, never a panic.
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        fn png(w: u32, h: u32) -> Vec<u8> {
+            let mut out = Vec::new();
+            GrayImage::from_fn(w, h, |x, y| image::Luma([(x * 7 + y * 3) as u8]))
+                .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(fuzz_cases(128)))]
+
+            #[test]
+            fn issue15_fuzz_decode_any_bytes(bytes in vec(any::<u8>(), 0..2048)) {
+                if let Err(e) = decode(&bytes, "f") {
+                    prop_assert!(e.to_string().starts_with("f: "), "{}", e);
+                }
+            }
+
+            #[test]
+            fn issue15_fuzz_decode_damaged_jpeg_and_png(
+                as_png: bool,
+                edits in vec((any::<Index>(), any::<u8>()), 0..12),
+                cut in any::<Index>(),
+                whole: bool,
+            ) {
+                let mut bytes = if as_png { png(40, 30) } else { jpeg(40, 30) };
+                for (at, v) in edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = v;
+                }
+                if !whole {
+                    bytes.truncate(cut.index(bytes.len() + 1));
+                }
+                match decode(&bytes, "f") {
+                    Ok(img) => prop_assert!(img.width() <= MAX_SIDE && img.height() <= MAX_SIDE),
+                    Err(e) => prop_assert!(e.to_string().starts_with("f: "), "{}", e),
+                }
+            }
+        }
     }
 }

@@ -241,11 +241,15 @@ impl StreamReader {
         }
         let (mut w, mut h, mut colour) = (0u32, 0u32, "420jpeg".to_string());
         for word in words {
-            let (tag, value) = word.split_at(word.len().min(1));
+            // The tag is the word's first character, whatever its width in bytes (a garbled
+            // header is not ASCII).
+            let mut chars = word.chars();
+            let tag = chars.next();
+            let value = chars.as_str();
             match tag {
-                "W" => w = value.parse().unwrap_or(0),
-                "H" => h = value.parse().unwrap_or(0),
-                "C" => colour = value.to_string(),
+                Some('W') => w = value.parse().unwrap_or(0),
+                Some('H') => h = value.parse().unwrap_or(0),
+                Some('C') => colour = value.to_string(),
                 _ => {}
             }
         }
@@ -612,5 +616,66 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ended inside a JPEG"));
+    }
+
+    #[test]
+    fn issue15_a_y4m_header_word_starting_with_a_non_ascii_byte_is_an_error_not_a_panic() {
+        // Found by the property test below: "YUV4MPEG2 " then the byte 0x80.
+        let mut bytes = b"YUV4MPEG2 ".to_vec();
+        bytes.extend_from_slice(&[0x80, b'\n']);
+        let out = all(reader(bytes, StreamFormat::Y4m, None));
+        assert_eq!(out.len(), 1);
+        let err = out[0].as_ref().unwrap_err().to_string();
+        assert!(err.contains("usable size"), "{err}");
+    }
+
+    mod fuzz {
+        //! Property tests of the frame pipe reader (issue 15): any bytes in any format end in
+        //! frames and errors, never a panic or an endless loop.
+        use super::*;
+        use crate::capture::fuzz_cases;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        fn formats() -> impl Strategy<Value = StreamFormat> {
+            prop_oneof![
+                Just(StreamFormat::Auto),
+                Just(StreamFormat::Gray8),
+                Just(StreamFormat::I420),
+                Just(StreamFormat::Nv12),
+                Just(StreamFormat::Yuyv),
+                Just(StreamFormat::Mjpeg),
+                Just(StreamFormat::Y4m),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(fuzz_cases(256)))]
+
+            #[test]
+            fn issue15_fuzz_pipe_reader_any_bytes(
+                head in prop_oneof![Just(b"YUV4MPEG2 ".to_vec()), Just(vec![0xFF, 0xD8]), Just(Vec::new())],
+                header in "[ -~]{0,40}\n?",
+                body in vec(any::<u8>(), 0..4096),
+                format in formats(),
+                size in proptest::option::of((1u32..64, 1u32..64)),
+            ) {
+                let mut bytes = head;
+                bytes.extend_from_slice(header.as_bytes());
+                bytes.extend(body);
+                let mut r = reader(bytes, format, size);
+                let mut n = 0;
+                loop {
+                    match r.next_image() {
+                        Ok(Some((img, _))) => prop_assert!(img.width() <= MAX_SIDE && img.height() <= MAX_SIDE),
+                        Ok(None) => break,
+                        Err(Error::Frame { .. }) => {}
+                        Err(_) => break,
+                    }
+                    n += 1;
+                    prop_assert!(n < 10_000, "no end to the frames");
+                }
+            }
+        }
     }
 }
