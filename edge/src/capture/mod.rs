@@ -136,6 +136,19 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<GrayImage> {
 }
 
 fn decode_jpeg(bytes: &[u8], name: &str) -> Result<GrayImage> {
+    // A JPEG ends with its end-of-image marker (a camera may pad after it): one cut short by a
+    // broken stream or a half-written file has none, and is refused rather than read with its
+    // missing rows grey.
+    let end = bytes
+        .iter()
+        .rposition(|&b| !matches!(b, 0x00 | b'\r' | b'\n' | b' '))
+        .map_or(&[][..], |i| &bytes[..=i]);
+    if !end.ends_with(&[0xFF, 0xD9]) {
+        return Err(Error::frame(
+            name,
+            "not a whole JPEG (cut short: no end-of-image marker)",
+        ));
+    }
     let (grey, w, h, orientation) = match decode_jpeg_as(bytes, name, ColorSpace::Luma) {
         // CMYK and YCCK JPEGs (print workflows, some scanners) have no luma plane to take:
         // they are decoded to RGB and weighed to grey (ITU-R BT.601).
@@ -176,7 +189,10 @@ fn decode_jpeg_as(bytes: &[u8], name: &str, colorspace: ColorSpace) -> Result<De
         .jpeg_set_out_colorspace(colorspace)
         .set_max_width(MAX_SIDE as usize)
         .set_max_height(MAX_SIDE as usize)
-        .set_strict_mode(true);
+        // Not strict: libjpeg and the browsers read what a strict decoder refuses (the
+        // padding ffmpeg's MJPEG encoder leaves in some scans); a frame cut in transit is
+        // told by its missing end marker instead ([`decode_jpeg`]).
+        .set_strict_mode(false);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     let pixels = decoder.decode().map_err(|e| {
         // zune's messages may end in a newline: an error is one line.
@@ -333,6 +349,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a readable image"));
+    }
+
+    #[test]
+    fn issue15_a_frame_ffmpegs_mjpeg_encoder_wrote_is_read_as_libjpeg_reads_it() {
+        // scene-0002 re-encoded by `ffmpeg -c:v mjpeg -q:v 5` (as a pipe or stream of a
+        // board's camera sends it); a strict decoder refused it ("Bad Huffman Code").
+        let ours = decode(include_bytes!("testdata/ffmpeg-mjpeg-q5.jpg"), "f.jpg").unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/scene-0002.jpg");
+        let original = decode(&std::fs::read(path).unwrap(), "o.jpg").unwrap();
+        assert_eq!(ours.dimensions(), original.dimensions());
+        let diff: u64 = ours
+            .as_raw()
+            .iter()
+            .zip(original.as_raw())
+            .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+            .sum();
+        let mean = diff as f64 / ours.as_raw().len() as f64;
+        assert!(mean < 3.0, "mean difference {mean:.2} grey levels");
     }
 
     #[test]
