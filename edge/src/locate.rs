@@ -745,8 +745,14 @@ fn bordered_by_ground(
     sides_ok && inside_ok
 }
 
+/// Widest gap between two digits of one number, over the digit height. People leave a space
+/// about a digit wide between numbers and write a number's digits closer than half a digit
+/// height; a narrow "1" between its neighbours leaves a wider gap between their ink, up to
+/// about 0.7 of the height.
+const NUMBER_GAP: f32 = 0.7;
+
 /// Groups digits into numbers by linking each digit to its nearest right-hand neighbour on
-/// the same line of writing (vertical overlap, a gap under 0.6 digit heights); links that are
+/// the same line of writing (vertical overlap, a gap under [`NUMBER_GAP`]); links that are
 /// mutual chain into numbers, so slanted lines and uneven baselines keep their numbers whole.
 /// Numbers are then ordered line by line, left to right.
 fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
@@ -762,7 +768,7 @@ fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
                 let overlap = (a.y + a.h).min(b.y + b.h) as f32 - a.y.max(b.y) as f32;
                 let starts_right = b.x as f32 + b.w as f32 / 2.0 > a.x as f32 + a.w as f32;
                 (starts_right
-                    && gap <= 0.6 * h
+                    && gap <= NUMBER_GAP * h
                     && gap >= -0.3 * h
                     && overlap >= 0.4 * a.h.min(b.h) as f32)
                     .then_some((gap, j))
@@ -1000,6 +1006,18 @@ mod tests {
         assert_eq!(found.digits.len(), 4, "{:?}", found.digits);
         let three = found.digits.iter().find(|d| d.rect.x >= 150).unwrap();
         assert!((38..=42).contains(&three.rect.h), "{:?}", three.rect);
+    }
+
+    #[test]
+    fn issue13_a_number_with_narrow_ones_stays_one_number_and_a_space_a_digit_wide_parts_two() {
+        let mut img = GrayImage::from_pixel(320, 240, Luma([220]));
+        // "11" with 26 px (0.65 of the height) between the strokes, then a "1" 76 px on.
+        for x in [40, 70, 150] {
+            draw_filled_rect_mut(&mut img, IRect::at(x, 100).of_size(4, 40), Luma([50]));
+        }
+        let found = locate(&img, &LocateConfig::default());
+        assert_eq!(found.digits.len(), 3, "{:?}", found.digits);
+        assert_eq!(found.numbers, vec![vec![0, 1], vec![2]]);
     }
 
     #[test]
