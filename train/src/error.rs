@@ -9,7 +9,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
     /// No mirror delivered a file with the expected checksum.
-    #[error("could not download {file}: {attempts}")]
+    #[error(
+        "could not download {file}: {attempts} (offline or behind a proxy? copy the four files \
+         into the data folder, or set MNIST_MIRROR to a folder (file:///…) or server of your own)"
+    )]
     Fetch { file: String, attempts: String },
     /// A checkpoint cannot be read, or does not describe a model this build knows.
     #[error("{path}: {reason}")]

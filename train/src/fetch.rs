@@ -18,6 +18,22 @@ pub const MIRRORS: [&str; 3] = [
     "https://yann.lecun.com/exdb/mnist/",
 ];
 
+/// Mirrors of the user's own, tried before the public ones: a base URL (`https://`, `http://`
+/// or `file:///folder/`), or several separated by commas. For machines behind a proxy or
+/// offline, and for the tests, which serve a local copy.
+pub const MIRROR_ENV: &str = "MNIST_MIRROR";
+
+/// The mirrors to try: those of [`MIRROR_ENV`], then the public [`MIRRORS`].
+pub fn mirrors() -> Vec<String> {
+    let own = std::env::var(MIRROR_ENV).unwrap_or_default();
+    own.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .chain(MIRRORS.iter().map(|m| m.to_string()))
+        .collect()
+}
+
 /// Largest download accepted for one file (the biggest official file is 9.9 MB gzipped).
 const MAX_BYTES: u64 = 64 << 20;
 
@@ -88,6 +104,14 @@ fn fetch_one(
 }
 
 fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
+    if let Some(path) = url.strip_prefix("file://") {
+        // A folder of the user's own: read, with the same cap as a download.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_BYTES).read_to_end(&mut bytes))
+            .map_err(|e| format!("{url}: {e}"))?;
+        return Ok(bytes);
+    }
     let mut response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
     let len = response.body().content_length();
     let bar = ProgressBar::new(len.unwrap_or(0));

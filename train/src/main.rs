@@ -13,7 +13,7 @@ use train::augment::AugmentConfig;
 use train::bench::{self, BenchConfig};
 use train::checkpoint;
 use train::evaluate::evaluate;
-use train::fetch::{self, MIRRORS};
+use train::fetch;
 use train::mnist::{self, Mnist};
 use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
@@ -57,7 +57,8 @@ enum Command {
     Fetch {
         #[command(flatten)]
         data: DataArg,
-        /// Mirror base URL to try, in order (repeatable); defaults to the public mirrors.
+        /// Mirror base URL to try, in order (repeatable); defaults to MNIST_MIRROR's, then the
+        /// public mirrors.
         #[arg(long = "mirror")]
         mirrors: Vec<String>,
     },
@@ -385,7 +386,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Fetch { data, mirrors } => {
             let dir = data.data.unwrap_or_else(|| DEFAULT_DATA.into());
             let mirrors = if mirrors.is_empty() {
-                default_mirrors()
+                fetch::mirrors()
             } else {
                 mirrors
             };
@@ -891,11 +892,7 @@ fn load_data(arg: DataArg) -> Result<Mnist> {
     };
     if is_default && mnist::is_absent(&dir) {
         tracing::info!("no MNIST in {}: downloading it", dir.display());
-        fetch::fetch(&dir, &default_mirrors()).context("fetching MNIST")?;
+        fetch::fetch(&dir, &fetch::mirrors()).context("fetching MNIST")?;
     }
     Ok(mnist::load(&dir)?)
-}
-
-fn default_mirrors() -> Vec<String> {
-    MIRRORS.iter().map(|m| m.to_string()).collect()
 }

@@ -1,22 +1,20 @@
 //! `edge mnist`: the shipped model on the official test digits, and agreement between runs
 //! (how a cross build is checked against the laptop's answers, issue 5).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::{edge, one_line_error, run, workspace};
 
-/// The MNIST files: `MNIST_DIR`, else `data/mnist` in the workspace.
+/// The MNIST files (see `support/mnist.rs`), fetched by the workspace's `train` binary when
+/// a fresh clone has none: `cargo test --workspace` builds it beside this test binary.
 pub(crate) fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("data/mnist"));
-    assert!(
-        dir.join("t10k-labels-idx1-ubyte.gz").is_file()
-            || dir.join("t10k-labels-idx1-ubyte").is_file(),
-        "no MNIST in {}: set MNIST_DIR (CI uses ../shared/data/mnist) or run `train fetch`",
-        dir.display()
-    );
-    dir
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
+    let train = profile.join(format!("train{}", std::env::consts::EXE_SUFFIX));
+    crate::mnist_support::mnist_dir(&workspace(), &train)
 }
 
 /// `edge mnist --json --data MNIST FLAG FILE` with the default model; must succeed.

@@ -4,6 +4,8 @@ mod agree;
 mod common;
 mod errors;
 mod live;
+#[path = "../support/mnist.rs"]
+mod mnist_support;
 mod pages;
 mod pipe;
 mod run;

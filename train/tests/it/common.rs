@@ -3,18 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The MNIST folder the tests read.
+/// The MNIST folder the tests read (see `edge/tests/support/mnist.rs`): fetched by this
+/// crate's binary when a fresh clone has none.
 pub fn mnist_dir() -> PathBuf {
-    let dir = std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("data/mnist"));
-    assert!(
-        dir.join("t10k-labels-idx1-ubyte.gz").is_file()
-            || dir.join("t10k-labels-idx1-ubyte").is_file(),
-        "no MNIST in {}: set MNIST_DIR (CI uses ../shared/data/mnist) or run `train fetch`",
-        dir.display()
-    );
-    dir
+    crate::mnist_support::mnist_dir(&workspace(), Path::new(env!("CARGO_BIN_EXE_train")))
 }
 
 /// The workspace root.

@@ -94,3 +94,82 @@ fn issue2_fetch_fails_when_no_mirror_has_the_file() {
     );
     assert!(!dir.path().join("train-images-idx3-ubyte.gz").exists());
 }
+
+/// Issue 16: machines behind a proxy or offline point `MNIST_MIRROR` at their own copy, a
+/// server or a folder; it is tried before the public mirrors.
+#[test]
+fn issue16_the_mnist_mirror_setting_is_tried_first_over_http_and_from_a_folder() {
+    let base = serve(8);
+    for mirror in [
+        format!("{base}/good/"),
+        format!("file://{}/", mnist_dir().display()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = ok(train()
+            .env("RUST_LOG", "error")
+            .env("MNIST_MIRROR", &mirror)
+            .args(["fetch", "--data"])
+            .arg(dir.path()));
+        assert_eq!(
+            out.matches(&format!("downloaded from {mirror}")).count(),
+            4,
+            "{out}"
+        );
+    }
+    // A folder without the files: the failure names what to do.
+    let empty = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let line = fails(
+        train()
+            .env(
+                "MNIST_MIRROR",
+                format!("file://{}/", empty.path().display()),
+            )
+            .args([
+                "fetch",
+                "--mirror",
+                &format!("file://{}/", empty.path().display()),
+            ])
+            .arg("--data")
+            .arg(dir.path()),
+    );
+    assert!(
+        line.contains("MNIST_MIRROR") && line.contains("offline"),
+        "{line}"
+    );
+}
+
+/// Issue 16: on a fresh clone (no MNIST_DIR, no data/mnist) the tests fetch MNIST into the
+/// workspace once, however many test processes ask at the same time.
+#[test]
+fn issue16_a_fresh_clone_fetches_mnist_for_the_tests_once() {
+    let workspace = tempfile::tempdir().unwrap();
+    let mirror = format!("file://{}/", mnist_dir().display());
+    let fetched = std::sync::atomic::AtomicUsize::new(0);
+    let dirs: Vec<std::path::PathBuf> = thread::scope(|s| {
+        let asks: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    crate::mnist_support::mnist_dir_in(workspace.path(), None, |dir| {
+                        fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let mut cmd = train();
+                        cmd.env("MNIST_MIRROR", &mirror)
+                            .args(["fetch", "--data"])
+                            .arg(dir);
+                        cmd
+                    })
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1);
+    for dir in &dirs {
+        assert_eq!(dir, &workspace.path().join("data/mnist"));
+    }
+    let again = ok(train()
+        .args(["fetch", "--data"])
+        .arg(&dirs[0])
+        .args(["--mirror", "http://127.0.0.1:9/"]));
+    assert_eq!(again.matches("present, checksum ok").count(), 4, "{again}");
+}
