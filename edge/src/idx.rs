@@ -129,7 +129,20 @@ fn parse_header(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec
             u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
         })
         .collect::<Vec<_>>();
-    let body: usize = dims.iter().product();
+    // Four dimensions of up to 2³² each overflow a usize: such a header announces more than
+    // any file holds.
+    let Some(body) = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+        return Err(Error::data(
+            path,
+            format!(
+                "corrupt: header dimensions {} announce more {what} than a file can hold",
+                dims.iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join("×")
+            ),
+        ));
+    };
     if bytes.len() - header < body {
         return Err(Error::data(
             path,
@@ -256,6 +269,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("32x32, expected 28x28"), "{err}");
+    }
+
+    #[test]
+    fn issue15_dimensions_whose_product_overflows_are_corrupt_not_a_panic() {
+        // Found by the property test below (in a test build, which checks overflow): three
+        // dimensions of 2³² − 1.
+        let mut bytes = vec![0, 0, 8, 3];
+        for _ in 0..3 {
+            bytes.extend_from_slice(&u32::MAX.to_be_bytes());
+        }
+        let err = parse_images(Path::new("x-idx3-ubyte"), &bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x-idx3-ubyte") && err.contains("announce more"),
+            "{err}"
+        );
     }
 
     mod fuzz {
