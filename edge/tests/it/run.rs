@@ -91,12 +91,15 @@ fn bench_compares_models_side_by_side() {
     }
 }
 
-/// Serves `parts` as a multipart MJPEG stream to the first client, then closes.
-fn mjpeg_server(parts: Vec<Vec<u8>>) -> String {
+/// Serves `parts` as a multipart MJPEG stream to the first client and stops listening; ends
+/// it with the closing boundary when `closing`, else closes between parts (a broken stream
+/// that can never be had again).
+fn mjpeg_server_closing(parts: Vec<Vec<u8>>, closing: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
+        drop(listener);
         let mut head = [0u8; 1024];
         let _ = s.read(&mut head);
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myframe\r\nConnection: close\r\n\r\n");
@@ -109,9 +112,16 @@ fn mjpeg_server(parts: Vec<Vec<u8>>) -> String {
             let _ = s.write_all(&p);
             let _ = s.write_all(b"\r\n");
         }
-        let _ = s.write_all(b"--myframe--\r\n");
+        if closing {
+            let _ = s.write_all(b"--myframe--\r\n");
+        }
     });
     format!("http://{addr}/stream.mjpg")
+}
+
+/// Serves `parts` as a multipart MJPEG stream to the first client, then ends it.
+fn mjpeg_server(parts: Vec<Vec<u8>>) -> String {
+    mjpeg_server_closing(parts, true)
 }
 
 #[test]
@@ -136,34 +146,10 @@ fn issue4_an_mjpeg_stream_with_a_truncated_jpeg_skips_that_frame() {
     assert!(err.contains("skipped") && err.contains("#1"), "{err}");
 }
 
-/// Serves two frames to the first client, then closes between parts (no closing boundary)
-/// and stops listening: the stream is broken and can never be had again.
-fn mjpeg_server_that_goes_away() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let frame = std::fs::read(samples().join("scene-0001.jpg")).unwrap();
-    std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        drop(listener);
-        let mut head = [0u8; 1024];
-        let _ = s.read(&mut head);
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myframe\r\nConnection: close\r\n\r\n");
-        for _ in 0..2 {
-            let _ = write!(
-                s,
-                "--myframe\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                frame.len()
-            );
-            let _ = s.write_all(&frame);
-            let _ = s.write_all(b"\r\n");
-        }
-    });
-    format!("http://{addr}/stream.mjpg")
-}
-
 #[test]
 fn issue15_a_live_source_gone_for_good_gives_up_after_the_set_time_with_status_75() {
-    let url = mjpeg_server_that_goes_away();
+    let frame = std::fs::read(samples().join("scene-0001.jpg")).unwrap();
+    let url = mjpeg_server_closing(vec![frame.clone(), frame], false);
     let started = std::time::Instant::now();
     let out = run(edge().args(["run", "--mjpeg", &url, "--give-up-after", "2s"]));
     let took = started.elapsed();
