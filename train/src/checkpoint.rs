@@ -10,10 +10,10 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
 use crate::metrics::EpochMetrics;
 use crate::model::{ArchConfig, Model};
 use crate::optim::{self, Optimizer};
-use crate::trainer::TrainConfig;
 use crate::{atomic, Error, Result};
 
 /// Metadata key of the JSON header.

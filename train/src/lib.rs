@@ -9,6 +9,7 @@ pub mod augment;
 pub mod batch;
 pub mod bench;
 pub mod checkpoint;
+pub mod config;
 pub mod device;
 pub mod error;
 pub mod evaluate;

@@ -12,13 +12,14 @@ use tracing_subscriber::EnvFilter;
 use train::augment::AugmentConfig;
 use train::bench::{self, BenchConfig};
 use train::checkpoint;
+use train::config::TrainConfig;
 use train::evaluate::evaluate;
 use train::fetch;
 use train::mnist::{self, Mnist};
 use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
 use train::schedule::Schedule;
-use train::trainer::{self, RunOptions, TrainConfig};
+use train::trainer::{self, RunOptions};
 use train::{device, export, plot, publish, scene, verify};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
@@ -855,7 +856,7 @@ fn train_command(a: TrainArgs) -> Result<()> {
         init: a.init,
         extra: a.extra,
         not_digits: a.not_digits,
-        distill: a.teacher.map(|teacher| train::trainer::Distill {
+        distill: a.teacher.map(|teacher| train::config::Distill {
             teacher,
             weight: a.distill_weight,
             temperature: a.temperature,

@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use candle_core::Device;
 
+use crate::config::{Distill, TrainConfig};
 use crate::mnist::Mnist;
 use crate::model::Arch;
-use crate::trainer::{self, RunOptions, TrainConfig};
+use crate::trainer::{self, RunOptions};
 use crate::{checkpoint, Result};
 
 /// Sizes of the pipeline's stages; the defaults make the shipped models.
@@ -193,7 +194,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
 
     // 5. Fine-tune the pruned network.
     let pruned_run = cfg.out.join(format!("{}-pruned", cfg.arch));
-    let distill = (cfg.distill_weight > 0.0).then(|| trainer::Distill {
+    let distill = (cfg.distill_weight > 0.0).then(|| Distill {
         teacher: cam_run.join(trainer::WEIGHTS),
         weight: cfg.distill_weight,
         temperature: 4.0,
