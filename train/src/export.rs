@@ -248,18 +248,6 @@ pub(crate) fn finish(
     model.encode_to_vec()
 }
 
-/// Parameters stored in an ONNX file's initializers.
-pub fn count_params(bytes: &[u8]) -> Result<usize> {
-    let model =
-        ModelProto::decode(bytes).map_err(|e| Error::Config(format!("not an ONNX model ({e})")))?;
-    let graph = model.graph.unwrap_or_default();
-    Ok(graph
-        .initializer
-        .iter()
-        .map(|t| t.dims.iter().product::<i64>().max(0) as usize)
-        .sum())
-}
-
 /// Nodes and initializers of a graph being written.
 #[derive(Default)]
 pub(crate) struct Builder {

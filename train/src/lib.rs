@@ -31,6 +31,7 @@ pub mod quantize;
 pub mod scene;
 pub mod schedule;
 pub mod script;
+pub mod stats;
 pub mod trainer;
 pub mod verify;
 

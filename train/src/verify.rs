@@ -7,13 +7,15 @@ use std::time::Instant;
 
 use candle_core::{Device, Module};
 use edge::infer::Classifier;
+use prost::Message;
 use serde::Serialize;
+use tract_onnx::pb::ModelProto;
 
-use crate::bench::median;
 use crate::evaluate::{summarise, Evaluation};
 use crate::mnist::{Digits, PIXELS};
 use crate::model::Model;
-use crate::{batch, export, Error, Result};
+use crate::stats::median;
+use crate::{batch, Error, Result};
 
 /// Largest difference allowed between tract's and candle's fp32 logits.
 pub const LOGIT_TOLERANCE: f32 = 1e-4;
@@ -96,7 +98,7 @@ pub fn verify(
     Ok(Verification {
         model: path.to_path_buf(),
         bytes: bytes.len(),
-        params: export::count_params(bytes)?,
+        params: count_params(bytes)?,
         accuracy: evaluation.accuracy,
         count: evaluation.count,
         per_class: evaluation.per_class.clone(),
@@ -122,4 +124,16 @@ fn latency(classifier: &Classifier, test: &Digits) -> Result<f64> {
         }
     }
     Ok(median(&times))
+}
+
+/// Parameters stored in an ONNX file's initializers.
+pub fn count_params(bytes: &[u8]) -> Result<usize> {
+    let model =
+        ModelProto::decode(bytes).map_err(|e| Error::Config(format!("not an ONNX model ({e})")))?;
+    let graph = model.graph.unwrap_or_default();
+    Ok(graph
+        .initializer
+        .iter()
+        .map(|t| t.dims.iter().product::<i64>().max(0) as usize)
+        .sum())
 }
