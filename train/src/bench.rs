@@ -18,7 +18,7 @@ use crate::optim::{self, OptimizerConfig};
 use crate::script::Script;
 use crate::stats::median;
 use crate::trainer::train_step;
-use crate::{batch, device, Result};
+use crate::{data::batch, device, Result};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ fn pytorch(program: &Path, batch: usize) -> Result<Script> {
 pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let n = config.batch.max(1);
-    let pixels: Vec<u8> = (0..n * crate::mnist::PIXELS)
+    let pixels: Vec<u8> = (0..n * crate::data::mnist::PIXELS)
         .map(|_| rng.random::<u8>())
         .collect();
     let labels: Vec<u8> = (0..n).map(|_| rng.random_range(0..10u8)).collect();
@@ -111,7 +111,7 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
         weight_decay: d.weight_decay,
     };
     let mut theirs = candle_nn::AdamW::new(base_varmap.all_vars(), params)?;
-    let xs = batch::images(pixels.chunks(crate::mnist::PIXELS), device)?;
+    let xs = batch::images(pixels.chunks(crate::data::mnist::PIXELS), device)?;
     let ys = batch::labels(labels.iter().copied(), device)?;
     let mut baseline_step = || -> Result<()> {
         let loss = candle_nn::loss::cross_entropy(&base_model.forward_candle(&xs)?, &ys)?;

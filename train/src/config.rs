@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::augment::AugmentConfig;
+use crate::data::augment::AugmentConfig;
 use crate::model::{Arch, ArchConfig};
 use crate::optim::OptimizerConfig;
 use crate::schedule::Schedule;

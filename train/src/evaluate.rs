@@ -3,8 +3,8 @@
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::Serialize;
 
-use crate::mnist::{Digits, CLASSES};
-use crate::{batch, Result};
+use crate::data::mnist::{Digits, CLASSES};
+use crate::{data::batch, Result};
 
 /// The result of [`evaluate`].
 #[derive(Clone, Debug, Serialize)]

@@ -379,7 +379,7 @@ pub struct ExportReport {
 pub fn export(
     from: &std::path::Path,
     out: &std::path::Path,
-    data: &crate::mnist::Mnist,
+    data: &crate::data::mnist::Mnist,
     min_confidence: Option<f32>,
 ) -> Result<ExportReport> {
     let device = candle_core::Device::Cpu;

@@ -5,30 +5,24 @@
 //! normalised with [`mnist::MEAN`] and [`mnist::STD`]; a model returns logits `[N, 10]`.
 
 pub mod atomic;
-pub mod augment;
-pub mod batch;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod evaluate;
 pub mod export;
-pub mod fetch;
-pub mod harvest;
 pub mod latency;
 pub mod metrics;
-pub mod mnist;
 pub mod model;
 pub mod optim;
-pub mod page;
 pub mod picture;
 pub mod pipeline;
 pub mod plot;
 pub mod prune;
 pub mod publish;
 pub mod quantize;
-pub mod scene;
 pub mod schedule;
 pub mod script;
 pub mod stats;

@@ -9,18 +9,18 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use train::augment::AugmentConfig;
 use train::bench::{self, BenchConfig};
 use train::checkpoint;
 use train::config::TrainConfig;
+use train::data::augment::AugmentConfig;
+use train::data::fetch;
+use train::data::mnist::{self, Mnist};
 use train::evaluate::evaluate;
-use train::fetch;
-use train::mnist::{self, Mnist};
 use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
 use train::schedule::Schedule;
 use train::trainer::{self, RunOptions};
-use train::{device, export, plot, publish, scene, verify};
+use train::{data::scene, device, export, plot, publish, verify};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
@@ -637,8 +637,8 @@ fn run(cli: Cli) -> Result<()> {
             let (width, height) = (size[0].max(64), size[1].max(64));
             let style = match kind {
                 SceneKind::Table => None,
-                SceneKind::Pages => Some(train::page::Style::Notebook),
-                SceneKind::Sketch => Some(train::page::Style::Sketch),
+                SceneKind::Pages => Some(train::data::page::Style::Notebook),
+                SceneKind::Sketch => Some(train::data::page::Style::Sketch),
             };
             let truths = match style {
                 None => {
@@ -651,14 +651,14 @@ fn run(cli: Cli) -> Result<()> {
                     scene::generate(&mnist, &out, &cfg)?
                 }
                 Some(style) => {
-                    let cfg = train::page::PageConfig {
+                    let cfg = train::data::page::PageConfig {
                         count,
                         width,
                         height,
                         split,
                         style,
                     };
-                    train::page::generate(&mnist, &out, &cfg)?
+                    train::data::page::generate(&mnist, &out, &cfg)?
                 }
             };
             let digits: usize = truths.iter().map(|t| t.digits.len()).sum();
@@ -780,8 +780,8 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let mnist = load_data(data)?;
             let got = match kind {
-                HarvestKind::Table => train::harvest::harvest(&mnist, scenes)?,
-                HarvestKind::Pages => train::harvest::harvest_pages(&mnist, scenes)?,
+                HarvestKind::Table => train::data::harvest::harvest(&mnist, scenes)?,
+                HarvestKind::Pages => train::data::harvest::harvest_pages(&mnist, scenes)?,
             };
             mnist::write_extra(&out, &got.digits, &got.not_digits)?;
             edge::say!(

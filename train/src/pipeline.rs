@@ -11,7 +11,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use crate::config::{Distill, TrainConfig};
-use crate::mnist::Mnist;
+use crate::data::mnist::Mnist;
 use crate::model::Arch;
 use crate::trainer::{self, RunOptions};
 use crate::{checkpoint, Result};
@@ -133,11 +133,11 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     // 2. Camera digits.
     let cam_dir = cfg.out.join("camera-digits");
     let t = Instant::now();
-    let cam_done = cam_dir.join(crate::mnist::EXTRA_LABELS).is_file();
+    let cam_done = cam_dir.join(crate::data::mnist::EXTRA_LABELS).is_file();
     if !cam_done {
         tracing::info!("rendering {} scenes for camera digits", cfg.scenes);
-        let got = crate::harvest::harvest(data, cfg.scenes)?;
-        crate::mnist::write_extra(&cam_dir, &got.digits, &got.not_digits)?;
+        let got = crate::data::harvest::harvest(data, cfg.scenes)?;
+        crate::data::mnist::write_extra(&cam_dir, &got.digits, &got.not_digits)?;
     }
     stages.push(Stage {
         name: "camera digits",
@@ -145,7 +145,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
         skipped: cam_done,
         accuracy: None,
         params: None,
-        bytes: size(&cam_dir.join(crate::mnist::EXTRA_IMAGES)),
+        bytes: size(&cam_dir.join(crate::data::mnist::EXTRA_IMAGES)),
         seconds: t.elapsed().as_secs_f64(),
     });
 

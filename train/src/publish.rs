@@ -8,8 +8,8 @@ use candle_core::Device;
 use serde_json::{json, Value};
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::data::mnist::Mnist;
 use crate::evaluate::Evaluation;
-use crate::mnist::Mnist;
 use crate::{atomic, plot, Error, Result};
 
 /// The manifest's file name inside the models folder.

@@ -9,10 +9,10 @@ use candle_core::{Device, Tensor, D};
 use edge::contract::Contract;
 use tract_onnx::pb::tensor_proto::DataType;
 
+use crate::data::mnist::{Digits, PIXELS};
 use crate::export::{finish, int, ints, Builder, INPUT};
-use crate::mnist::{Digits, PIXELS};
 use crate::model::ArchConfig;
-use crate::{batch, Error, Result};
+use crate::{data::batch, Error, Result};
 
 /// How activation ranges are taken from the calibration images.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -276,7 +276,7 @@ fn slice(d: &Digits, r: std::ops::Range<usize>) -> Digits {
 pub fn export_int8(
     from: &std::path::Path,
     out: &std::path::Path,
-    data: &crate::mnist::Mnist,
+    data: &crate::data::mnist::Mnist,
     min_confidence: Option<f32>,
 ) -> Result<(crate::export::ExportReport, Calibration)> {
     let device = Device::Cpu;

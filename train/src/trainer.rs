@@ -15,15 +15,15 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::augment::augment;
 use crate::checkpoint::{self, Header};
 use crate::config::{Distill, TrainConfig};
+use crate::data::augment::augment;
+use crate::data::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
 use crate::evaluate::{evaluate, predictions, Evaluation};
 use crate::metrics::{self, EpochMetrics};
-use crate::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
 use crate::model::Model;
 use crate::optim::{self, Optimizer};
-use crate::{batch, device, plot, Error, Result};
+use crate::{data::batch, device, plot, Error, Result};
 
 /// Where and how a run executes; none of it changes the numbers it computes.
 #[derive(Clone, Debug)]
@@ -64,7 +64,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     let (config, model, varmap, mut opt, mut history) = start(config, &ckpt_path, opts)?;
     let mut train_set = limit(&data.train, config.train_limit);
     if let Some(dir) = &config.extra {
-        let extra = crate::mnist::read_extra(dir, config.not_digits)?;
+        let extra = crate::data::mnist::read_extra(dir, config.not_digits)?;
         tracing::info!(
             "{} extra training digits from {}",
             extra.len(),

@@ -11,11 +11,11 @@ use prost::Message;
 use serde::Serialize;
 use tract_onnx::pb::ModelProto;
 
+use crate::data::mnist::{Digits, PIXELS};
 use crate::evaluate::{summarise, Evaluation};
-use crate::mnist::{Digits, PIXELS};
 use crate::model::Model;
 use crate::stats::median;
-use crate::{batch, Error, Result};
+use crate::{data::batch, Error, Result};
 
 /// Largest difference allowed between tract's and candle's fp32 logits.
 pub const LOGIT_TOLERANCE: f32 = 1e-4;

@@ -3,7 +3,7 @@
 
 use candle_core::{Device, Tensor};
 
-use crate::mnist::{MEAN, PIXELS, SIDE, STD};
+use crate::data::mnist::{MEAN, PIXELS, SIDE, STD};
 use crate::Result;
 
 /// Normalises one 784-pixel digit into `out`.

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::layout::{tight, Layout, PaperKind, PenKind, Planned};
 use super::{gaussian, Camera, Drawn, Pen};
-use crate::mnist::Digits;
+use crate::data::mnist::Digits;
 
 /// Draws the page of `layout` with `pen` and photographs it with `camera`.
 pub fn render(

@@ -7,7 +7,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Camera;
-use crate::mnist::{Digits, SIDE};
+use crate::data::mnist::{Digits, SIDE};
 
 /// The kind of paper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use imageproc::geometric_transformations::{warp, Border, Interpolation, Projecti
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::mnist::{Digits, SIDE};
+use crate::data::mnist::{Digits, SIDE};
 use crate::{atomic, Error, Result};
 
 /// Which digits and random stream a scene set uses.
@@ -33,7 +33,10 @@ pub enum Split {
 
 impl Split {
     /// The images a split draws from `mnist` and the first seed of its random stream.
-    pub fn source(self, mnist: &crate::mnist::Mnist) -> (&Digits, std::ops::Range<usize>, u64) {
+    pub fn source(
+        self,
+        mnist: &crate::data::mnist::Mnist,
+    ) -> (&Digits, std::ops::Range<usize>, u64) {
         let half = mnist.test.len().min(5000);
         match self {
             Split::Dev => (&mnist.test, 0..half, 1_000_000),
@@ -45,7 +48,7 @@ impl Split {
     /// [`Split::source`], or an error naming the split when it has no images.
     pub fn checked_source(
         self,
-        mnist: &crate::mnist::Mnist,
+        mnist: &crate::data::mnist::Mnist,
     ) -> Result<(&Digits, std::ops::Range<usize>, u64)> {
         let source = self.source(mnist);
         if source.1.is_empty() {
@@ -81,7 +84,7 @@ impl Default for SceneConfig {
 
 /// Writes `cfg.count` scenes and `truth.jsonl` to `out` and returns the truths.
 pub fn generate(
-    mnist: &crate::mnist::Mnist,
+    mnist: &crate::data::mnist::Mnist,
     out: &Path,
     cfg: &SceneConfig,
 ) -> Result<Vec<SceneTruth>> {

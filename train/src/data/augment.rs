@@ -6,7 +6,7 @@ use imageproc::geometric_transformations::{warp_into, Border, Interpolation, Pro
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::mnist::SIDE;
+use crate::data::mnist::SIDE;
 
 /// Ranges of the random transform.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

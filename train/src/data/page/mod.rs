@@ -22,8 +22,8 @@ use imageproc::geometric_transformations::Projection;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::mnist::{Digits, Mnist};
-use crate::scene::Split;
+use crate::data::mnist::{Digits, Mnist};
+use crate::data::scene::Split;
 use crate::{Error, Result};
 
 pub use layout::{Layout, Paper, Pen};
@@ -90,7 +90,7 @@ pub struct Rendered {
 /// Writes `cfg.count` pages and `truth.jsonl` to `out` and returns the truths.
 pub fn generate(mnist: &Mnist, out: &Path, cfg: &PageConfig) -> Result<Vec<SceneTruth>> {
     let (digits, range, stream) = cfg.split.checked_source(mnist)?;
-    crate::scene::write_frames(out, cfg.count, |i| {
+    crate::data::scene::write_frames(out, cfg.count, |i| {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + cfg.style.stream() + i as u64);
         let file = format!("page-{i:04}.jpg");
         let mut r = render(digits, range.clone(), cfg, &mut rng);

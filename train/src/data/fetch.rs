@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::mnist::{self, OfficialFile, FILES};
+use crate::data::mnist::{self, OfficialFile, FILES};
 use crate::{atomic, Error, Result};
 
 /// Public mirrors of the gzipped IDX files, tried in this order.

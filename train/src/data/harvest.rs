@@ -1,5 +1,5 @@
 //! Training digits from the camera's point of view: MNIST *training* digits written into
-//! camera-like scenes (see [`crate::scene`]), sent through JPEG, found and normalised by the
+//! camera-like scenes (see [`crate::data::scene`]), sent through JPEG, found and normalised by the
 //! edge's own code, and kept with their labels where the finder's box matches the written one
 //! (the same matching `edge eval` scores by, so a box holding two merged digits is kept once).
 //! Fine-tuning on them teaches the model what the edge will feed it, not only what MNIST is.
@@ -22,9 +22,9 @@ use edge::segment;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::mnist::{Digits, Mnist, SIDE};
-use crate::page::{PageConfig, Style};
-use crate::scene::{jpeg, render, SceneConfig, Split};
+use crate::data::mnist::{Digits, Mnist, SIDE};
+use crate::data::page::{PageConfig, Style};
+use crate::data::scene::{jpeg, render, SceneConfig, Split};
 use crate::{Error, Result};
 
 /// How many digits a harvest kept, and of how many written.
@@ -115,8 +115,8 @@ pub fn harvest_pages(mnist: &Mnist, count: usize) -> Result<Harvest> {
     for i in 0..count {
         // Its own stream: no page repeats a table scene's draws.
         let mut rng = ChaCha8Rng::seed_from_u64(stream + 40_000_000 + i as u64);
-        let rendered = crate::page::render(train, range.clone(), &cfg, &mut rng);
-        let bytes = crate::page::encode(&rendered.frame, rendered.quality)
+        let rendered = crate::data::page::render(train, range.clone(), &cfg, &mut rng);
+        let bytes = crate::data::page::encode(&rendered.frame, rendered.quality)
             .map_err(|e| Error::Config(format!("encoding a page: {e}")))?;
         let frame = decode(&bytes, "page").map_err(|e| Error::Config(e.to_string()))?;
         keep_page(&frame, &rendered.truth, &locate_cfg, &mut out);
