@@ -13,10 +13,10 @@ use candle_nn::Optimizer as _;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::measure::stats::median;
 use crate::model::{ArchConfig, Model};
 use crate::optim::{self, OptimizerConfig};
 use crate::script::Script;
-use crate::stats::median;
 use crate::trainer::train_step;
 use crate::{data::batch, device, Result};
 

@@ -11,7 +11,7 @@ use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::metrics::EpochMetrics;
+use crate::measure::metrics::EpochMetrics;
 use crate::model::{ArchConfig, Model};
 use crate::optim::{self, Optimizer};
 use crate::{atomic, Error, Result};

@@ -369,7 +369,7 @@ pub struct ExportReport {
     pub candle_accuracy: f64,
     /// The candle model's full evaluation (per class, confusion matrix).
     #[serde(skip)]
-    pub candle: crate::evaluate::Evaluation,
+    pub candle: crate::measure::evaluate::Evaluation,
 }
 
 /// Exports the checkpoint at `from` to `out`: encodes it, verifies it with tract against
@@ -428,7 +428,7 @@ pub fn export(
         bytes: bytes.len(),
         ..checked
     };
-    let candle = crate::evaluate::evaluate(&model, &data.test, &device, 500)?;
+    let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;
     crate::atomic::write(out, &bytes)?;
     Ok(ExportReport {
         verification,

@@ -10,8 +10,8 @@ use std::time::Instant;
 use edge::infer::Classifier;
 use serde::Serialize;
 
+use crate::measure::stats::median;
 use crate::script::Script;
-use crate::stats::median;
 use crate::{Error, Result};
 
 /// Single-image inferences timed per model, runtime and round.

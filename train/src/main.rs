@@ -15,12 +15,12 @@ use train::config::TrainConfig;
 use train::data::augment::AugmentConfig;
 use train::data::fetch;
 use train::data::mnist::{self, Mnist};
-use train::evaluate::evaluate;
+use train::measure::evaluate::evaluate;
 use train::model::Arch;
 use train::optim::{OptimizerConfig, OptimizerKind};
 use train::schedule::Schedule;
 use train::trainer::{self, RunOptions};
-use train::{data::scene, device, export, plot, publish, verify};
+use train::{data::scene, device, export, measure::plot, publish, verify};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";

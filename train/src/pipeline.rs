@@ -186,7 +186,9 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
         name: "prune",
         output: pruned.clone(),
         skipped: prune_done,
-        accuracy: Some(crate::evaluate::evaluate(&model, &data.test, &device, 500)?.accuracy),
+        accuracy: Some(
+            crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?.accuracy,
+        ),
         params: Some(ckpt.header.arch.cost().params),
         bytes: size(&pruned),
         seconds: t.elapsed().as_secs_f64(),

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::mnist::Mnist;
-use crate::evaluate::Evaluation;
-use crate::{atomic, plot, Error, Result};
+use crate::measure::evaluate::Evaluation;
+use crate::{atomic, measure::plot, Error, Result};
 
 /// The manifest's file name inside the models folder.
 pub const MANIFEST: &str = "models.json";

@@ -333,7 +333,7 @@ pub fn export_int8(
     ];
     let draft = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
     let checked = crate::verify::verify(&draft, out, &data.test, None)?;
-    let candle = crate::evaluate::evaluate(&model, &data.test, &device, 500)?;
+    let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;
     if checked.accuracy + MAX_LOSS < candle.accuracy {
         return Err(Error::Config(format!(
             "{}: INT8 accuracy {:.2}% is more than {:.1} point under the fp32 model's {:.2}%; nothing written",

@@ -19,11 +19,11 @@ use crate::checkpoint::{self, Header};
 use crate::config::{Distill, TrainConfig};
 use crate::data::augment::augment;
 use crate::data::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
-use crate::evaluate::{evaluate, predictions, Evaluation};
-use crate::metrics::{self, EpochMetrics};
+use crate::measure::evaluate::{evaluate, predictions, Evaluation};
+use crate::measure::metrics::{self, EpochMetrics};
 use crate::model::Model;
 use crate::optim::{self, Optimizer};
-use crate::{data::batch, device, plot, Error, Result};
+use crate::{data::batch, device, measure::plot, Error, Result};
 
 /// Where and how a run executes; none of it changes the numbers it computes.
 #[derive(Clone, Debug)]

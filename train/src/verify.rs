@@ -12,9 +12,9 @@ use serde::Serialize;
 use tract_onnx::pb::ModelProto;
 
 use crate::data::mnist::{Digits, PIXELS};
-use crate::evaluate::{summarise, Evaluation};
+use crate::measure::evaluate::{summarise, Evaluation};
+use crate::measure::stats::median;
 use crate::model::Model;
-use crate::stats::median;
 use crate::{data::batch, Error, Result};
 
 /// Largest difference allowed between tract's and candle's fp32 logits.

@@ -6,9 +6,9 @@ use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_line_segment_mut};
 use imageproc::rect::Rect;
 
-use crate::evaluate::Evaluation;
-use crate::metrics::EpochMetrics;
-use crate::picture::{save_png, text, text_width};
+use crate::measure::evaluate::Evaluation;
+use crate::measure::metrics::EpochMetrics;
+use crate::measure::picture::{save_png, text, text_width};
 use crate::Result;
 
 const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
