@@ -383,7 +383,7 @@ pub fn export(
     min_confidence: Option<f32>,
 ) -> Result<ExportReport> {
     let device = candle_core::Device::Cpu;
-    let ckpt = crate::checkpoint::load(from, &device)?;
+    let ckpt = crate::fit::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
     let contract = Contract {
         min_confidence,

@@ -5,24 +5,18 @@
 //! normalised with [`mnist::MEAN`] and [`mnist::STD`]; a model returns logits `[N, 10]`.
 
 pub mod atomic;
-pub mod bench;
-pub mod checkpoint;
-pub mod config;
 pub mod data;
-pub mod device;
 pub mod error;
 pub mod export;
+pub mod fit;
 pub mod latency;
 pub mod measure;
 pub mod model;
-pub mod optim;
 pub mod pipeline;
 pub mod prune;
 pub mod publish;
 pub mod quantize;
-pub mod schedule;
 pub mod script;
-pub mod trainer;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -9,18 +9,18 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use train::bench::{self, BenchConfig};
-use train::checkpoint;
-use train::config::TrainConfig;
 use train::data::augment::AugmentConfig;
 use train::data::fetch;
 use train::data::mnist::{self, Mnist};
+use train::fit::bench::{self, BenchConfig};
+use train::fit::checkpoint;
+use train::fit::config::TrainConfig;
+use train::fit::optim::{OptimizerConfig, OptimizerKind};
+use train::fit::schedule::Schedule;
+use train::fit::trainer::{self, RunOptions};
 use train::measure::evaluate::evaluate;
 use train::model::Arch;
-use train::optim::{OptimizerConfig, OptimizerKind};
-use train::schedule::Schedule;
-use train::trainer::{self, RunOptions};
-use train::{data::scene, device, export, measure::plot, publish, verify};
+use train::{data::scene, export, fit::device, measure::plot, publish, verify};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
@@ -856,7 +856,7 @@ fn train_command(a: TrainArgs) -> Result<()> {
         init: a.init,
         extra: a.extra,
         not_digits: a.not_digits,
-        distill: a.teacher.map(|teacher| train::config::Distill {
+        distill: a.teacher.map(|teacher| train::fit::config::Distill {
             teacher,
             weight: a.distill_weight,
             temperature: a.temperature,

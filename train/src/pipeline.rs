@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use crate::config::{Distill, TrainConfig};
 use crate::data::mnist::Mnist;
+use crate::fit::config::{Distill, TrainConfig};
+use crate::fit::trainer::{self, RunOptions};
 use crate::model::Arch;
-use crate::trainer::{self, RunOptions};
-use crate::{checkpoint, Result};
+use crate::{fit::checkpoint, Result};
 
 /// Sizes of the pipeline's stages; the defaults make the shipped models.
 #[derive(Clone, Debug)]

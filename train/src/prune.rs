@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 
-use crate::checkpoint::{Checkpoint, Header};
+use crate::fit::checkpoint::{Checkpoint, Header};
 use crate::model::{ArchConfig, SeedConfig, StridedConfig};
 use crate::{Error, Result};
 
@@ -142,7 +142,7 @@ mod tests {
     /// and bias): they contribute nothing, so pruning them must not change any output.
     fn silenced(arch: ArchConfig, device: &Device) -> Checkpoint {
         let (_, varmap) = crate::model::Model::fresh(&arch, 3, device).unwrap();
-        let mut tensors: HashMap<String, Tensor> = crate::optim::named_vars(&varmap)
+        let mut tensors: HashMap<String, Tensor> = crate::fit::optim::named_vars(&varmap)
             .unwrap()
             .into_iter()
             .map(|(n, v)| (n, v.as_tensor().clone()))

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use serde_json::{json, Value};
 
-use crate::checkpoint::{self, Checkpoint};
 use crate::data::mnist::Mnist;
+use crate::fit::checkpoint::{self, Checkpoint};
 use crate::measure::evaluate::Evaluation;
 use crate::{atomic, measure::plot, Error, Result};
 

@@ -280,7 +280,7 @@ pub fn export_int8(
     min_confidence: Option<f32>,
 ) -> Result<(crate::export::ExportReport, Calibration)> {
     let device = Device::Cpu;
-    let ckpt = crate::checkpoint::load(from, &device)?;
+    let ckpt = crate::fit::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
     let arch = ckpt.header.arch;
     let weight = |name: &str| ckpt.tensors.get(name).cloned();

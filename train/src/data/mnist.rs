@@ -148,7 +148,7 @@ pub const EXTRA_LABELS: &str = "labels-idx1-ubyte";
 /// Images of marks that are not digits (scribbles the finder took for digits), IDX, optional.
 pub const EXTRA_NOT_DIGITS: &str = "not-digits-idx3-ubyte";
 /// Training label of a mark that is not a digit: trained towards equal odds for every digit
-/// (see [`crate::trainer::train_step`]), so its confidence stays under the edge's threshold.
+/// (see [`crate::fit::trainer::train_step`]), so its confidence stays under the edge's threshold.
 pub const NOT_A_DIGIT: u8 = 10;
 /// Most times each mark that is not a digit is repeated in a training epoch.
 pub const NOT_DIGIT_REPEATS: usize = 8;

@@ -15,15 +15,15 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::checkpoint::{self, Header};
-use crate::config::{Distill, TrainConfig};
 use crate::data::augment::augment;
 use crate::data::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
+use crate::fit::checkpoint::{self, Header};
+use crate::fit::config::{Distill, TrainConfig};
+use crate::fit::optim::{self, Optimizer};
 use crate::measure::evaluate::{evaluate, predictions, Evaluation};
 use crate::measure::metrics::{self, EpochMetrics};
 use crate::model::Model;
-use crate::optim::{self, Optimizer};
-use crate::{data::batch, device, measure::plot, Error, Result};
+use crate::{data::batch, fit::device, measure::plot, Error, Result};
 
 /// Where and how a run executes; none of it changes the numbers it computes.
 #[derive(Clone, Debug)]
@@ -435,8 +435,8 @@ fn progress(steps: u64, epoch: usize, epochs: usize) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::optim::OptimizerConfig;
     use crate::model::Arch;
-    use crate::optim::OptimizerConfig;
 
     fn images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
         use rand::Rng;
@@ -500,7 +500,7 @@ mod tests {
             temperature: 3.0,
         };
         let sgd = OptimizerConfig {
-            kind: crate::optim::OptimizerKind::Sgd,
+            kind: crate::fit::optim::OptimizerKind::Sgd,
             weight_decay: 0.0,
             momentum: 0.0,
             ..OptimizerConfig::default()

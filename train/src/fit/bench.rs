@@ -13,12 +13,12 @@ use candle_nn::Optimizer as _;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::fit::optim::{self, OptimizerConfig};
+use crate::fit::trainer::train_step;
 use crate::measure::stats::median;
 use crate::model::{ArchConfig, Model};
-use crate::optim::{self, OptimizerConfig};
 use crate::script::Script;
-use crate::trainer::train_step;
-use crate::{data::batch, device, Result};
+use crate::{data::batch, fit::device, Result};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -78,7 +78,7 @@ pub struct PyTorchReport {
 }
 
 /// The PyTorch step script, driven over its standard input.
-const PYTORCH_STEP: &str = include_str!("../bench/pytorch_step.py");
+const PYTORCH_STEP: &str = include_str!("../../bench/pytorch_step.py");
 
 /// Starts the PyTorch step at `batch` images.
 fn pytorch(program: &Path, batch: usize) -> Result<Script> {

@@ -10,10 +10,10 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::config::TrainConfig;
+use crate::fit::config::TrainConfig;
+use crate::fit::optim::{self, Optimizer};
 use crate::measure::metrics::EpochMetrics;
 use crate::model::{ArchConfig, Model};
-use crate::optim::{self, Optimizer};
 use crate::{atomic, Error, Result};
 
 /// Metadata key of the JSON header.

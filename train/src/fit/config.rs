@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::data::augment::AugmentConfig;
+use crate::fit::optim::OptimizerConfig;
+use crate::fit::schedule::Schedule;
 use crate::model::{Arch, ArchConfig};
-use crate::optim::OptimizerConfig;
-use crate::schedule::Schedule;
 use crate::{Error, Result};
 
 /// Everything that decides what a run computes; stored in its checkpoints.
