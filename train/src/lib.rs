@@ -7,16 +7,14 @@
 pub mod atomic;
 pub mod data;
 pub mod error;
-pub mod export;
 pub mod fit;
-pub mod latency;
 pub mod measure;
 pub mod model;
+pub mod onnx;
 pub mod pipeline;
 pub mod prune;
 pub mod publish;
 pub mod quantize;
 pub mod script;
-pub mod verify;
 
 pub use error::{Error, Result};

@@ -20,7 +20,7 @@ use train::fit::schedule::Schedule;
 use train::fit::trainer::{self, RunOptions};
 use train::measure::evaluate::evaluate;
 use train::model::Arch;
-use train::{data::scene, export, fit::device, measure::plot, publish, verify};
+use train::{data::scene, fit::device, measure::plot, onnx::export, onnx::verify, publish};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
@@ -446,7 +446,7 @@ fn run(cli: Cli) -> Result<()> {
             onnxruntime,
             json,
         } => {
-            let report = train::latency::run(&models, rounds, onnxruntime.as_deref())?;
+            let report = train::onnx::latency::run(&models, rounds, onnxruntime.as_deref())?;
             if json {
                 edge::say!("{}", serde_json::to_string(&report)?);
                 return Ok(());

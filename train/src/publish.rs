@@ -68,7 +68,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         (report, "int8", note)
     } else {
         (
-            crate::export::export(&weights, &p.models.join(&onnx), data, p.min_confidence)?,
+            crate::onnx::export::export(&weights, &p.models.join(&onnx), data, p.min_confidence)?,
             "fp32",
             "none".to_string(),
         )

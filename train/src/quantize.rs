@@ -10,8 +10,8 @@ use edge::contract::Contract;
 use tract_onnx::pb::tensor_proto::DataType;
 
 use crate::data::mnist::{Digits, PIXELS};
-use crate::export::{finish, int, ints, Builder, INPUT};
 use crate::model::ArchConfig;
+use crate::onnx::export::{finish, int, ints, Builder, INPUT};
 use crate::{data::batch, Error, Result};
 
 /// How activation ranges are taken from the calibration images.
@@ -278,7 +278,7 @@ pub fn export_int8(
     out: &std::path::Path,
     data: &crate::data::mnist::Mnist,
     min_confidence: Option<f32>,
-) -> Result<(crate::export::ExportReport, Calibration)> {
+) -> Result<(crate::onnx::export::ExportReport, Calibration)> {
     let device = Device::Cpu;
     let ckpt = crate::fit::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
@@ -298,7 +298,7 @@ pub fn export_int8(
     ] {
         let ranges = calibrate(&arch, weight, &calibration, how)?;
         let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &[])?;
-        let v = crate::verify::verify(&bytes, out, &validation, None)?;
+        let v = crate::onnx::verify::verify(&bytes, out, &validation, None)?;
         tracing::info!(
             "calibration {how}: {:.2}% on {} held-back training images",
             100.0 * v.accuracy,
@@ -332,7 +332,7 @@ pub fn export_int8(
         ("mnist_edge.tool".into(), format!("train {}", env!("CARGO_PKG_VERSION"))),
     ];
     let draft = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
-    let checked = crate::verify::verify(&draft, out, &data.test, None)?;
+    let checked = crate::onnx::verify::verify(&draft, out, &data.test, None)?;
     let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;
     if checked.accuracy + MAX_LOSS < candle.accuracy {
         return Err(Error::Config(format!(
@@ -350,12 +350,12 @@ pub fn export_int8(
     let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
     edge::infer::Classifier::from_bytes(&bytes, out).map_err(|e| Error::Config(e.to_string()))?;
     crate::atomic::write(out, &bytes)?;
-    let verification = crate::verify::Verification {
+    let verification = crate::onnx::verify::Verification {
         bytes: bytes.len(),
         ..checked
     };
     Ok((
-        crate::export::ExportReport {
+        crate::onnx::export::ExportReport {
             verification,
             candle_accuracy: candle.accuracy,
             candle,

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 const RUNS: usize = 200;
 
 /// The onnxruntime timing script, driven over its standard input.
-const ORT_LATENCY: &str = include_str!("../bench/ort_latency.py");
+const ORT_LATENCY: &str = include_str!("../../bench/ort_latency.py");
 
 /// One model's latencies.
 #[derive(Clone, Debug, Serialize)]

@@ -364,7 +364,7 @@ fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
 pub struct ExportReport {
     /// The verification of the written file.
     #[serde(flatten)]
-    pub verification: crate::verify::Verification,
+    pub verification: crate::onnx::verify::Verification,
     /// Accuracy of the candle model on the same images.
     pub candle_accuracy: f64,
     /// The candle model's full evaluation (per class, confusion matrix).
@@ -414,7 +414,7 @@ pub fn export(
     ];
     let weight = |name: &str| ckpt.tensors.get(name).cloned();
     let draft = to_onnx(&ckpt.header.arch, weight, &contract, &props)?;
-    let checked = crate::verify::verify(&draft, out, &data.test, Some(&model))?;
+    let checked = crate::onnx::verify::verify(&draft, out, &data.test, Some(&model))?;
     // The accuracy tract measured goes into the file; metadata does not change the graph.
     props.push((
         "mnist_edge.accuracy".into(),
@@ -424,7 +424,7 @@ pub fn export(
     // Same graph and weights as the draft just verified; check the final file loads and
     // carries the contract before it replaces anything.
     edge::infer::Classifier::from_bytes(&bytes, out).map_err(|e| Error::Config(e.to_string()))?;
-    let verification = crate::verify::Verification {
+    let verification = crate::onnx::verify::Verification {
         bytes: bytes.len(),
         ..checked
     };
