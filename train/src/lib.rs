@@ -5,6 +5,7 @@
 //! normalised with [`mnist::MEAN`] and [`mnist::STD`]; a model returns logits `[N, 10]`.
 
 pub mod atomic;
+pub mod compress;
 pub mod data;
 pub mod error;
 pub mod fit;
@@ -12,9 +13,7 @@ pub mod measure;
 pub mod model;
 pub mod onnx;
 pub mod pipeline;
-pub mod prune;
 pub mod publish;
-pub mod quantize;
 pub mod script;
 
 pub use error::{Error, Result};

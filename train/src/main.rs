@@ -678,7 +678,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let device = candle_core::Device::Cpu;
             let ckpt = checkpoint::load(&from, &device)?;
-            let pruned = train::prune::prune(&ckpt, keep, &device)?;
+            let pruned = train::compress::prune::prune(&ckpt, keep, &device)?;
             let (model, varmap) = pruned.model(&out, &device)?;
             checkpoint::save(&out, &pruned.header, &varmap, None)?;
             let mnist = load_data(data)?;
@@ -760,7 +760,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let mnist = load_data(data)?;
-            let (report, how) = train::quantize::export_int8(&from, &out, &mnist, None)?;
+            let (report, how) = train::compress::quantize::export_int8(&from, &out, &mnist, None)?;
             let v = &report.verification;
             edge::say!(
                 "{}: INT8 ({how} calibration), {} bytes, tract accuracy {:.2}% (fp32 checkpoint {:.2}%), tract batch-1 {:.0} µs",

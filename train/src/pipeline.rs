@@ -172,7 +172,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     let ckpt = if prune_done {
         checkpoint::load(&pruned, &device)?
     } else {
-        let p = crate::prune::prune(
+        let p = crate::compress::prune::prune(
             &checkpoint::load(&cam_run.join(trainer::WEIGHTS), &device)?,
             cfg.keep,
             &device,

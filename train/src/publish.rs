@@ -28,7 +28,7 @@ pub struct Publish {
     pub command: String,
     /// Make this the model `edge` uses when none is named.
     pub default: bool,
-    /// Ship the ONNX model quantized to INT8 (see [`crate::quantize`]) instead of fp32.
+    /// Ship the ONNX model quantized to INT8 (see [`crate::compress::quantize`]) instead of fp32.
     pub int8: bool,
     /// The edge's confidence threshold for this model, written into its metadata.
     pub min_confidence: Option<f32>,
@@ -59,8 +59,12 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         .len();
     let onnx = format!("{}.onnx", p.name);
     let (exported, precision, quantization) = if p.int8 {
-        let (report, how) =
-            crate::quantize::export_int8(&weights, &p.models.join(&onnx), data, p.min_confidence)?;
+        let (report, how) = crate::compress::quantize::export_int8(
+            &weights,
+            &p.models.join(&onnx),
+            data,
+            p.min_confidence,
+        )?;
         let note = format!(
             "static INT8, QOperator form: per-tensor symmetric i8 weights, u8 activations, \
              {how} calibration (chosen on held-back training images); fc2 in fp32"
