@@ -12,8 +12,7 @@ pub mod fit;
 pub mod measure;
 pub mod model;
 pub mod onnx;
-pub mod pipeline;
-pub mod publish;
 pub mod script;
+pub mod ship;
 
 pub use error::{Error, Result};

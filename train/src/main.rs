@@ -20,7 +20,7 @@ use train::fit::schedule::Schedule;
 use train::fit::trainer::{self, RunOptions};
 use train::measure::evaluate::evaluate;
 use train::model::Arch;
-use train::{data::scene, fit::device, measure::plot, onnx::export, onnx::verify, publish};
+use train::{data::scene, fit::device, measure::plot, onnx::export, onnx::verify, ship::publish};
 
 /// Folder MNIST is read from when neither --data nor MNIST_DIR says otherwise.
 const DEFAULT_DATA: &str = "data/mnist";
@@ -712,7 +712,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             let mnist = load_data(data)?;
-            let cfg = train::pipeline::PipelineConfig {
+            let cfg = train::ship::pipeline::PipelineConfig {
                 out,
                 arch,
                 width,
@@ -725,7 +725,7 @@ fn run(cli: Cli) -> Result<()> {
                 not_digits,
                 train_limit,
             };
-            let stages = train::pipeline::run(&cfg, &mnist)?;
+            let stages = train::ship::pipeline::run(&cfg, &mnist)?;
             if json {
                 edge::say!("{}", serde_json::to_string(&stages)?);
             } else {

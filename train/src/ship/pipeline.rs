@@ -217,7 +217,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     let t = Instant::now();
     let q_done = onnx.is_file();
     if !q_done {
-        let p = crate::publish::Publish {
+        let p = crate::ship::publish::Publish {
             from: pruned_run.join(trainer::WEIGHTS),
             name: "edge-int8".into(),
             models: models.clone(),
@@ -229,10 +229,10 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
             int8: true,
             min_confidence: None,
         };
-        crate::publish::publish(&p, data, &device)?;
+        crate::ship::publish::publish(&p, data, &device)?;
     }
     // publish verified the file and measured it; its manifest entry says so (no second run).
-    let manifest = models.join(crate::publish::MANIFEST);
+    let manifest = models.join(crate::ship::publish::MANIFEST);
     let text = std::fs::read_to_string(&manifest).map_err(|e| crate::Error::io(&manifest, e))?;
     let entries: Vec<serde_json::Value> = serde_json::from_str(&text)
         .map_err(|e| crate::Error::Config(format!("{}: {e}", manifest.display())))?;
