@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Writes `bytes` to `path` atomically, creating parent folders as needed.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {

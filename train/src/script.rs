@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A running script; killed when dropped.
 pub struct Script {

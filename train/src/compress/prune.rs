@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 
+use crate::error::{Error, Result};
 use crate::fit::checkpoint::{Checkpoint, Header};
 use crate::model::{ArchConfig, SeedConfig, StridedConfig};
-use crate::{Error, Result};
 
 /// Indices of the `keep` largest of `scores`, in their original order.
 fn top(scores: &[f32], keep: usize) -> Vec<u32> {

@@ -9,10 +9,12 @@ use candle_core::{Device, Tensor, D};
 use edge::contract::Contract;
 use tract_onnx::pb::tensor_proto::DataType;
 
+use crate::data::batch;
 use crate::data::mnist::{Digits, PIXELS};
+use crate::error::{Error, Result};
 use crate::model::ArchConfig;
-use crate::onnx::export::{finish, int, ints, Builder, INPUT};
-use crate::{data::batch, Error, Result};
+use crate::onnx::graph::{finish, int, ints, Builder, INPUT};
+use crate::onnx::verify::ExportReport;
 
 /// How activation ranges are taken from the calibration images.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -278,7 +280,7 @@ pub fn export_int8(
     out: &std::path::Path,
     data: &crate::data::mnist::Mnist,
     min_confidence: Option<f32>,
-) -> Result<(crate::onnx::export::ExportReport, Calibration)> {
+) -> Result<(ExportReport, Calibration)> {
     let device = Device::Cpu;
     let ckpt = crate::fit::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
@@ -355,7 +357,7 @@ pub fn export_int8(
         ..checked
     };
     Ok((
-        crate::onnx::export::ExportReport {
+        ExportReport {
             verification,
             candle_accuracy: candle.accuracy,
             candle,

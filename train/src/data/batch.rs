@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 
 use crate::data::mnist::{MEAN, PIXELS, SIDE, STD};
-use crate::Result;
+use crate::error::Result;
 
 /// Normalises one 784-pixel digit into `out`.
 pub fn normalise_into(pixels: &[u8], out: &mut Vec<f32>) {

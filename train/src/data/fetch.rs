@@ -8,8 +8,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::atomic;
 use crate::data::mnist::{self, OfficialFile, FILES};
-use crate::{atomic, Error, Result};
+use crate::error::{Error, Result};
 
 /// Public mirrors of the gzipped IDX files, tried in this order.
 pub const MIRRORS: [&str; 3] = [

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::mnist::{Digits, Mnist, SIDE};
 use crate::data::page::{PageConfig, Style};
 use crate::data::scene::{jpeg, render, SceneConfig, Split};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// How many digits a harvest kept, and of how many written.
 #[derive(Clone, Debug, Default)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Mean and standard deviation of the seed's input normalisation, from the edge contract.
 pub use edge::contract::{SEED_MEAN as MEAN, SEED_STD as STD};

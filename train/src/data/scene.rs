@@ -17,8 +17,9 @@ use imageproc::geometric_transformations::{warp, Border, Interpolation, Projecti
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::atomic;
 use crate::data::mnist::{Digits, SIDE};
-use crate::{atomic, Error, Result};
+use crate::error::{Error, Result};
 
 /// Which digits and random stream a scene set uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

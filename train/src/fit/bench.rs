@@ -13,12 +13,14 @@ use candle_nn::Optimizer as _;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::data::batch;
+use crate::error::Result;
+use crate::fit::device;
 use crate::fit::optim::{self, OptimizerConfig};
 use crate::fit::trainer::train_step;
 use crate::measure::stats::median;
 use crate::model::{ArchConfig, Model};
 use crate::script::Script;
-use crate::{data::batch, fit::device, Result};
 
 /// What to measure.
 #[derive(Clone, Debug)]

@@ -10,11 +10,12 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+use crate::atomic;
+use crate::error::{Error, Result};
 use crate::fit::config::TrainConfig;
 use crate::fit::optim::{self, Optimizer};
 use crate::measure::metrics::EpochMetrics;
 use crate::model::{ArchConfig, Model};
-use crate::{atomic, Error, Result};
 
 /// Metadata key of the JSON header.
 pub const META_KEY: &str = "mnist_edge";

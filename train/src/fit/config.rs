@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::data::augment::AugmentConfig;
+use crate::error::{Error, Result};
 use crate::fit::optim::OptimizerConfig;
 use crate::fit::schedule::Schedule;
 use crate::model::{Arch, ArchConfig};
-use crate::{Error, Result};
 
 /// Everything that decides what a run computes; stored in its checkpoints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 
 use candle_core::Device;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Parses `spec` and opens the device, falling back to the CPU when CUDA is unusable.
 pub fn open(spec: &str) -> Result<Device> {

@@ -16,14 +16,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::augment::augment;
+use crate::data::batch;
 use crate::data::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
+use crate::error::{Error, Result};
 use crate::fit::checkpoint::{self, Header};
 use crate::fit::config::{Distill, TrainConfig};
+use crate::fit::device;
 use crate::fit::optim::{self, Optimizer};
 use crate::measure::evaluate::{evaluate, predictions, Evaluation};
 use crate::measure::metrics::{self, EpochMetrics};
+use crate::measure::plot;
 use crate::model::Model;
-use crate::{data::batch, fit::device, measure::plot, Error, Result};
 
 /// Where and how a run executes; none of it changes the numbers it computes.
 #[derive(Clone, Debug)]

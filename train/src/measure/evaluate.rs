@@ -3,8 +3,9 @@
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::Serialize;
 
+use crate::data::batch;
 use crate::data::mnist::{Digits, CLASSES};
-use crate::{data::batch, Result};
+use crate::error::Result;
 
 /// The result of [`evaluate`].
 #[derive(Clone, Debug, Serialize)]

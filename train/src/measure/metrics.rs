@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{atomic, Error, Result};
+use crate::atomic;
+use crate::error::{Error, Result};
 
 /// What one epoch achieved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

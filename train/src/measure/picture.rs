@@ -6,7 +6,8 @@ use image::{ImageEncoder, RgbImage};
 
 pub use edge::picture::{text, text_width};
 
-use crate::{atomic, Error, Result};
+use crate::atomic;
+use crate::error::{Error, Result};
 
 /// Encodes `img` as PNG and writes it to `path` atomically.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {

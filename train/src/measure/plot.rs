@@ -6,10 +6,10 @@ use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_line_segment_mut};
 use imageproc::rect::Rect;
 
+use crate::error::Result;
 use crate::measure::evaluate::Evaluation;
 use crate::measure::metrics::EpochMetrics;
 use crate::measure::picture::{save_png, text, text_width};
-use crate::Result;
 
 const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
 const BLACK: Rgb<u8> = Rgb([20, 20, 20]);

@@ -10,9 +10,9 @@ use std::time::Instant;
 use edge::infer::Classifier;
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::measure::stats::median;
 use crate::script::Script;
-use crate::{Error, Result};
 
 /// Single-image inferences timed per model, runtime and round.
 const RUNS: usize = 200;

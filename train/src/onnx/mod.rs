@@ -2,5 +2,6 @@
 //! under tract, and latency side by side.
 
 pub mod export;
+pub mod graph;
 pub mod latency;
 pub mod verify;

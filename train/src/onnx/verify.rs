@@ -11,11 +11,12 @@ use prost::Message;
 use serde::Serialize;
 use tract_onnx::pb::ModelProto;
 
+use crate::data::batch;
 use crate::data::mnist::{Digits, PIXELS};
+use crate::error::{Error, Result};
 use crate::measure::evaluate::{summarise, Evaluation};
 use crate::measure::stats::median;
 use crate::model::Model;
-use crate::{data::batch, Error, Result};
 
 /// Largest difference allowed between tract's and candle's fp32 logits.
 pub const LOGIT_TOLERANCE: f32 = 1e-4;
@@ -136,4 +137,17 @@ pub fn count_params(bytes: &[u8]) -> Result<usize> {
         .iter()
         .map(|t| t.dims.iter().product::<i64>().max(0) as usize)
         .sum())
+}
+
+/// What an export (fp32 or INT8) wrote and measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportReport {
+    /// The verification of the written file.
+    #[serde(flatten)]
+    pub verification: Verification,
+    /// Accuracy of the candle model on the same images.
+    pub candle_accuracy: f64,
+    /// The candle model's full evaluation (per class, confusion matrix).
+    #[serde(skip)]
+    pub candle: crate::measure::evaluate::Evaluation,
 }

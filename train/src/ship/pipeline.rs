@@ -11,10 +11,11 @@ use std::time::Instant;
 use candle_core::Device;
 
 use crate::data::mnist::Mnist;
+use crate::error::Result;
+use crate::fit::checkpoint;
 use crate::fit::config::{Distill, TrainConfig};
 use crate::fit::trainer::{self, RunOptions};
 use crate::model::Arch;
-use crate::{fit::checkpoint, Result};
 
 /// Sizes of the pipeline's stages; the defaults make the shipped models.
 #[derive(Clone, Debug)]
@@ -212,7 +213,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
 
     // 6. Quantize, verify and publish with a card.
     let models = cfg.out.join("models");
-    std::fs::create_dir_all(&models).map_err(|e| crate::Error::io(&models, e))?;
+    std::fs::create_dir_all(&models).map_err(|e| crate::error::Error::io(&models, e))?;
     let onnx = models.join("edge-int8.onnx");
     let t = Instant::now();
     let q_done = onnx.is_file();
@@ -233,9 +234,10 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     }
     // publish verified the file and measured it; its manifest entry says so (no second run).
     let manifest = models.join(crate::ship::publish::MANIFEST);
-    let text = std::fs::read_to_string(&manifest).map_err(|e| crate::Error::io(&manifest, e))?;
+    let text =
+        std::fs::read_to_string(&manifest).map_err(|e| crate::error::Error::io(&manifest, e))?;
     let entries: Vec<serde_json::Value> = serde_json::from_str(&text)
-        .map_err(|e| crate::Error::Config(format!("{}: {e}", manifest.display())))?;
+        .map_err(|e| crate::error::Error::Config(format!("{}: {e}", manifest.display())))?;
     let entry = entries.iter().find(|e| e["name"] == "edge-int8");
     stages.push(Stage {
         name: "quantize, verify, card",

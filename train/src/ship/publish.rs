@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use serde_json::{json, Value};
 
+use crate::atomic;
 use crate::data::mnist::Mnist;
+use crate::error::{Error, Result};
 use crate::fit::checkpoint::{self, Checkpoint};
 use crate::measure::evaluate::Evaluation;
-use crate::{atomic, measure::plot, Error, Result};
+use crate::measure::plot;
 
 /// The manifest's file name inside the models folder.
 pub const MANIFEST: &str = "models.json";

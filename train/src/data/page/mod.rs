@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::mnist::{Digits, Mnist};
 use crate::data::scene::Split;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub use layout::{Layout, Paper, Pen};
 

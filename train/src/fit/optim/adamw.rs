@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::{Tensor, Var};
 
 use super::{fused, restore, zeros_like, Optimizer, OptimizerConfig};
-use crate::Result;
+use crate::error::Result;
 
 /// AdamW with first moments `m` and second moments `v` per variable.
 pub struct AdamW {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::{Tensor, Var};
 
 use super::{restore, zeros_like, Optimizer, OptimizerConfig};
-use crate::Result;
+use crate::error::Result;
 
 /// SGD with a momentum buffer per variable.
 pub struct Sgd {
