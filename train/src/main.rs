@@ -174,7 +174,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Parameters and multiply-accumulates of each architecture, layer by layer.
     /// Remove the weakest filters and units (L1 norm) of a seed checkpoint; fine-tune the
     /// result with `train train --init`.
     Prune {
@@ -282,7 +281,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SceneKind::Table)]
         kind: SceneKind,
     },
+    /// Parameters and multiply-accumulates of each architecture, layer by layer.
     Archs {
+        /// Print them as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -896,4 +897,31 @@ fn load_data(arg: DataArg) -> Result<Mnist> {
         fetch::fetch(&dir, &fetch::mirrors()).context("fetching MNIST")?;
     }
     Ok(mnist::load(&dir)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Each subcommand's help opens with its own line: `prune` once showed the line meant for
+    /// `archs`, and `archs` had none.
+    #[test]
+    fn issue17_every_subcommand_has_its_own_help_line() {
+        let cli = Cli::command();
+        let about = |name: &str| {
+            cli.find_subcommand(name)
+                .and_then(|c| c.get_about())
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        };
+        assert!(about("prune").starts_with("Remove the weakest filters"));
+        assert!(about("archs").starts_with("Parameters and multiply-accumulates"));
+        let mut seen = std::collections::HashSet::new();
+        for sub in cli.get_subcommands() {
+            let line = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!line.is_empty(), "`train {}` has no help line", sub.get_name());
+            assert!(seen.insert(line), "`train {}` repeats a help line", sub.get_name());
+        }
+    }
 }
