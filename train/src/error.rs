@@ -27,6 +27,22 @@ pub enum Error {
     /// A setting is out of range or contradicts another.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A file is not an ONNX model, or not one this build can read.
+    #[error("{path}: {reason}")]
+    Model { path: PathBuf, reason: String },
+    /// A model failed its check before shipping: tract disagrees with candle, or INT8 lost
+    /// more accuracy than allowed. Nothing was written.
+    #[error("{path}: {reason}")]
+    Verification { path: PathBuf, reason: String },
+    /// A network's weights do not fit its architecture (a tensor missing or misshapen).
+    #[error("weights: {0}")]
+    Weights(String),
+    /// A rendered frame could not be encoded.
+    #[error("frame: {0}")]
+    Frame(String),
+    /// What the edge library reports (the tract model, frames, IDX files), kept as it is.
+    #[error(transparent)]
+    Edge(#[from] edge::Error),
     /// A baseline program of a benchmark (PyTorch's python) failed or answered nonsense.
     #[error("{program}: {reason}")]
     Baseline { program: PathBuf, reason: String },
@@ -62,16 +78,20 @@ impl Error {
             error: source,
         }
     }
-}
 
-/// The edge library's errors, for what `train` reuses of it (IDX parsing, the tract model):
-/// data and I/O errors keep their kind, the rest become setting errors with their message.
-impl From<edge::Error> for Error {
-    fn from(e: edge::Error) -> Self {
-        match e {
-            edge::Error::Data { path, reason } => Error::Data { path, reason },
-            edge::Error::Io { path, error } => Error::Io { path, error },
-            other => Error::Config(other.to_string()),
+    /// A model error for `path`.
+    pub fn model(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Model {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A failed verification of the model at `path`.
+    pub fn verification(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Verification {
+            path: path.into(),
+            reason: reason.into(),
         }
     }
 }

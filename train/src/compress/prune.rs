@@ -49,7 +49,7 @@ pub fn prune(ckpt: &Checkpoint, keep: f32, device: &Device) -> Result<Checkpoint
         ckpt.tensors
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::Config(format!("the checkpoint has no {name}")))
+            .ok_or_else(|| Error::Weights(format!("the checkpoint has no {name}")))
     };
     let count = |n: usize| ((n as f32 * keep).round() as usize).max(1);
     let idx = |v: &[u32]| Tensor::new(v, device);

@@ -55,8 +55,8 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + i as u64);
         let (frame, truth) = render(train, range.clone(), &cfg, &mut rng);
         let bytes =
-            jpeg(&frame, &mut rng).map_err(|e| Error::Config(format!("encoding a scene: {e}")))?;
-        let frame = decode(&bytes, "scene").map_err(|e| Error::Config(e.to_string()))?;
+            jpeg(&frame, &mut rng).map_err(|e| Error::Frame(format!("encoding a scene: {e}")))?;
+        let frame = decode(&bytes, "scene")?;
         let found = locate(&frame, &locate_cfg);
         out.written += truth.digits.len();
         let rects: Vec<_> = found.digits.iter().map(|b| b.rect).collect();
@@ -117,8 +117,8 @@ pub fn harvest_pages(mnist: &Mnist, count: usize) -> Result<Harvest> {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + 40_000_000 + i as u64);
         let rendered = crate::data::page::render(train, range.clone(), &cfg, &mut rng);
         let bytes = crate::data::page::encode(&rendered.frame, rendered.quality)
-            .map_err(|e| Error::Config(format!("encoding a page: {e}")))?;
-        let frame = decode(&bytes, "page").map_err(|e| Error::Config(e.to_string()))?;
+            .map_err(|e| Error::Frame(format!("encoding a page: {e}")))?;
+        let frame = decode(&bytes, "page")?;
         keep_page(&frame, &rendered.truth, &locate_cfg, &mut out);
         bar.inc(1);
     }

@@ -119,7 +119,7 @@ pub(crate) fn write_frames(
     bar.finish_and_clear();
     let mut lines = Vec::new();
     for t in &truths {
-        serde_json::to_writer(&mut lines, t).map_err(|e| Error::Config(e.to_string()))?;
+        serde_json::to_writer(&mut lines, t).map_err(|e| Error::io(out, e.into()))?;
         lines.write_all(b"\n").map_err(|e| Error::io(out, e))?;
     }
     atomic::write(&out.join(TRUTH_FILE), &lines)?;

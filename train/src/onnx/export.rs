@@ -7,7 +7,7 @@
 use candle_core::Tensor;
 use edge::contract::Contract;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::ArchConfig;
 use crate::onnx::graph::{finish, int, ints, Builder, INPUT};
 use crate::onnx::verify::ExportReport;
@@ -242,7 +242,7 @@ pub fn export(
     let bytes = to_onnx(&ckpt.header.arch, weight, &contract, &props)?;
     // Same graph and weights as the draft just verified; check the final file loads and
     // carries the contract before it replaces anything.
-    edge::infer::Classifier::from_bytes(&bytes, out).map_err(|e| Error::Config(e.to_string()))?;
+    edge::infer::Classifier::from_bytes(&bytes, out)?;
     let verification = crate::onnx::verify::Verification {
         bytes: bytes.len(),
         ..checked

@@ -102,7 +102,7 @@ impl Builder {
         weight: &impl Fn(&str) -> Option<Tensor>,
     ) -> Result<TensorProto> {
         let name = format!("{prefix}.{part}");
-        let t = weight(&name).ok_or_else(|| Error::Config(format!("weight {name} is missing")))?;
+        let t = weight(&name).ok_or_else(|| Error::Weights(format!("{name} is missing")))?;
         let values = t.flatten_all()?.to_vec1::<f32>()?;
         let proto = TensorProto {
             name: name.clone(),

@@ -237,7 +237,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     let text =
         std::fs::read_to_string(&manifest).map_err(|e| crate::error::Error::io(&manifest, e))?;
     let entries: Vec<serde_json::Value> = serde_json::from_str(&text)
-        .map_err(|e| crate::error::Error::Config(format!("{}: {e}", manifest.display())))?;
+        .map_err(|e| crate::error::Error::data(&manifest, e.to_string()))?;
     let entry = entries.iter().find(|e| e["name"] == "edge-int8");
     stages.push(Stage {
         name: "quantize, verify, card",

@@ -99,9 +99,9 @@ fn zeros_like(var: &Var) -> Result<Var> {
 fn restore(slot: &Var, tensors: &HashMap<String, Tensor>, name: &str) -> Result<()> {
     let t = tensors
         .get(name)
-        .ok_or_else(|| Error::Config(format!("optimizer state {name} is missing")))?;
+        .ok_or_else(|| Error::Weights(format!("optimizer state {name} is missing")))?;
     if t.shape() != slot.shape() {
-        return Err(Error::Config(format!(
+        return Err(Error::Weights(format!(
             "optimizer state {name} has shape {:?}, expected {:?}",
             t.dims(),
             slot.dims()
