@@ -920,8 +920,16 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for sub in cli.get_subcommands() {
             let line = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-            assert!(!line.is_empty(), "`train {}` has no help line", sub.get_name());
-            assert!(seen.insert(line), "`train {}` repeats a help line", sub.get_name());
+            assert!(
+                !line.is_empty(),
+                "`train {}` has no help line",
+                sub.get_name()
+            );
+            assert!(
+                seen.insert(line),
+                "`train {}` repeats a help line",
+                sub.get_name()
+            );
         }
     }
 }

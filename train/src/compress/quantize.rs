@@ -60,7 +60,7 @@ impl Float {
         let pair = |n: &str| -> Result<(Tensor, Tensor)> {
             let get = |p: &str| {
                 weight(&format!("{n}.{p}"))
-                    .ok_or_else(|| Error::Config(format!("weight {n}.{p} is missing")))
+                    .ok_or_else(|| Error::Weights(format!("{n}.{p} is missing")))
             };
             Ok((get("weight")?, get("bias")?))
         };
@@ -258,8 +258,30 @@ pub fn to_onnx_int8(
 
 /// Training images the activation ranges are calibrated on.
 const CALIBRATION: std::ops::Range<usize> = 0..2000;
-/// Training images the calibration method is chosen on (never the test set).
-const VALIDATION: std::ops::Range<usize> = 55_000..60_000;
+/// Training images the calibration method is chosen on (never the test set): the last
+/// 5,000 of the training set. The network was trained on them like on the rest, so they are
+/// held back from calibration only, not from training; they tell the methods apart, while
+/// the test set judges the result.
+const VALIDATION: usize = 5_000;
+
+/// The calibration images and the images the method is chosen on, from a training set of
+/// any size: calibration takes the first [`CALIBRATION`], the choice the last [`VALIDATION`]
+/// after them.
+fn calibration_sets(train: &Digits, out: &std::path::Path) -> Result<(Digits, Digits)> {
+    let n = train.len();
+    if n <= CALIBRATION.end {
+        return Err(Error::verification(
+            out,
+            format!(
+                "the training set has {n} images; INT8 calibration needs more than {} ({} to \
+                 calibrate on, the rest to choose the method on)",
+                CALIBRATION.end, CALIBRATION.end
+            ),
+        ));
+    }
+    let choose = n.saturating_sub(VALIDATION).max(CALIBRATION.end)..n;
+    Ok((slice(train, CALIBRATION), slice(train, choose)))
+}
 /// Largest accuracy an INT8 model may lose against its fp32 checkpoint.
 pub const MAX_LOSS: f64 = 0.001;
 
@@ -272,8 +294,8 @@ fn slice(d: &Digits, r: std::ops::Range<usize>) -> Digits {
 }
 
 /// Quantizes the checkpoint at `from` and writes the INT8 ONNX model to `out`: calibrates
-/// by min-max and by percentiles, keeps the method most accurate (tract) on held-back
-/// training images, then requires the test accuracy under tract to be within [`MAX_LOSS`] of
+/// by min-max and by percentiles, keeps the method most accurate (tract) on training images
+/// not calibrated on, then requires the test accuracy under tract to be within [`MAX_LOSS`] of
 /// the fp32 checkpoint's before anything is written.
 pub fn export_int8(
     from: &std::path::Path,
@@ -290,8 +312,7 @@ pub fn export_int8(
         min_confidence,
         ..Contract::default()
     };
-    let calibration = slice(&data.train, CALIBRATION);
-    let validation = slice(&data.train, VALIDATION);
+    let (calibration, validation) = calibration_sets(&data.train, out)?;
     let mut best: Option<(f64, Calibration, [f32; 3])> = None;
     for how in [
         Calibration::MinMax,
@@ -302,7 +323,7 @@ pub fn export_int8(
         let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &[])?;
         let v = crate::onnx::verify::verify(&bytes, out, &validation, None)?;
         tracing::info!(
-            "calibration {how}: {:.2}% on {} held-back training images",
+            "calibration {how}: {:.2}% on {} training images not calibrated on",
             100.0 * v.accuracy,
             v.count
         );
@@ -311,7 +332,7 @@ pub fn export_int8(
         }
     }
     let Some((_, how, ranges)) = best else {
-        return Err(Error::Config("no calibration was tried".into()));
+        return Err(Error::verification(out, "no calibration was tried"));
     };
     let cost = arch.cost();
     let mut props = vec![
@@ -337,9 +358,8 @@ pub fn export_int8(
     let checked = crate::onnx::verify::verify(&draft, out, &data.test, None)?;
     let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;
     if checked.accuracy + MAX_LOSS < candle.accuracy {
-        return Err(Error::Config(format!(
-            "{}: INT8 accuracy {:.2}% is more than {:.1} point under the fp32 model's {:.2}%; nothing written",
-            out.display(),
+        return Err(Error::verification(out, format!(
+            "INT8 accuracy {:.2}% is more than {:.1} point under the fp32 model's {:.2}%; nothing written",
             100.0 * checked.accuracy,
             100.0 * MAX_LOSS,
             100.0 * candle.accuracy
@@ -350,7 +370,7 @@ pub fn export_int8(
         format!("{:.6}", checked.accuracy),
     ));
     let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
-    edge::infer::Classifier::from_bytes(&bytes, out).map_err(|e| Error::Config(e.to_string()))?;
+    edge::infer::Classifier::from_bytes(&bytes, out)?;
     crate::atomic::write(out, &bytes)?;
     let verification = crate::onnx::verify::Verification {
         bytes: bytes.len(),
@@ -364,4 +384,34 @@ pub fn export_int8(
         },
         how,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digits(n: usize) -> Digits {
+        Digits {
+            images: vec![0; n * PIXELS],
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        }
+    }
+
+    /// With 55,000 or fewer training images the choice of method once had no images and
+    /// `verify` panicked on the first of them.
+    #[test]
+    fn issue17_a_small_training_set_is_calibrated_and_chosen_on_or_refused_in_one_line() {
+        let out = std::path::Path::new("m.onnx");
+        for (n, chosen) in [(60_000, 5_000), (10_000, 5_000), (3_000, 1_000), (2_001, 1)] {
+            let (cal, val) = calibration_sets(&digits(n), out).unwrap();
+            assert_eq!((cal.len(), val.len()), (2_000, chosen), "{n} images");
+        }
+        let e = calibration_sets(&digits(2_000), out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("m.onnx: the training set has 2000 images"),
+            "{e}"
+        );
+    }
 }

@@ -55,9 +55,7 @@ fn tract_us(model: &Classifier, input: &[f32]) -> Result<f64> {
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let t = Instant::now();
-        model
-            .logits(input)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        model.logits(input)?;
         times.push(t.elapsed().as_secs_f64() * 1e6);
     }
     Ok(median(&times))
@@ -65,9 +63,14 @@ fn tract_us(model: &Classifier, input: &[f32]) -> Result<f64> {
 
 /// Measures `models` for `rounds` rounds; with `python`, onnxruntime takes its turn as well.
 pub fn run(models: &[PathBuf], rounds: usize, python: Option<&Path>) -> Result<LatencyReport> {
+    if models.is_empty() {
+        return Err(Error::Config(
+            "no models to time: name one or more ONNX files".into(),
+        ));
+    }
     let mut loaded = Vec::with_capacity(models.len());
     for path in models {
-        let c = Classifier::load(path).map_err(|e| Error::Config(e.to_string()))?;
+        let c = Classifier::load(path)?;
         let bytes = std::fs::metadata(path)
             .map_err(|e| Error::io(path, e))?
             .len();
@@ -82,13 +85,21 @@ pub fn run(models: &[PathBuf], rounds: usize, python: Option<&Path>) -> Result<L
         )?),
         None => None,
     };
-    // The same digit-shaped input for every model (each normalises by its own contract).
-    let pixels: Vec<u8> = (0..28 * 28)
-        .map(|i| if (i / 28 + i % 28) % 9 < 3 { 255 } else { 0 })
-        .collect();
+    // The same digit-shaped pattern for every model, at the input size its contract names
+    // (each normalises by its own contract).
     let inputs: Vec<Vec<f32>> = loaded
         .iter()
         .map(|(c, _)| {
+            let side = c.contract().side;
+            let pixels: Vec<u8> = (0..side * side)
+                .map(|i| {
+                    if (i / side + i % side) % 9 < 3 {
+                        255
+                    } else {
+                        0
+                    }
+                })
+                .collect();
             let mut v = Vec::new();
             c.contract().normalise(&pixels, &mut v);
             v
@@ -132,4 +143,16 @@ pub fn run(models: &[PathBuf], rounds: usize, python: Option<&Path>) -> Result<L
         rounds: rounds.max(1),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty model list once panicked on the first model's median.
+    #[test]
+    fn issue17_timing_no_models_is_an_error_not_a_panic() {
+        let e = run(&[], 1, None).unwrap_err().to_string();
+        assert!(e.contains("no models to time"), "{e}");
+    }
 }

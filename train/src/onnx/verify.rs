@@ -56,9 +56,10 @@ pub fn verify(
     test: &Digits,
     reference: Option<&Model>,
 ) -> Result<Verification> {
-    let classifier =
-        Classifier::from_bytes(bytes, path).map_err(|e| Error::Config(e.to_string()))?;
-    let run = |e: edge::Error| Error::Config(format!("{}: {e}", path.display()));
+    if test.is_empty() {
+        return Err(Error::verification(path, "no images to check it on"));
+    }
+    let classifier = Classifier::from_bytes(bytes, path)?;
     let mut confusion = vec![vec![0u32; 10]; 10];
     let mut max_diff: Option<f32> = None;
     let mut loss_sum = 0.0;
@@ -68,7 +69,7 @@ pub fn verify(
         let pixels = &test.images[start * PIXELS..end * PIXELS];
         let mut input = Vec::with_capacity(pixels.len());
         classifier.contract().normalise(pixels, &mut input);
-        let logits = classifier.logits(&input).map_err(run)?;
+        let logits = classifier.logits(&input)?;
         if let Some(model) = reference {
             let xs = batch::images(pixels.chunks(PIXELS), &Device::Cpu)?;
             let theirs = model.forward(&xs)?.flatten_all()?.to_vec1::<f32>()?;
@@ -88,10 +89,10 @@ pub fn verify(
     }
     if let Some(d) = max_diff {
         if d > LOGIT_TOLERANCE {
-            return Err(Error::Config(format!(
-                "{}: tract's logits differ from candle's by {d:e} (limit {LOGIT_TOLERANCE:e})",
-                path.display()
-            )));
+            return Err(Error::verification(
+                path,
+                format!("tract's logits differ from candle's by {d:e} (limit {LOGIT_TOLERANCE:e})"),
+            ));
         }
     }
     let evaluation = summarise(confusion, loss_sum);
@@ -99,7 +100,7 @@ pub fn verify(
     Ok(Verification {
         model: path.to_path_buf(),
         bytes: bytes.len(),
-        params: count_params(bytes)?,
+        params: count_params(bytes, path)?,
         accuracy: evaluation.accuracy,
         count: evaluation.count,
         per_class: evaluation.per_class.clone(),
@@ -117,9 +118,7 @@ fn latency(classifier: &Classifier, test: &Digits) -> Result<f64> {
     let mut times = Vec::with_capacity(300);
     for k in 0..330 {
         let t = Instant::now();
-        classifier
-            .logits(&input)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        classifier.logits(&input)?;
         if k >= 30 {
             times.push(t.elapsed().as_secs_f64() * 1e6);
         }
@@ -128,9 +127,9 @@ fn latency(classifier: &Classifier, test: &Digits) -> Result<f64> {
 }
 
 /// Parameters stored in an ONNX file's initializers.
-pub fn count_params(bytes: &[u8]) -> Result<usize> {
-    let model =
-        ModelProto::decode(bytes).map_err(|e| Error::Config(format!("not an ONNX model ({e})")))?;
+pub fn count_params(bytes: &[u8], path: &Path) -> Result<usize> {
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| Error::model(path, format!("not an ONNX model ({e})")))?;
     let graph = model.graph.unwrap_or_default();
     Ok(graph
         .initializer
@@ -150,4 +149,21 @@ pub struct ExportReport {
     /// The candle model's full evaluation (per class, confusion matrix).
     #[serde(skip)]
     pub candle: crate::measure::evaluate::Evaluation,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty image set once panicked in the latency measurement (`test.image(0)`).
+    #[test]
+    fn issue17_verifying_on_no_images_is_an_error_not_a_panic() {
+        let none = Digits {
+            images: Vec::new(),
+            labels: Vec::new(),
+        };
+        let e = verify(b"", Path::new("m.onnx"), &none, None).unwrap_err();
+        assert!(matches!(e, Error::Verification { .. }), "{e}");
+        assert_eq!(e.to_string(), "m.onnx: no images to check it on");
+    }
 }
