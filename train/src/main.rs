@@ -227,6 +227,10 @@ enum Command {
         /// Use only the first N training images (smoke runs).
         #[arg(long)]
         train_limit: Option<usize>,
+        /// The edge's confidence threshold for the model (stored in its metadata); with
+        /// --not-digits it is 0.5 unless set, otherwise the edge's default.
+        #[arg(long)]
+        min_confidence: Option<f32>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -710,8 +714,12 @@ fn run(cli: Cli) -> Result<()> {
             distill_weight,
             not_digits,
             train_limit,
+            min_confidence,
             json,
         } => {
+            if min_confidence.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+                anyhow::bail!("--min-confidence must be a probability in [0, 1]");
+            }
             let mnist = load_data(data)?;
             let cfg = train::ship::pipeline::PipelineConfig {
                 out,
@@ -725,6 +733,7 @@ fn run(cli: Cli) -> Result<()> {
                 distill_weight,
                 not_digits,
                 train_limit,
+                min_confidence,
             };
             let stages = train::ship::pipeline::run(&cfg, &mnist)?;
             if json {

@@ -69,7 +69,7 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         )?;
         let note = format!(
             "static INT8, QOperator form: per-tensor symmetric i8 weights, u8 activations, \
-             {how} calibration (chosen on held-back training images); fc2 in fp32"
+             {how} calibration (chosen on training images not calibrated on); fc2 in fp32"
         );
         (report, "int8", note)
     } else {
@@ -242,13 +242,23 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
 
 /// Replaces the entry of the same name in the manifest (or appends it), keeping the others;
 /// a new default takes the flag from the old one.
-fn update_manifest(path: &Path, entry: Value, default: bool) -> Result<()> {
-    let mut entries: Vec<Value> = match std::fs::read_to_string(path) {
+/// The entries of the manifest at `path`; none when there is no manifest yet.
+fn entries(path: &Path) -> Result<Vec<Value>> {
+    match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::data(path, format!("not a JSON array ({e})")))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(path, e)),
-    };
+            .map_err(|e| Error::data(path, format!("not a JSON array ({e})"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// The manifest entry of the model called `name`, if the manifest at `path` has one.
+pub fn entry(path: &Path, name: &str) -> Result<Option<Value>> {
+    Ok(entries(path)?.into_iter().find(|e| e["name"] == name))
+}
+
+fn update_manifest(path: &Path, entry: Value, default: bool) -> Result<()> {
+    let mut entries = entries(path)?;
     if default {
         for e in entries.iter_mut() {
             e["default"] = json!(false);

@@ -58,4 +58,14 @@ fn issue3_pipeline_runs_every_stage_once_and_resumes_without_redoing_them() {
     for (a, b) in first.iter().zip(&again) {
         assert_eq!(a["accuracy"], b["accuracy"], "{}", a["name"]);
     }
+    assert!(manifest[0]["min_confidence"].is_null(), "{manifest:?}");
+    // Stopped after the model was written, before its card and manifest entry: the INT8
+    // stage once counted as done and they were never written.
+    std::fs::remove_file(out.join("models/edge-int8.md")).unwrap();
+    std::fs::remove_file(out.join("models/models.json")).unwrap();
+    let third = stages(&out);
+    assert!(third[..5].iter().all(|s| s["skipped"] == true), "{third:?}");
+    assert_eq!(third[5]["skipped"], false, "{third:?}");
+    assert!(out.join("models/edge-int8.md").is_file());
+    assert!(out.join("models/models.json").is_file());
 }
