@@ -61,11 +61,11 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
         out.written += truth.digits.len();
         let rects: Vec<_> = found.digits.iter().map(|b| b.rect).collect();
         for (t, blob) in truth.digits.iter().zip(match_digits(&truth, &rects)) {
-            if let Some(k) = blob {
+            if let (Some(k), Some(label)) = (blob, label_of(&t.digit)) {
                 out.digits
                     .images
                     .extend(normalise::digit(&frame, &found, &found.digits[k], SIDE));
-                out.digits.labels.push(t.digit.parse().unwrap_or(0));
+                out.digits.labels.push(label);
             }
         }
         // Marks touching no written digit at all: not parts of digits, so not digits.
@@ -83,6 +83,12 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
     }
     bar.finish_and_clear();
     Ok(out)
+}
+
+/// The class of a written digit's truth ("0" to "9"); anything else is no label, and its
+/// digit is not kept (it once became a "0").
+fn label_of(digit: &str) -> Option<u8> {
+    digit.parse::<u8>().ok().filter(|&d| d < 10)
 }
 
 /// Width over height under which a mark is one stroke, as a "1" is.
@@ -139,7 +145,7 @@ fn keep_page(frame: &image::GrayImage, truth: &SceneTruth, cfg: &LocateConfig, o
             Rect { x, y, w, h }
         })
         .collect();
-    let label = |k: usize| truth.digits[k].digit.parse().unwrap_or(0);
+    let label = |k: usize| label_of(&truth.digits[k].digit);
     // The written digits whose centre lies in a box: a box with two holds two digits, however
     // well it overlaps one of them (a "1" beside a "5").
     let centres_in = |r: Rect| -> Vec<usize> {
@@ -159,10 +165,12 @@ fn keep_page(frame: &image::GrayImage, truth: &SceneTruth, cfg: &LocateConfig, o
         let inside = centres_in(*rect);
         if let Some(k) = matched.iter().position(|&m| m == Some(b)) {
             if inside.len() < 2 {
-                out.digits
-                    .images
-                    .extend(normalise::digit(frame, &found, blob, SIDE));
-                out.digits.labels.push(label(k));
+                if let Some(l) = label(k) {
+                    out.digits
+                        .images
+                        .extend(normalise::digit(frame, &found, blob, SIDE));
+                    out.digits.labels.push(l);
+                }
                 continue;
             }
         }
@@ -191,13 +199,29 @@ fn keep_page(frame: &image::GrayImage, truth: &SceneTruth, cfg: &LocateConfig, o
             if holds >= 2 {
                 out.not_digits.extend(pixels);
             } else if overlap >= PIECE_IOU {
-                out.digits.images.extend(pixels);
-                out.digits.labels.push(label(k));
-                out.pieces += 1;
+                if let Some(l) = label(k) {
+                    out.digits.images.extend(pixels);
+                    out.digits.labels.push(l);
+                    out.pieces += 1;
+                }
             } else if overlap < STRADDLES && !stroke && straddling < STRADDLING_KEPT {
                 out.not_digits.extend(pixels);
                 straddling += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue17_a_truth_digit_that_is_not_0_to_9_is_no_label_not_a_zero() {
+        assert_eq!(label_of("7"), Some(7));
+        assert_eq!(label_of("0"), Some(0));
+        for bad in ["", "x", "10", "-1", "7a"] {
+            assert_eq!(label_of(bad), None, "{bad:?}");
         }
     }
 }

@@ -174,8 +174,17 @@ pub fn write_extra(dir: &Path, digits: &Digits, not_digits: &[u8]) -> Result<()>
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let n = digits.len() as u32;
     let images = idx_images(&digits.images);
+    let not_path = dir.join(EXTRA_NOT_DIGITS);
     if !not_digits.is_empty() {
-        crate::atomic::write(&dir.join(EXTRA_NOT_DIGITS), &idx_images(not_digits))?;
+        crate::atomic::write(&not_path, &idx_images(not_digits))?;
+    } else {
+        // An earlier harvest's marks would be read with these digits as if found with them.
+        match std::fs::remove_file(&not_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&not_path, e))
+            }
+            _ => {}
+        }
     }
     let mut labels = vec![0, 0, 8, 1];
     labels.extend(n.to_be_bytes());
@@ -258,6 +267,19 @@ mod tests {
         assert_eq!(with.len(), 2 + 1);
         assert!(with.labels[2..].iter().all(|&l| l == NOT_A_DIGIT));
         assert!(with.images[2 * PIXELS..].iter().all(|&p| p == 200));
+    }
+
+    #[test]
+    fn issue17_a_harvest_without_marks_leaves_no_old_marks_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let digits = Digits {
+            images: vec![7; 2 * PIXELS],
+            labels: vec![3, 9],
+        };
+        write_extra(dir.path(), &digits, &[200; PIXELS]).unwrap();
+        write_extra(dir.path(), &digits, &[]).unwrap();
+        assert!(!dir.path().join(EXTRA_NOT_DIGITS).exists());
+        assert_eq!(read_extra(dir.path(), true).unwrap().labels, vec![3, 9]);
     }
 
     #[test]
