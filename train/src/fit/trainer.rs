@@ -64,7 +64,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     config.validate()?;
     crate::atomic::writable_dir(&opts.out)?;
     let ckpt_path = opts.out.join(CHECKPOINT);
-    let (config, model, varmap, mut opt, mut history) = start(config, &ckpt_path, opts)?;
+    let (config, model, varmap, mut opt, mut history, pruning) = start(config, &ckpt_path, opts)?;
     let mut train_set = limit(&data.train, config.train_limit);
     if let Some(dir) = &config.extra {
         let extra = crate::data::mnist::read_extra(dir, config.not_digits)?;
@@ -101,11 +101,6 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
             );
             Some((model, d.clone()))
         }
-        None => None,
-    };
-    // A fine-tuned network keeps the pruning history of the one it started from.
-    let pruning = match &config.init {
-        Some(init) => checkpoint::load(init, &opts.device)?.header.pruning,
         None => None,
     };
     let cost = config.arch.cost();
@@ -246,6 +241,8 @@ type Start = (
     candle_nn::VarMap,
     Box<dyn Optimizer>,
     Vec<EpochMetrics>,
+    // The pruning history the network carries.
+    Option<String>,
 );
 
 /// Builds the model and optimizer afresh, or restores them from the checkpoint.
@@ -284,12 +281,16 @@ fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Sta
         );
         let mut history = ckpt.header.history;
         history.truncate(ckpt.header.epoch);
-        return Ok((stored, model, varmap, opt, history));
+        // The resumed checkpoint carries the pruning history: --init is not read again (it
+        // may have moved since the run began).
+        return Ok((stored, model, varmap, opt, history, ckpt.header.pruning));
     }
     if opts.resume {
         tracing::info!("no checkpoint in {}: starting afresh", opts.out.display());
     }
     let mut config = config;
+    // A fine-tuned network keeps the pruning history of the one it started from.
+    let mut pruning = None;
     let (model, varmap) = match &config.init {
         Some(init) => {
             let ckpt = checkpoint::load(init, &opts.device)?;
@@ -300,12 +301,13 @@ fn start(config: TrainConfig, ckpt_path: &Path, opts: &RunOptions) -> Result<Sta
                 );
                 config.arch = ckpt.header.arch;
             }
+            pruning = ckpt.header.pruning.clone();
             ckpt.model(init, &opts.device)?
         }
         None => Model::fresh(&config.arch, config.seed, &opts.device)?,
     };
     let opt = optim::build(&config.optimizer, optim::named_vars(&varmap)?)?;
-    Ok((config, model, varmap, opt, Vec::new()))
+    Ok((config, model, varmap, opt, Vec::new(), pruning))
 }
 
 /// Loss summed over a step's images and how many it classified right.
@@ -447,6 +449,52 @@ mod tests {
         let px = (0..n * PIXELS).map(|_| rng.random::<u8>()).collect();
         let labels = (0..n).map(|_| rng.random_range(0..10u8)).collect();
         (px, labels)
+    }
+
+    /// A resumed fine-tuning run once read its --init checkpoint again for the pruning
+    /// history, and failed when that file had moved since the run began.
+    #[test]
+    fn issue17_a_fine_tuning_run_resumes_after_its_init_checkpoint_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let arch = crate::model::ArchConfig::Strided(crate::model::StridedConfig {
+            conv1: 2,
+            conv2: 2,
+            hidden: 4,
+        });
+        let (_, varmap) = Model::fresh(&arch, 0, &Device::Cpu).unwrap();
+        let init = dir.path().join("pruned.safetensors");
+        let header = Header {
+            pruning: Some("kept half".into()),
+            ..Header::blank(arch)
+        };
+        checkpoint::save(&init, &header, &varmap, None).unwrap();
+        let (images, labels) = images(40, 1);
+        let digits = Digits { images, labels };
+        let data = Mnist {
+            train: digits.clone(),
+            test: digits,
+            sha256: "test".into(),
+            official: false,
+        };
+        let config = TrainConfig {
+            arch,
+            epochs: 1,
+            batch: 20,
+            augment: None,
+            init: Some(init.clone()),
+            ..TrainConfig::default()
+        };
+        let opts = RunOptions {
+            out: dir.path().join("run"),
+            resume: true,
+            device: Device::Cpu,
+            eval_batch: 20,
+        };
+        train(config.clone(), &data, &opts).unwrap();
+        std::fs::rename(&init, dir.path().join("moved.safetensors")).unwrap();
+        let again = train(config, &data, &opts).unwrap();
+        let ckpt = checkpoint::load(&again.weights, &Device::Cpu).unwrap();
+        assert_eq!(ckpt.header.pruning.as_deref(), Some("kept half"));
     }
 
     #[test]
