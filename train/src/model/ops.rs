@@ -170,8 +170,14 @@ pub(crate) mod tests {
                     let d = max_diff(g1, g2);
                     assert!(d < TOL, "{name} gradients differ by {d}");
                 }
-                (None, None) => {}
-                _ => panic!("only one side has a gradient for the {name}"),
+                (g1, g2) => panic!(
+                    "the {name} has no gradient on {}",
+                    match (g1, g2) {
+                        (None, None) => "either side",
+                        (None, _) => "our side",
+                        _ => "candle's side",
+                    }
+                ),
             }
         }
     }

@@ -170,29 +170,29 @@ fn issue4_an_io_error_is_said_once() {
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
 
-/// Whether `python` imports `module` (true when it cannot be asked: the test is then skipped).
-fn python_has(python: &std::path::Path, module: &str) -> bool {
-    std::process::Command::new(python)
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(true)
+/// A python that has only its standard library, whatever this machine's python3 has
+/// installed (`-I -S`: no site-packages, no user paths), so the tests of a python without
+/// PyTorch or onnxruntime run everywhere instead of being skipped where python3 has them.
+fn bare_python(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("python-bare");
+    std::fs::write(&path, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 #[test]
 fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
-    // A python without PyTorch (skipped where this machine's python3 has it).
-    let python = std::path::Path::new("/usr/bin/python3");
-    if !python_has(python, "torch") {
-        let line = fails(
-            train()
-                .args(["bench", "--steps", "1", "--repeats", "1", "--warmup", "0"])
-                .arg("--pytorch")
-                .arg(python),
-        );
-        assert!(line.contains("/usr/bin/python3"), "{line}");
-        assert!(line.contains("is torch installed"), "{line}");
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let python = bare_python(dir.path());
+    let line = fails(
+        train()
+            .args(["bench", "--steps", "1", "--repeats", "1", "--warmup", "0"])
+            .arg("--pytorch")
+            .arg(&python),
+    );
+    assert!(line.contains("python-bare"), "{line}");
+    assert!(line.contains("is torch installed"), "{line}");
     let missing = fails(train().args([
         "bench",
         "--steps",
@@ -208,17 +208,16 @@ fn issue6_bench_with_a_python_without_torch_says_so_in_one_line() {
 #[test]
 fn issue3_latency_with_a_python_without_onnxruntime_says_so_in_one_line() {
     let model = crate::common::workspace().join("models/strided-pages-int8.onnx");
-    let python = std::path::Path::new("/usr/bin/python3");
-    if !python_has(python, "onnxruntime") {
-        let line = fails(
-            train()
-                .args(["latency", "--rounds", "1", "-m"])
-                .arg(&model)
-                .arg("--onnxruntime")
-                .arg(python),
-        );
-        assert!(line.contains("is onnxruntime installed"), "{line}");
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let python = bare_python(dir.path());
+    let line = fails(
+        train()
+            .args(["latency", "--rounds", "1", "-m"])
+            .arg(&model)
+            .arg("--onnxruntime")
+            .arg(&python),
+    );
+    assert!(line.contains("is onnxruntime installed"), "{line}");
     let line = fails(train().args(["latency", "-m", "Cargo.toml"]));
     assert!(line.contains("Cargo.toml"), "{line}");
 }

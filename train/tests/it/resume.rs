@@ -53,8 +53,8 @@ fn issue2_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // metrics.json is the last file an epoch writes (after the checkpoint): once it exists,
-    // epoch 1 is complete and the kill lands in epoch 2.
+    // metrics.json is written after the checkpoint (the pictures follow it): once it exists,
+    // epoch 1's checkpoint is complete and the kill lands after it.
     let epoch_done = broken.path().join("metrics.json");
     let started = Instant::now();
     while !epoch_done.exists() {
