@@ -23,7 +23,10 @@ pub struct Entry {
 }
 
 /// Folders searched for `models.json`, in order: `$MNIST_EDGE_MODELS`, `./models`, next to the
-/// executable (`models/`, `../share/mnist-edge/models` as the .deb installs it) and the source tree.
+/// executable (`models/`, `../share/mnist-edge/models` as the .deb installs it) and, under
+/// `cargo run` from anywhere in the workspace, the source tree: cargo names it in
+/// `CARGO_MANIFEST_DIR` when it runs the binary. Nothing of the build machine's paths is
+/// compiled in, so a binary copied to a board never looks there.
 pub fn search_path() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(d) = std::env::var_os(MODELS_ENV) {
@@ -37,7 +40,9 @@ pub fn search_path() -> Vec<PathBuf> {
         dirs.push(exe_dir.join("models"));
         dirs.push(exe_dir.join("../share/mnist-edge/models"));
     }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    if let Some(crate_dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        dirs.push(Path::new(&crate_dir).join("../models"));
+    }
     dirs
 }
 

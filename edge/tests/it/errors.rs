@@ -188,3 +188,27 @@ fn issue15_a_min_confidence_that_is_not_a_probability_is_refused() {
         );
     }
 }
+
+/// The model search once held the build machine's source path, compiled in: a binary copied
+/// to a board looked there. Run outside cargo, from a folder without models, it looks only in
+/// the folders a user can name or the package installs.
+#[test]
+fn issue17_a_binary_run_outside_cargo_looks_for_no_source_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = one_line_error(
+        edge()
+            .current_dir(dir.path())
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env_remove("MNIST_EDGE_MODELS")
+            .arg("run")
+            .arg("--input")
+            .arg(samples().join("scene-0001.jpg")),
+    );
+    assert!(err.contains("no model manifest found"), "{err}");
+    let source = crate::common::workspace().join("models");
+    let source = source.to_string_lossy();
+    assert!(
+        !err.contains(&*source) && !err.contains("edge/../models"),
+        "{err}"
+    );
+}
