@@ -616,7 +616,10 @@ fn run_frames(
         if source.is_live() {
             report.live = Some(Freshness::of(frame.captured, start, frame.dropped));
         }
-        if let Some(dir) = annotate_dir {
+        // Drawn once for the folder and the live page alike.
+        let drawn =
+            (annotate_dir.is_some() || live.is_some()).then(|| annotate(&frame.image, &reading));
+        if let (Some(dir), Some(drawn)) = (annotate_dir, &drawn) {
             // Two sources may share a stem (a/x.jpg and b/x.jpg, x.jpg beside x.png): the later
             // picture gets a suffix instead of replacing the earlier one.
             let base = annotated_name(&frame.source, frame.index);
@@ -629,7 +632,7 @@ fn run_frames(
             let path = dir.join(&name);
             // Written whole under a temporary name, then renamed: no half picture is left.
             let part = dir.join(format!(".{name}.part"));
-            annotate(&frame.image, &reading)
+            drawn
                 .save_with_format(&part, image::ImageFormat::Png)
                 .and_then(|()| std::fs::rename(&part, &path).map_err(image::ImageError::IoError))
                 .with_context(|| path.display().to_string())?;
@@ -644,10 +647,10 @@ fn run_frames(
             }
         }
         let line = serde_json::to_string(&report)?;
-        if let Some(page) = live {
+        if let (Some(page), Some(drawn)) = (live, &drawn) {
             let mut jpeg = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
-                .encode_image(&annotate(&frame.image, &reading))
+                .encode_image(drawn)
                 .context("encoding the live frame")?;
             page.publish(jpeg, line.clone());
         }
