@@ -11,6 +11,7 @@
 //! its preprocessing cannot drift apart.
 
 pub mod agree;
+pub mod bench;
 pub mod capture;
 pub mod contract;
 pub mod error;

@@ -43,7 +43,7 @@ const CUTS: usize = 5;
 /// holds up to four wide digits, or six when some are ones.
 const MOST: usize = 6;
 
-/// Candidate segmentations of `blob` into 2–[`MOST`] pieces, cut at the deepest minima of its
+/// Candidate segmentations of `blob` into 2–`MOST` pieces, cut at the deepest minima of its
 /// column profile anywhere but its outer eighths (a "1" beside an "8" is cut at a third of
 /// the width, not the half); none for a blob too narrow to hold two digits or not of the
 /// frame's digit height (`typical`, the median height of its digits, see [`LINE_HEIGHT`]).
