@@ -1,0 +1,254 @@
+//! Which marks are digits: the strokes of one digit merged, specks, solid blobs, paper edges
+//! and what is left of printed rulings rejected, each rule for a property of real pages.
+
+use image::{GrayImage, ImageBuffer, Luma};
+
+use super::rulings;
+use super::{Blob, Ink, LocateConfig, Rect};
+
+/// Tallest merge of stroke pieces, over the page's typical mark height: a digit whose strokes
+/// broke apart is no taller than its neighbours, two lines of writing are.
+pub(super) const STACKED: f32 = 1.4;
+
+/// Widest blob kept, over its height: four touching digits.
+pub const WIDEST: f32 = 4.5;
+
+/// Merges the strokes of one digit, then keeps what is shaped like a digit; also gives the
+/// heights of the marks at least a digit tall (map pixels). `per_half` is the map's pixels per
+/// half-resolution pixel.
+pub(super) fn select(
+    mut blobs: Vec<Blob>,
+    width: u32,
+    height: u32,
+    cfg: &LocateConfig,
+    per_half: u32,
+) -> (Vec<Blob>, Vec<u32>) {
+    let speck = 4 * per_half * per_half;
+    let max_h = (cfg.max_height * height as f32) as u32;
+    let touches_border =
+        |r: &Rect| r.x == 0 || r.y == 0 || r.x + r.w >= width || r.y + r.h >= height;
+    // Specks of a few pixels are noise, and what touches the border or is taller than a digit
+    // can be neither a digit nor part of one: paper edges, the table, shadows.
+    blobs.retain(|b| {
+        b.area >= speck && !touches_border(&b.rect) && b.rect.h <= max_h && b.rect.w <= max_h
+    });
+    blobs.sort_by_key(|b| std::cmp::Reverse(b.area));
+    // One writer writes one size on a page: a merge that would stack two lines of writing
+    // into one box is refused. The size is the median height of the marks at least a digit
+    // tall; with fewer than three such marks nothing is known and only `max_h` holds.
+    let mut tall: Vec<u32> = blobs
+        .iter()
+        .map(|b| b.rect.h)
+        .filter(|&h| h >= cfg.min_height)
+        .collect();
+    tall.sort_unstable();
+    let typical = if tall.len() >= 3 {
+        tall[tall.len() / 2]
+    } else {
+        0
+    };
+    let line_h = if tall.len() >= 3 {
+        ((STACKED * typical as f32) as u32).min(max_h)
+    } else {
+        max_h
+    };
+
+    // Merge pieces that overlap a larger piece horizontally and nearly touch it vertically: a
+    // pen that skips or fades breaks one digit's stroke, with gaps of up to a quarter of the
+    // writing's height (not of the broken pieces', which are shorter than a digit).
+    let mut merged: Vec<Blob> = Vec::new();
+    for blob in blobs {
+        let r = blob.rect;
+        let host = merged.iter_mut().find(|m| {
+            let o = m.rect;
+            let overlap = (r.x + r.w).min(o.x + o.w) as i64 - r.x.max(o.x) as i64;
+            let gap = r.y.max(o.y) as i64 - (r.y + r.h).min(o.y + o.h) as i64;
+            let union = o.union(r);
+            overlap as f32 >= 0.3 * r.w.min(o.w) as f32
+                && gap as f32 <= 0.25 * o.h.max(r.h).max(typical) as f32
+                && union.h <= line_h
+                && union.w as f32 <= 1.8 * union.h as f32
+        });
+        match host {
+            Some(m) => {
+                m.rect = m.rect.union(r);
+                m.labels.extend(blob.labels);
+                m.area += blob.area;
+            }
+            None => merged.push(blob),
+        }
+    }
+    merged.retain(|b| {
+        let r = b.rect;
+        let fill = b.area as f32 / (r.w * r.h) as f32;
+        // A solid blob is not writing; a thin "1" may be solid, so the rule spares thin shapes.
+        // Up to four touching digits may make one blob: the reader cuts them apart.
+        r.h >= cfg.min_height
+            && (r.w as f32) <= WIDEST * r.h as f32
+            && (fill <= 0.85 || r.w * 3 < r.h)
+    });
+    // Drop pieces that ended up inside a kept digit's box (a loop's inside, a dot).
+    let boxes: Vec<Rect> = merged.iter().map(|b| b.rect).collect();
+    let kept = merged
+        .into_iter()
+        .enumerate()
+        .filter(|(i, b)| {
+            !boxes.iter().enumerate().any(|(j, o)| {
+                j != *i
+                    && o.w * o.h > b.rect.w * b.rect.h
+                    && b.rect.x >= o.x
+                    && b.rect.y >= o.y
+                    && b.rect.x + b.rect.w <= o.x + o.w
+                    && b.rect.y + b.rect.h <= o.y + o.h
+            })
+        })
+        .map(|(_, b)| b)
+        .collect();
+    (kept, tall)
+}
+
+/// Half-resolution pixels from a ruling within which ink lies on it (`near`, in map pixels).
+pub(super) const ON_RULING: f32 = 2.0;
+
+/// Whether most of a blob's ink lies on one of the rulings taken out, no darker than that
+/// ruling's own ink: what is left of a printed line where it ran close to writing (a stretch
+/// between two digits, a crossing) is the line, however much it looks like a "1"; a pen's
+/// "1" written over a grid line is darker than the grid.
+pub(super) fn along_a_ruling(
+    labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
+    strength: &GrayImage,
+    blob: &Blob,
+    lines: &[rulings::Line],
+    near: f32,
+) -> bool {
+    let r = blob.rect;
+    let mut on = vec![0u32; lines.len()];
+    let mut n = 0u32;
+    for y in r.y..r.y + r.h {
+        for x in r.x..r.x + r.w {
+            if !blob.labels.contains(&labels.get_pixel(x, y)[0]) {
+                continue;
+            }
+            n += 1;
+            let s = f32::from(strength.get_pixel(x, y)[0]);
+            for (k, l) in lines.iter().enumerate() {
+                if l.distance(x as f32, y as f32) <= near && s <= rulings::DARKER * l.strength {
+                    on[k] += 1;
+                }
+            }
+        }
+    }
+    on.iter().any(|&k| k * 10 >= n * 6)
+}
+
+/// Largest brightness ratio asked of the ground around a mark over its ink (1 − darker/brighter
+/// = 0.2). A faint mark is asked for less: half its own contrast over the local ground, since
+/// pencil on paper is only 0.15–0.35 darker than the paper, while a strip of table along the
+/// paper's edge is as dark as the table next to it whatever its contrast.
+pub(super) const GROUND_RATIO: f32 = 1.25;
+
+/// Whether each side of a blob is bordered by ground rather than by more of what the blob is
+/// made of: a strip of table along the paper's edge, taken for ink next to the bright paper,
+/// has the dark table all along one side. Each side is compared, as a brightness ratio, with
+/// the blob's own ink in the quarter of the box next to it, so a shadow falling across a
+/// digit (darkening ink and ground alike) does not count against it. The box's other pixels
+/// (inside loops, around strokes) must be ground too: in a solid blob wider than a stroke only
+/// the rim reads as ink and the inside is as dark as the rim.
+pub(super) fn bordered_by_ground(
+    gray: &GrayImage,
+    ground: &GrayImage,
+    labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
+    blob: &Blob,
+    ink: Ink,
+) -> bool {
+    let r = blob.rect;
+    let (w, h) = gray.dimensions();
+    // Ink sums of the whole blob and of its four edge bands: left, right, top, bottom.
+    let (bw, bh) = ((r.w / 4).max(1), (r.h / 4).max(1));
+    let mut ink_sum = [0f32; 5];
+    let mut ink_n = [0f32; 5];
+    let (mut rest, mut m) = (0f32, 0f32);
+    let mut ground_sum = 0f32;
+    for y in r.y..r.y + r.h {
+        for x in r.x..r.x + r.w {
+            let v = f32::from(gray.get_pixel(x, y)[0]);
+            if !blob.labels.contains(&labels.get_pixel(x, y)[0]) {
+                rest += v;
+                m += 1.0;
+                continue;
+            }
+            ground_sum += f32::from(ground.get_pixel(x, y)[0]);
+            let bands = [
+                true,
+                x < r.x + bw,
+                x >= r.x + r.w - bw,
+                y < r.y + bh,
+                y >= r.y + r.h - bh,
+            ];
+            for (k, inside) in bands.iter().enumerate() {
+                if *inside {
+                    ink_sum[k] += v;
+                    ink_n[k] += 1.0;
+                }
+            }
+        }
+    }
+    if ink_n[0] == 0.0 {
+        return false;
+    }
+    let ink_all = ink_sum[0] / ink_n[0];
+    let ground_all = ground_sum / ink_n[0];
+    let contrast = if ink == Ink::Light {
+        1.0 - ground_all / ink_all.max(1.0)
+    } else {
+        1.0 - ink_all / ground_all.max(1.0)
+    };
+    let ratio = GROUND_RATIO.min(1.0 + 0.5 * contrast.max(0.0));
+    let ink_near = |k: usize| {
+        if ink_n[k] > 0.0 {
+            ink_sum[k] / ink_n[k]
+        } else {
+            ink_all
+        }
+    };
+    let d = (r.h / 8).max(2);
+    let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>| {
+        let (mut s, mut k) = (0f32, 0f32);
+        for (x, y) in pts {
+            // Other components' ink next to a digit (its neighbours) says nothing of the ground.
+            if x < w && y < h && labels.get_pixel(x, y)[0] == 0 {
+                s += f32::from(gray.get_pixel(x, y)[0]);
+                k += 1.0;
+            }
+        }
+        (k > 0.0).then(|| s / k)
+    };
+    let sides = [
+        r.x.checked_sub(d)
+            .and_then(|x| mean(&mut (r.y..r.y + r.h).map(|y| (x, y)))),
+        mean(&mut (r.y..r.y + r.h).map(|y| (r.x + r.w + d, y))),
+        r.y.checked_sub(d)
+            .and_then(|y| mean(&mut (r.x..r.x + r.w).map(|x| (x, y)))),
+        mean(&mut (r.x..r.x + r.w).map(|x| (x, r.y + r.h + d))),
+    ];
+    if sides.iter().all(Option::is_none) {
+        return false;
+    }
+    // Ground brighter than ink (dark ink) or darker (chalk) by the ratio.
+    let light = ink == Ink::Light;
+    let ground_like = |ground: f32, ink: f32| -> bool {
+        let (ground, ink) = (ground.max(1.0), ink.max(1.0));
+        if light {
+            ink >= ratio * ground
+        } else {
+            ground >= ratio * ink
+        }
+    };
+    let sides_ok = sides
+        .iter()
+        .enumerate()
+        .all(|(k, s)| s.is_none_or(|s| ground_like(s, ink_near(k + 1))));
+    // A thin solid stroke (a "1") leaves too few other pixels to judge its inside by.
+    let inside_ok = m * 4.0 < ink_n[0] || m == 0.0 || ground_like(rest / m, ink_all);
+    sides_ok && inside_ok
+}
