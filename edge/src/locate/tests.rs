@@ -1,0 +1,253 @@
+//! Tests of [`super`] (`locate.rs`).
+
+use super::*;
+
+#[test]
+fn extreme_filter_matches_a_plain_window_scan() {
+    let (w, h) = (29usize, 13usize);
+    let img: Vec<u8> = (0..w * h).map(|i| ((i * 73 + 11) % 251) as u8).collect();
+    for r in [1usize, 2, 3, 6, 40] {
+        for max in [true, false] {
+            let mut out = img.clone();
+            extreme_filter(&mut out, w, h, r, max);
+            for y in 0..h {
+                for x in 0..w {
+                    let window = (y.saturating_sub(r)..(y + r + 1).min(h)).flat_map(|yy| {
+                        let row = &img[yy * w..(yy + 1) * w];
+                        row[x.saturating_sub(r)..(x + r + 1).min(w)].iter().copied()
+                    });
+                    let want = if max {
+                        window.max().unwrap()
+                    } else {
+                        window.min().unwrap()
+                    };
+                    assert_eq!(out[y * w + x], want, "r {r} max {max} at {x},{y}");
+                }
+            }
+        }
+    }
+}
+use imageproc::drawing::{draw_filled_rect_mut, draw_line_segment_mut};
+use imageproc::rect::Rect as IRect;
+
+/// Paper at `paper` with a darker gradient, and "digits" drawn as thick strokes.
+fn page(paper: u8, ink: u8) -> GrayImage {
+    let mut img = GrayImage::from_fn(320, 240, |x, _| {
+        Luma([(paper as f32 * (1.0 - 0.4 * x as f32 / 320.0)) as u8])
+    });
+    for (k, x0) in [40.0f32, 75.0, 180.0].iter().enumerate() {
+        for t in 0..4 {
+            let dx = t as f32;
+            // A "1" and two "7"-like shapes, 40 px tall, in the shadowed and lit parts.
+            draw_line_segment_mut(&mut img, (x0 + dx, 60.0), (x0 + dx, 100.0), Luma([ink]));
+            if k > 0 {
+                draw_line_segment_mut(
+                    &mut img,
+                    (x0 - 20.0, 60.0 + dx),
+                    (x0 + dx, 60.0 + dx),
+                    Luma([ink]),
+                );
+            }
+        }
+    }
+    img
+}
+
+#[test]
+fn the_column_pass_matches_the_row_pass_on_the_transpose() {
+    let (w, h) = (23usize, 17usize);
+    let img: Vec<u8> = (0..w * h).map(|i| ((i * 97 + 5) % 253) as u8).collect();
+    let transposed: Vec<u8> = (0..w * h).map(|i| img[(i % h) * w + i / h]).collect();
+    for max in [true, false] {
+        let mut a = img.clone();
+        extreme_filter(&mut a, w, h, 3, max);
+        let mut b = transposed.clone();
+        extreme_filter(&mut b, h, w, 3, max);
+        let back: Vec<u8> = (0..w * h).map(|i| b[(i % w) * h + i / w]).collect();
+        assert_eq!(a, back, "max {max}");
+    }
+}
+
+#[test]
+fn finds_dark_digits_across_uneven_light_and_groups_them() {
+    let img = page(230, 40);
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.ink, Ink::Dark);
+    assert_eq!(found.digits.len(), 3, "{:?}", found.digits);
+    // The first two are close together, the third far: two numbers.
+    assert_eq!(found.numbers.len(), 2);
+    assert_eq!(found.numbers[0].len(), 2);
+    for d in &found.digits {
+        assert!((38..=44).contains(&d.rect.h), "{:?}", d.rect);
+    }
+}
+
+#[test]
+fn finds_chalk_on_a_dark_board() {
+    let img = page(60, 220);
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.ink, Ink::Light);
+    assert_eq!(found.digits.len(), 3, "{:?}", found.digits);
+}
+
+#[test]
+fn edges_lines_specks_and_blobs_are_not_digits() {
+    let mut img = GrayImage::from_pixel(320, 240, Luma([220]));
+    // The table beyond the paper's edge.
+    draw_filled_rect_mut(&mut img, IRect::at(0, 200).of_size(320, 40), Luma([90]));
+    // A ruled line, a speck and a solid blob.
+    draw_filled_rect_mut(&mut img, IRect::at(20, 50).of_size(200, 3), Luma([60]));
+    draw_filled_rect_mut(&mut img, IRect::at(250, 60).of_size(2, 2), Luma([60]));
+    draw_filled_rect_mut(&mut img, IRect::at(120, 110).of_size(30, 30), Luma([40]));
+    // No writing to vote on the polarity: say it.
+    let cfg = LocateConfig {
+        ink: Ink::Dark,
+        ..LocateConfig::default()
+    };
+    let found = locate(&img, &cfg);
+    assert!(found.digits.is_empty(), "{:?}", found.digits);
+}
+
+#[test]
+fn a_digit_across_a_hard_shadow_edge_is_still_a_digit() {
+    let mut img = GrayImage::from_pixel(200, 200, Luma([220]));
+    // A "0" in pale ink (as a blurred pen gives): a hollow box 24×40 with 4-pixel strokes.
+    draw_filled_rect_mut(&mut img, IRect::at(80, 60).of_size(24, 40), Luma([90]));
+    draw_filled_rect_mut(&mut img, IRect::at(84, 64).of_size(16, 32), Luma([220]));
+    // A shadow darkens everything below row 88 to 42%, ink and paper alike.
+    for (_, y, p) in img.enumerate_pixels_mut() {
+        if y >= 88 {
+            p[0] = (f32::from(p[0]) * 0.42) as u8;
+        }
+    }
+    let cfg = LocateConfig {
+        ink: Ink::Dark,
+        ..LocateConfig::default()
+    };
+    let found = locate(&img, &cfg);
+    assert_eq!(found.digits.len(), 1, "{:?}", found.digits);
+}
+
+/// Five small "0"s (hollow boxes 10×18, strokes 2 px) in a row, `gap` pixels apart.
+fn small_zeros(gap: u32) -> GrayImage {
+    let mut img = GrayImage::from_pixel(320, 240, Luma([215]));
+    for k in 0..5 {
+        let x = 41 + k * (10 + gap) as i32;
+        draw_filled_rect_mut(&mut img, IRect::at(x, 50).of_size(10, 18), Luma([60]));
+        draw_filled_rect_mut(&mut img, IRect::at(x + 2, 52).of_size(6, 14), Luma([215]));
+    }
+    img
+}
+
+#[test]
+fn issue13_small_digits_written_close_are_found_apart_at_full_resolution() {
+    // Two pixels apart, 18 px tall: the half-resolution map runs them together.
+    let img = small_zeros(2);
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.scale, 1);
+    assert_eq!(found.digits.len(), 5, "{:?}", found.digits);
+    for d in &found.digits {
+        assert!((9..=12).contains(&d.rect.w), "{:?}", d.rect);
+    }
+    let half = locate_at(&img, &LocateConfig::default(), 2).found;
+    assert!(half.digits.len() < 5, "{:?}", half.digits);
+    // Writing of ordinary size stays on the half-resolution map.
+    let big = page(230, 40);
+    assert_eq!(locate(&big, &LocateConfig::default()).scale, 2);
+}
+
+#[test]
+fn issue13_a_digit_broken_where_the_pen_skipped_is_one_digit_among_digits_of_its_size() {
+    let mut img = GrayImage::from_pixel(320, 240, Luma([220]));
+    // Three "1"s 40 px tall, then a "3" whose pen skipped across its middle: two arcs
+    // 16 px tall, 8 px apart (half the pieces' height, a fifth of the writing's).
+    for k in 0..3 {
+        draw_filled_rect_mut(
+            &mut img,
+            IRect::at(40 + 30 * k, 100).of_size(4, 40),
+            Luma([50]),
+        );
+    }
+    for (y, h) in [(100, 16), (124, 16)] {
+        draw_filled_rect_mut(&mut img, IRect::at(160, y).of_size(20, 4), Luma([50]));
+        draw_filled_rect_mut(&mut img, IRect::at(176, y).of_size(4, h), Luma([50]));
+        draw_filled_rect_mut(
+            &mut img,
+            IRect::at(160, y + h as i32 - 4).of_size(20, 4),
+            Luma([50]),
+        );
+    }
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.digits.len(), 4, "{:?}", found.digits);
+    let three = found.digits.iter().find(|d| d.rect.x >= 150).unwrap();
+    assert!((38..=42).contains(&three.rect.h), "{:?}", three.rect);
+}
+
+#[test]
+fn issue13_a_number_with_narrow_ones_stays_one_number_and_a_space_a_digit_wide_parts_two() {
+    let mut img = GrayImage::from_pixel(320, 240, Luma([220]));
+    // "11" with 26 px (0.65 of the height) between the strokes, then a "1" 76 px on.
+    for x in [40, 70, 150] {
+        draw_filled_rect_mut(&mut img, IRect::at(x, 100).of_size(4, 40), Luma([50]));
+    }
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.digits.len(), 3, "{:?}", found.digits);
+    assert_eq!(found.numbers, vec![vec![0, 1], vec![2]]);
+}
+
+#[test]
+fn a_broken_stroke_is_merged_into_one_digit() {
+    let mut img = GrayImage::from_pixel(200, 200, Luma([220]));
+    // A "5"-like digit whose top bar is detached from its body by a 3-pixel gap.
+    draw_filled_rect_mut(&mut img, IRect::at(80, 60).of_size(24, 4), Luma([40]));
+    draw_filled_rect_mut(&mut img, IRect::at(80, 67).of_size(4, 16), Luma([40]));
+    draw_filled_rect_mut(&mut img, IRect::at(80, 83).of_size(22, 4), Luma([40]));
+    draw_filled_rect_mut(&mut img, IRect::at(100, 83).of_size(4, 18), Luma([40]));
+    draw_filled_rect_mut(&mut img, IRect::at(80, 99).of_size(22, 4), Luma([40]));
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.digits.len(), 1, "{:?}", found.digits);
+    assert_eq!(found.digits[0].labels.len(), 2);
+    // 43 rows of ink, within one row: the 2×2 mean halves a row of ink that shares its
+    // half-resolution row with paper, and the half-maximum cut may leave it out or not.
+    assert!(
+        (42..=44).contains(&found.digits[0].rect.h),
+        "{:?}",
+        found.digits[0].rect
+    );
+}
+
+#[test]
+fn tiny_and_thin_frames_find_nothing_without_panicking() {
+    for (w, h) in [(1, 1), (2, 2), (3, 1), (1, 500), (500, 3), (17, 9)] {
+        let img = GrayImage::from_fn(w, h, |x, y| Luma([((x * 31 + y * 17) % 256) as u8]));
+        let found = locate(&img, &LocateConfig::default());
+        assert!(found.digits.is_empty(), "{w}x{h}");
+    }
+}
+
+#[test]
+fn rects_union_and_overlap() {
+    let a = Rect {
+        x: 0,
+        y: 0,
+        w: 10,
+        h: 10,
+    };
+    let b = Rect {
+        x: 5,
+        y: 5,
+        w: 10,
+        h: 10,
+    };
+    assert_eq!(
+        a.union(b),
+        Rect {
+            x: 0,
+            y: 0,
+            w: 15,
+            h: 15
+        }
+    );
+    assert!((a.iou(b) - 25.0 / 175.0).abs() < 1e-6);
+    assert!((a.iou(a) - 1.0).abs() < 1e-6);
+}

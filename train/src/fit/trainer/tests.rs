@@ -1,0 +1,195 @@
+//! Tests of [`super`] (`trainer.rs`).
+
+use super::*;
+use crate::fit::optim::OptimizerConfig;
+use crate::model::Arch;
+
+fn images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    use rand::Rng;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let px = (0..n * PIXELS).map(|_| rng.random::<u8>()).collect();
+    let labels = (0..n).map(|_| rng.random_range(0..10u8)).collect();
+    (px, labels)
+}
+
+/// A resumed fine-tuning run once read its --init checkpoint again for the pruning
+/// history, and failed when that file had moved since the run began.
+#[test]
+fn issue17_a_fine_tuning_run_resumes_after_its_init_checkpoint_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = crate::model::ArchConfig::Strided(crate::model::StridedConfig {
+        conv1: 2,
+        conv2: 2,
+        hidden: 4,
+    });
+    let (_, varmap) = Model::fresh(&arch, 0, &Device::Cpu).unwrap();
+    let init = dir.path().join("pruned.safetensors");
+    let header = Header {
+        pruning: Some("kept half".into()),
+        ..Header::blank(arch)
+    };
+    checkpoint::save(&init, &header, &varmap, None).unwrap();
+    let (images, labels) = images(40, 1);
+    let digits = Digits { images, labels };
+    let data = Mnist {
+        train: digits.clone(),
+        test: digits,
+        sha256: "test".into(),
+        official: false,
+    };
+    let config = TrainConfig {
+        arch,
+        epochs: 1,
+        batch: 20,
+        augment: None,
+        init: Some(init.clone()),
+        ..TrainConfig::default()
+    };
+    let opts = RunOptions {
+        out: dir.path().join("run"),
+        resume: true,
+        device: Device::Cpu,
+        eval_batch: 20,
+    };
+    train(config.clone(), &data, &opts).unwrap();
+    std::fs::rename(&init, dir.path().join("moved.safetensors")).unwrap();
+    let again = train(config, &data, &opts).unwrap();
+    let ckpt = checkpoint::load(&again.weights, &Device::Cpu).unwrap();
+    assert_eq!(ckpt.header.pruning.as_deref(), Some("kept half"));
+}
+
+#[test]
+fn accumulated_micro_batches_equal_one_full_batch() {
+    let (px, labels) = images(12, 5);
+    let mut weights = Vec::new();
+    for micro in [12, 4, 5] {
+        let (model, varmap) = Model::fresh(&Arch::Light.config(), 9, &Device::Cpu).unwrap();
+        let mut opt = optim::build(
+            &OptimizerConfig::default(),
+            optim::named_vars(&varmap).unwrap(),
+        )
+        .unwrap();
+        let stats = train_step(
+            &model,
+            opt.as_mut(),
+            &px,
+            &labels,
+            micro,
+            1e-3,
+            &Device::Cpu,
+            None,
+        )
+        .unwrap();
+        assert!(stats.loss_sum > 0.0);
+        let w: Vec<f32> = optim::named_vars(&varmap)
+            .unwrap()
+            .iter()
+            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect();
+        weights.push(w);
+    }
+    for other in &weights[1..] {
+        let max = weights[0]
+            .iter()
+            .zip(other)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(max < 1e-5, "accumulation changed the step by {max}");
+    }
+}
+
+/// A student that already outputs what its teacher does has nothing to learn from it:
+/// with the teacher's term alone the step leaves the weights as they were; with the labels
+/// it moves them.
+#[test]
+fn distilling_from_an_identical_teacher_gives_no_gradient() {
+    let (px, labels) = images(8, 6);
+    let arch = Arch::Strided.config();
+    let (teacher, _) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
+    let distill = Distill {
+        teacher: PathBuf::from("unused"),
+        weight: 1.0,
+        temperature: 3.0,
+    };
+    let sgd = OptimizerConfig {
+        kind: crate::fit::optim::OptimizerKind::Sgd,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        ..OptimizerConfig::default()
+    };
+    for (weight, moves) in [(1.0, false), (0.0, true)] {
+        let (model, varmap) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
+        let before: Vec<f32> = optim::named_vars(&varmap)
+            .unwrap()
+            .iter()
+            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect();
+        let mut opt = optim::build(&sgd, optim::named_vars(&varmap).unwrap()).unwrap();
+        let d = Distill {
+            weight,
+            ..distill.clone()
+        };
+        train_step(
+            &model,
+            opt.as_mut(),
+            &px,
+            &labels,
+            8,
+            0.1,
+            &Device::Cpu,
+            Some((&teacher, &d)),
+        )
+        .unwrap();
+        let after: Vec<f32> = optim::named_vars(&varmap)
+            .unwrap()
+            .iter()
+            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect();
+        let moved = before
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert_eq!(moved > 1e-6, moves, "weight {weight}: moved {moved}");
+    }
+}
+
+#[test]
+fn a_mark_that_is_not_a_digit_is_trained_towards_equal_odds() {
+    let d = Device::Cpu;
+    let logits = Tensor::new(&[[2.0f32, 0.5, -1.0], [0.1, 0.2, 0.3]], &d).unwrap();
+    let value = |t: Tensor| t.to_scalar::<f32>().unwrap();
+    let ls = log_softmax(&logits, 1).unwrap().to_vec2::<f32>().unwrap();
+    // Digits only: plain cross-entropy.
+    let ce = value(labels_loss(&logits, &[0, 2], &d).unwrap());
+    assert!((ce - -(ls[0][0] + ls[1][2]) / 2.0).abs() < 1e-6, "{ce}");
+    // A mark: minus the mean log-probability over the classes, averaged with the digit.
+    let mixed = value(labels_loss(&logits, &[0, NOT_A_DIGIT], &d).unwrap());
+    let uniform = -ls[1].iter().sum::<f32>() / 3.0;
+    assert!(
+        (mixed - (-ls[0][0] + uniform) / 2.0).abs() < 1e-6,
+        "{mixed}"
+    );
+}
+
+#[test]
+fn validation_rejects_nonsense() {
+    let ok = TrainConfig::default();
+    assert!(ok.validate().is_ok());
+    for bad in [
+        TrainConfig {
+            epochs: 0,
+            ..ok.clone()
+        },
+        TrainConfig {
+            accumulate: 65,
+            ..ok.clone()
+        },
+        TrainConfig {
+            lr: -1.0,
+            ..ok.clone()
+        },
+    ] {
+        assert!(bad.validate().is_err());
+    }
+}
