@@ -303,8 +303,19 @@ pub fn export_int8(
     data: &crate::data::mnist::Mnist,
     min_confidence: Option<f32>,
 ) -> Result<(ExportReport, Calibration)> {
+    let ckpt = crate::fit::checkpoint::load(from, &Device::Cpu)?;
+    export_int8_checkpoint(&ckpt, from, out, data, min_confidence)
+}
+
+/// [`export_int8`] of a checkpoint already in memory (`from` names it in messages).
+pub fn export_int8_checkpoint(
+    ckpt: &crate::fit::checkpoint::Checkpoint,
+    from: &std::path::Path,
+    out: &std::path::Path,
+    data: &crate::data::mnist::Mnist,
+    min_confidence: Option<f32>,
+) -> Result<(ExportReport, Calibration)> {
     let device = Device::Cpu;
-    let ckpt = crate::fit::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
     let arch = ckpt.header.arch;
     let weight = |name: &str| ckpt.tensors.get(name).cloned();

@@ -98,7 +98,7 @@ pub fn save(
 pub const MAX_UNITS: usize = 1 << 16;
 
 /// The weights of `varmap` by name, as a checkpoint stores them.
-fn weights(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
+pub fn weights(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
     Ok(optim::named_vars(varmap)?
         .into_iter()
         .map(|(n, v)| (n, v.as_tensor().clone()))

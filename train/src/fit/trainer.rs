@@ -52,6 +52,8 @@ pub struct Outcome {
     pub checkpoint: PathBuf,
     /// The final weights alone, for evaluation and export.
     pub weights: PathBuf,
+    /// The network trained: a fine-tuned one has the architecture of its --init.
+    pub arch: crate::model::ArchConfig,
 }
 
 /// Names of the files a run writes in its output folder.
@@ -232,6 +234,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         evaluation,
         checkpoint: ckpt_path,
         weights: opts.out.join(WEIGHTS),
+        arch: config.arch,
     })
 }
 

@@ -201,8 +201,20 @@ pub fn export(
     data: &crate::data::mnist::Mnist,
     min_confidence: Option<f32>,
 ) -> Result<ExportReport> {
+    let ckpt = crate::fit::checkpoint::load(from, &candle_core::Device::Cpu)?;
+    export_checkpoint(&ckpt, from, out, data, min_confidence)
+}
+
+/// [`export`] of a checkpoint already in memory (`from` names it in messages): what
+/// publishing hands over, instead of a file to read back.
+pub fn export_checkpoint(
+    ckpt: &crate::fit::checkpoint::Checkpoint,
+    from: &std::path::Path,
+    out: &std::path::Path,
+    data: &crate::data::mnist::Mnist,
+    min_confidence: Option<f32>,
+) -> Result<ExportReport> {
     let device = candle_core::Device::Cpu;
-    let ckpt = crate::fit::checkpoint::load(from, &device)?;
     let (model, _) = ckpt.model(from, &device)?;
     let contract = Contract {
         min_confidence,

@@ -119,7 +119,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
             .is_ok_and(|c| c.header.epoch >= config.epochs);
         let outcome = trainer::train(config.clone(), data, &opts)?;
         // A fine-tuned network has the architecture of its --init, not of the config.
-        let arch = checkpoint::load(&outcome.weights, &device)?.header.arch;
+        let arch = outcome.arch;
         Ok(Stage {
             name,
             output: outcome.weights.clone(),

@@ -56,12 +56,18 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
     let mut header = ckpt.header.clone();
     header.dataset_sha256 = header.dataset_sha256.or(Some(data.sha256.clone()));
     checkpoint::save(&weights, &header, &varmap, None)?;
+    // What was just written, handed on as a value: the weights under the header saved.
+    let shipped = Checkpoint {
+        header,
+        tensors: checkpoint::weights(&varmap)?.into_iter().collect(),
+    };
     let bytes = std::fs::metadata(&weights)
         .map_err(|e| Error::io(&weights, e))?
         .len();
     let onnx = format!("{}.onnx", p.name);
     let (exported, precision, quantization) = if p.int8 {
-        let (report, how) = crate::compress::quantize::export_int8(
+        let (report, how) = crate::compress::quantize::export_int8_checkpoint(
+            &shipped,
             &weights,
             &p.models.join(&onnx),
             data,
@@ -74,7 +80,13 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         (report, "int8", note)
     } else {
         (
-            crate::onnx::export::export(&weights, &p.models.join(&onnx), data, p.min_confidence)?,
+            crate::onnx::export::export_checkpoint(
+                &shipped,
+                &weights,
+                &p.models.join(&onnx),
+                data,
+                p.min_confidence,
+            )?,
             "fp32",
             "none".to_string(),
         )
