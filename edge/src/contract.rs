@@ -43,6 +43,30 @@ pub const LABELS: &str = "mnist_edge.labels";
 /// Key of the model's own confidence threshold.
 pub const MIN_CONFIDENCE: &str = "mnist_edge.min_confidence";
 
+/// Keys of a model's provenance, written by `train` after the contract's: what network it
+/// is, how it was made smaller, on what data, by which tool, and how it read the test set.
+/// The edge does not need them to feed the model; people and the model card do.
+pub mod provenance {
+    /// The architecture (`seed`, `strided`, …).
+    pub const ARCH: &str = "mnist_edge.arch";
+    /// `fp32` or `int8`.
+    pub const PRECISION: &str = "mnist_edge.precision";
+    /// Parameters of the network.
+    pub const PARAMS: &str = "mnist_edge.params";
+    /// Multiply-accumulates per image.
+    pub const MACS: &str = "mnist_edge.macs";
+    /// How it was pruned, or `none`.
+    pub const PRUNING: &str = "mnist_edge.pruning";
+    /// How it was quantized, or `none`.
+    pub const QUANTIZATION: &str = "mnist_edge.quantization";
+    /// SHA-256 identifying the training data.
+    pub const DATASET_SHA256: &str = "mnist_edge.dataset_sha256";
+    /// The `train` version that wrote it.
+    pub const TOOL: &str = "mnist_edge.tool";
+    /// Its accuracy on the MNIST test set under tract.
+    pub const ACCURACY: &str = "mnist_edge.accuracy";
+}
+
 /// Which way round ink and ground are in the images the model was trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Polarity {

@@ -13,7 +13,7 @@ use crate::data::batch;
 use crate::data::mnist::{Digits, PIXELS};
 use crate::error::{Error, Result};
 use crate::model::ArchConfig;
-use crate::onnx::graph::{finish, int, ints, Builder, INPUT};
+use crate::onnx::graph::{finish, int, ints, provenance, with_accuracy, Builder, INPUT};
 use crate::onnx::verify::ExportReport;
 
 /// How activation ranges are taken from the calibration images.
@@ -345,26 +345,15 @@ pub fn export_int8_checkpoint(
     let Some((_, how, ranges)) = best else {
         return Err(Error::verification(out, "no calibration was tried"));
     };
-    let cost = arch.cost();
-    let mut props = vec![
-        ("mnist_edge.arch".to_string(), arch.arch().to_string()),
-        ("mnist_edge.precision".into(), "int8".into()),
-        ("mnist_edge.params".into(), cost.params.to_string()),
-        ("mnist_edge.macs".into(), cost.macs.to_string()),
-        ("mnist_edge.pruning".into(), ckpt.header.pruning_note()),
-        (
-            "mnist_edge.quantization".into(),
-            format!(
-                "static, QOperator, per-tensor symmetric i8 weights, u8 activations, {how} calibration on {} training images; fc2 in fp32",
-                calibration.len()
-            ),
+    let props = provenance(
+        &ckpt.header,
+        data,
+        "int8",
+        format!(
+            "static, QOperator, per-tensor symmetric i8 weights, u8 activations, {how} calibration on {} training images; fc2 in fp32",
+            calibration.len()
         ),
-        (
-            "mnist_edge.dataset_sha256".into(),
-            ckpt.header.dataset_sha256.clone().unwrap_or_else(|| data.sha256.clone()),
-        ),
-        ("mnist_edge.tool".into(), format!("train {}", env!("CARGO_PKG_VERSION"))),
-    ];
+    );
     let draft = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
     let checked = crate::onnx::verify::verify(&draft, out, &data.test, None)?;
     let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;
@@ -376,10 +365,7 @@ pub fn export_int8_checkpoint(
             100.0 * candle.accuracy
         )));
     }
-    props.push((
-        "mnist_edge.accuracy".into(),
-        format!("{:.6}", checked.accuracy),
-    ));
+    let props = with_accuracy(props, checked.accuracy);
     let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
     edge::infer::Classifier::from_bytes(&bytes, out)?;
     crate::atomic::write(out, &bytes)?;

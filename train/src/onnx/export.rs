@@ -9,7 +9,7 @@ use edge::contract::Contract;
 
 use crate::error::Result;
 use crate::model::ArchConfig;
-use crate::onnx::graph::{finish, int, ints, Builder, INPUT};
+use crate::onnx::graph::{finish, int, ints, provenance, with_accuracy, Builder, INPUT};
 use crate::onnx::verify::ExportReport;
 
 /// One layer of a network as the export sees it.
@@ -220,37 +220,12 @@ pub fn export_checkpoint(
         min_confidence,
         ..Contract::default()
     };
-    let cost = ckpt.header.arch.cost();
-    let mut props = vec![
-        (
-            "mnist_edge.arch".to_string(),
-            ckpt.header.arch.arch().to_string(),
-        ),
-        ("mnist_edge.precision".into(), "fp32".into()),
-        ("mnist_edge.params".into(), cost.params.to_string()),
-        ("mnist_edge.macs".into(), cost.macs.to_string()),
-        ("mnist_edge.pruning".into(), ckpt.header.pruning_note()),
-        ("mnist_edge.quantization".into(), "none".into()),
-        (
-            "mnist_edge.dataset_sha256".into(),
-            ckpt.header
-                .dataset_sha256
-                .clone()
-                .unwrap_or_else(|| data.sha256.clone()),
-        ),
-        (
-            "mnist_edge.tool".into(),
-            format!("train {}", env!("CARGO_PKG_VERSION")),
-        ),
-    ];
+    let props = provenance(&ckpt.header, data, "fp32", "none".into());
     let weight = |name: &str| ckpt.tensors.get(name).cloned();
     let draft = to_onnx(&ckpt.header.arch, weight, &contract, &props)?;
     let checked = crate::onnx::verify::verify(&draft, out, &data.test, Some(&model))?;
     // The accuracy tract measured goes into the file; metadata does not change the graph.
-    props.push((
-        "mnist_edge.accuracy".into(),
-        format!("{:.6}", checked.accuracy),
-    ));
+    let props = with_accuracy(props, checked.accuracy);
     let bytes = to_onnx(&ckpt.header.arch, weight, &contract, &props)?;
     // Same graph and weights as the draft just verified; check the final file loads and
     // carries the contract before it replaces anything.

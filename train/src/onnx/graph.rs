@@ -16,7 +16,9 @@ use tract_onnx::pb::{
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
+use crate::data::mnist::Mnist;
 use crate::error::{Error, Result};
+use crate::fit::checkpoint::Header;
 
 /// ONNX operator set the graphs use.
 pub const OPSET: i64 = 13;
@@ -179,4 +181,43 @@ fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
         }),
         ..Default::default()
     }
+}
+
+/// The provenance metadata of a model made from the checkpoint `header` (keys in
+/// [`edge::contract::provenance`]), in the order every export writes them; the accuracy is
+/// added once tract has measured it ([`with_accuracy`]).
+pub fn provenance(
+    header: &Header,
+    data: &Mnist,
+    precision: &str,
+    quantization: String,
+) -> Vec<(String, String)> {
+    use edge::contract::provenance as key;
+    let cost = header.arch.cost();
+    let dataset = header
+        .dataset_sha256
+        .clone()
+        .unwrap_or_else(|| data.sha256.clone());
+    [
+        (key::ARCH, header.arch.arch().to_string()),
+        (key::PRECISION, precision.to_string()),
+        (key::PARAMS, cost.params.to_string()),
+        (key::MACS, cost.macs.to_string()),
+        (key::PRUNING, header.pruning_note()),
+        (key::QUANTIZATION, quantization),
+        (key::DATASET_SHA256, dataset),
+        (key::TOOL, format!("train {}", env!("CARGO_PKG_VERSION"))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// `props` with the test accuracy tract measured.
+pub fn with_accuracy(mut props: Vec<(String, String)>, accuracy: f64) -> Vec<(String, String)> {
+    props.push((
+        edge::contract::provenance::ACCURACY.to_string(),
+        format!("{accuracy:.6}"),
+    ));
+    props
 }
