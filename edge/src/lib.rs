@@ -19,6 +19,7 @@ pub mod evaluate;
 pub mod idx;
 pub mod infer;
 pub mod locate;
+pub mod machine;
 pub mod models;
 pub mod normalise;
 pub mod out;

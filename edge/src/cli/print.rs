@@ -167,9 +167,10 @@ pub fn bench(
         return Ok(());
     }
     edge::say!(
-        "median ms per frame over {} frames × {} passes, one thread",
+        "median ms per frame over {} frames × {} passes, one thread, on {}",
         files.len(),
-        repeats.max(1)
+        repeats.max(1),
+        edge::machine::Cpu::detect()
     );
     edge::say!(
         "{:<28} {:<14} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",

@@ -151,6 +151,7 @@ pub fn bench(
             report.device,
             repeats
         );
+        edge::say!("  CPU {}", report.cpu);
         edge::say!(
             "  train (ours)          {:>8.0} images/s",
             report.images_per_s

@@ -48,6 +48,8 @@ pub struct BenchReport {
     pub arch: String,
     /// Device measured on.
     pub device: String,
+    /// The CPU measured on, with the SIMD level detected (figures differ between CPUs).
+    pub cpu: edge::machine::Cpu,
     /// Images per step.
     pub batch: usize,
     /// Median images per second of our training step.
@@ -169,6 +171,7 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
     Ok(BenchReport {
         arch: config.arch.arch().to_string(),
         device: device::name(device),
+        cpu: edge::machine::Cpu::detect(),
         batch: n,
         images_per_s,
         baseline_images_per_s,
