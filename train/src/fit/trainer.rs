@@ -67,44 +67,8 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     crate::atomic::writable_dir(&opts.out)?;
     let ckpt_path = opts.out.join(CHECKPOINT);
     let (config, model, varmap, mut opt, mut history, pruning) = start(config, &ckpt_path, opts)?;
-    let mut train_set = limit(&data.train, config.train_limit);
-    if let Some(dir) = &config.extra {
-        let extra = crate::data::mnist::read_extra(dir, config.not_digits)?;
-        tracing::info!(
-            "{} extra training digits from {}",
-            extra.len(),
-            dir.display()
-        );
-        train_set.images.extend_from_slice(&extra.images);
-        train_set.labels.extend_from_slice(&extra.labels);
-    }
-    let test_set = limit(&data.test, config.test_limit);
-    // Nothing to learn from, or nothing to be judged on, would write an untrained model.
-    if train_set.is_empty() {
-        return Err(Error::Config(
-            "no training images (an empty data set, or --train-limit 0)".into(),
-        ));
-    }
-    if test_set.is_empty() {
-        return Err(Error::Config(
-            "no test images (an empty test set, or --test-limit 0)".into(),
-        ));
-    }
-    let teacher = match &config.distill {
-        Some(d) => {
-            let ckpt = checkpoint::load(&d.teacher, &opts.device)?;
-            let (model, _) = ckpt.model(&d.teacher, &opts.device)?;
-            tracing::info!(
-                "distilling from {} ({}), weight {}, temperature {}",
-                d.teacher.display(),
-                ckpt.header.arch.arch(),
-                d.weight,
-                d.temperature
-            );
-            Some((model, d.clone()))
-        }
-        None => None,
-    };
+    let (train_set, test_set) = data_sets(&config, data)?;
+    let teacher = teacher(&config, &opts.device)?;
     let cost = config.arch.cost();
     tracing::info!(
         "{}: {} parameters, {} multiply-accumulates per image; {} training images, {} test images, device {}",
@@ -131,14 +95,9 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         for (k, idx) in order.chunks(config.batch).enumerate() {
             let step = epoch as u64 * steps_per_epoch + k as u64;
             lr = config.schedule.rate(config.lr, step, total_steps);
-            let mut images = Vec::with_capacity(idx.len() * PIXELS);
-            for &i in idx {
-                match &config.augment {
-                    Some(a) => images.extend(augment(train_set.image(i), a, &mut aug_rng)),
-                    None => images.extend_from_slice(train_set.image(i)),
-                }
-            }
+            let images = batch_images(&train_set, idx, config.augment.as_ref(), &mut aug_rng);
             let labels: Vec<u8> = idx.iter().map(|&i| train_set.labels[i]).collect();
+            // Out of GPU memory, the micro-batch halves; the step stays the same step.
             let stats = loop {
                 match train_step(
                     &model,
@@ -236,6 +195,68 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         weights: opts.out.join(WEIGHTS),
         arch: config.arch,
     })
+}
+
+/// The pixels of the training images `idx`, each augmented when the run augments.
+fn batch_images(
+    set: &Digits,
+    idx: &[usize],
+    how: Option<&crate::data::augment::AugmentConfig>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<u8> {
+    let mut images = Vec::with_capacity(idx.len() * PIXELS);
+    for &i in idx {
+        match how {
+            Some(a) => images.extend(augment(set.image(i), a, rng)),
+            None => images.extend_from_slice(set.image(i)),
+        }
+    }
+    images
+}
+
+/// The images a run trains and is judged on: MNIST's (limited as the run says) and the extra
+/// digits of `--extra`; refused when either is empty, which would write an untrained model.
+fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits)> {
+    let mut train_set = limit(&data.train, config.train_limit);
+    if let Some(dir) = &config.extra {
+        let extra = crate::data::mnist::read_extra(dir, config.not_digits)?;
+        tracing::info!(
+            "{} extra training digits from {}",
+            extra.len(),
+            dir.display()
+        );
+        train_set.images.extend_from_slice(&extra.images);
+        train_set.labels.extend_from_slice(&extra.labels);
+    }
+    let test_set = limit(&data.test, config.test_limit);
+    if train_set.is_empty() {
+        return Err(Error::Config(
+            "no training images (an empty data set, or --train-limit 0)".into(),
+        ));
+    }
+    if test_set.is_empty() {
+        return Err(Error::Config(
+            "no test images (an empty test set, or --test-limit 0)".into(),
+        ));
+    }
+    Ok((train_set, test_set))
+}
+
+/// The teacher network of a distilling run, loaded once.
+fn teacher(config: &TrainConfig, device: &Device) -> Result<Option<(Model, Distill)>> {
+    let Some(d) = &config.distill else {
+        return Ok(None);
+    };
+    let ckpt = checkpoint::load(&d.teacher, device)?;
+    let (model, _) = ckpt.model(&d.teacher, device)?;
+    tracing::info!(
+        "distilling from {} ({}), weight {}, temperature {}",
+        d.teacher.display(),
+        ckpt.header.arch.arch(),
+        d.weight,
+        d.temperature
+    );
+    Ok(Some((model, d.clone())))
 }
 
 type Start = (
