@@ -93,7 +93,7 @@ pub fn camera_digits(
         HarvestKind::Table => train::data::harvest::harvest(&mnist, scenes)?,
         HarvestKind::Pages => train::data::harvest::harvest_pages(&mnist, scenes)?,
     };
-    mnist::write_extra(&out, &got.digits, &got.not_digits)?;
+    train::data::extra::write_extra(&out, &got.digits, &got.not_digits)?;
     edge::say!(
         "{}: {} digits kept of {} written in {scenes} scenes ({} of them cut from touching digits), and {} marks that are not digits",
         out.display(),

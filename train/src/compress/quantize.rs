@@ -13,7 +13,9 @@ use crate::data::batch;
 use crate::data::mnist::{Digits, PIXELS};
 use crate::error::{Error, Result};
 use crate::model::ArchConfig;
-use crate::onnx::graph::{finish, int, ints, provenance, with_accuracy, Builder, INPUT};
+use crate::onnx::graph::{
+    finish, int, ints, provenance, with_accuracy, Builder, Provenance, INPUT,
+};
 use crate::onnx::verify::ExportReport;
 
 /// How activation ranges are taken from the calibration images.
@@ -345,15 +347,16 @@ pub fn export_int8_checkpoint(
     let Some((_, how, ranges)) = best else {
         return Err(Error::verification(out, "no calibration was tried"));
     };
-    let props = provenance(
-        &ckpt.header,
-        data,
-        "int8",
-        format!(
+    let props = provenance(Provenance {
+        arch: &arch,
+        precision: "int8",
+        pruning: ckpt.header.pruning_note(),
+        quantization: format!(
             "static, QOperator, per-tensor symmetric i8 weights, u8 activations, {how} calibration on {} training images; fc2 in fp32",
             calibration.len()
         ),
-    );
+        dataset: ckpt.header.dataset_sha256.clone().unwrap_or_else(|| data.sha256.clone()),
+    });
     let draft = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
     let checked = crate::onnx::verify::verify(&draft, out, &data.test, None)?;
     let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod extra;
 pub mod fetch;
 pub mod harvest;
 pub mod mnist;

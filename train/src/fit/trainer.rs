@@ -17,7 +17,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::augment::augment;
 use crate::data::batch;
-use crate::data::mnist::{Digits, Mnist, NOT_A_DIGIT, PIXELS};
+use crate::data::extra::NOT_A_DIGIT;
+use crate::data::mnist::{Digits, Mnist, PIXELS};
 use crate::error::{Error, Result};
 use crate::fit::checkpoint::{self, Header};
 use crate::fit::config::{Distill, TrainConfig};
@@ -219,7 +220,7 @@ fn batch_images(
 fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits)> {
     let mut train_set = limit(&data.train, config.train_limit);
     if let Some(dir) = &config.extra {
-        let extra = crate::data::mnist::read_extra(dir, config.not_digits)?;
+        let extra = crate::data::extra::read_extra(dir, config.not_digits)?;
         tracing::info!(
             "{} extra training digits from {}",
             extra.len(),

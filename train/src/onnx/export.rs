@@ -9,7 +9,9 @@ use edge::contract::Contract;
 
 use crate::error::Result;
 use crate::model::ArchConfig;
-use crate::onnx::graph::{finish, int, ints, provenance, with_accuracy, Builder, INPUT};
+use crate::onnx::graph::{
+    finish, int, ints, provenance, with_accuracy, Builder, Provenance, INPUT,
+};
 use crate::onnx::verify::ExportReport;
 
 /// One layer of a network as the export sees it.
@@ -220,7 +222,17 @@ pub fn export_checkpoint(
         min_confidence,
         ..Contract::default()
     };
-    let props = provenance(&ckpt.header, data, "fp32", "none".into());
+    let props = provenance(Provenance {
+        arch: &ckpt.header.arch,
+        precision: "fp32",
+        pruning: ckpt.header.pruning_note(),
+        quantization: "none".into(),
+        dataset: ckpt
+            .header
+            .dataset_sha256
+            .clone()
+            .unwrap_or_else(|| data.sha256.clone()),
+    });
     let weight = |name: &str| ckpt.tensors.get(name).cloned();
     let draft = to_onnx(&ckpt.header.arch, weight, &contract, &props)?;
     let checked = crate::onnx::verify::verify(&draft, out, &data.test, Some(&model))?;

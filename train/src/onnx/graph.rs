@@ -16,9 +16,8 @@ use tract_onnx::pb::{
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
-use crate::data::mnist::Mnist;
 use crate::error::{Error, Result};
-use crate::fit::checkpoint::Header;
+use crate::model::ArchConfig;
 
 /// ONNX operator set the graphs use.
 pub const OPSET: i64 = 13;
@@ -183,29 +182,34 @@ fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
     }
 }
 
-/// The provenance metadata of a model made from the checkpoint `header` (keys in
-/// [`edge::contract::provenance`]), in the order every export writes them; the accuracy is
-/// added once tract has measured it ([`with_accuracy`]).
-pub fn provenance(
-    header: &Header,
-    data: &Mnist,
-    precision: &str,
-    quantization: String,
-) -> Vec<(String, String)> {
+/// What a model's provenance says (see [`provenance`]).
+pub struct Provenance<'a> {
+    /// The network.
+    pub arch: &'a ArchConfig,
+    /// `fp32` or `int8`.
+    pub precision: &'a str,
+    /// How it was pruned, or `none`.
+    pub pruning: String,
+    /// How it was quantized, or `none`.
+    pub quantization: String,
+    /// SHA-256 identifying its training data.
+    pub dataset: String,
+}
+
+/// The provenance metadata of a model (keys in [`edge::contract::provenance`]), in the order
+/// every export writes them; the accuracy is added once tract has measured it
+/// ([`with_accuracy`]).
+pub fn provenance(p: Provenance) -> Vec<(String, String)> {
     use edge::contract::provenance as key;
-    let cost = header.arch.cost();
-    let dataset = header
-        .dataset_sha256
-        .clone()
-        .unwrap_or_else(|| data.sha256.clone());
+    let cost = p.arch.cost();
     [
-        (key::ARCH, header.arch.arch().to_string()),
-        (key::PRECISION, precision.to_string()),
+        (key::ARCH, p.arch.arch().to_string()),
+        (key::PRECISION, p.precision.to_string()),
         (key::PARAMS, cost.params.to_string()),
         (key::MACS, cost.macs.to_string()),
-        (key::PRUNING, header.pruning_note()),
-        (key::QUANTIZATION, quantization),
-        (key::DATASET_SHA256, dataset),
+        (key::PRUNING, p.pruning),
+        (key::QUANTIZATION, p.quantization),
+        (key::DATASET_SHA256, p.dataset),
         (key::TOOL, format!("train {}", env!("CARGO_PKG_VERSION"))),
     ]
     .into_iter()

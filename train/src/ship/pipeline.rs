@@ -151,11 +151,11 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     // 2. Camera digits.
     let cam_dir = cfg.out.join("camera-digits");
     let t = Instant::now();
-    let cam_done = cam_dir.join(crate::data::mnist::EXTRA_LABELS).is_file();
+    let cam_done = cam_dir.join(crate::data::extra::EXTRA_LABELS).is_file();
     if !cam_done {
         tracing::info!("rendering {} scenes for camera digits", cfg.scenes);
         let got = crate::data::harvest::harvest(data, cfg.scenes)?;
-        crate::data::mnist::write_extra(&cam_dir, &got.digits, &got.not_digits)?;
+        crate::data::extra::write_extra(&cam_dir, &got.digits, &got.not_digits)?;
     }
     stages.push(Stage {
         name: "camera digits",
@@ -163,7 +163,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
         skipped: cam_done,
         accuracy: None,
         params: None,
-        bytes: size(&cam_dir.join(crate::data::mnist::EXTRA_IMAGES)),
+        bytes: size(&cam_dir.join(crate::data::extra::EXTRA_IMAGES)),
         seconds: t.elapsed().as_secs_f64(),
     });
 
