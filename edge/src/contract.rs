@@ -43,6 +43,15 @@ pub const LABELS: &str = "mnist_edge.labels";
 /// Key of the model's own confidence threshold.
 pub const MIN_CONFIDENCE: &str = "mnist_edge.min_confidence";
 
+/// A probability as a setting (`--min-confidence`): a number from 0 to 1 (NaN is not one), as
+/// the contract asks of [`MIN_CONFIDENCE`]; for command lines' value parsers.
+pub fn parse_probability(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a probability from 0 to 1")),
+    }
+}
+
 /// Keys of a model's provenance, written by `train` after the contract's: what network it
 /// is, how it was made smaller, on what data, by which tool, and how it read the test set.
 /// The edge does not need them to feed the model; people and the model card do.
@@ -217,6 +226,16 @@ impl Contract {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probability_setting_is_a_number_from_0_to_1() {
+        for ok in ["0", "1", "0.5", " 0.7 "] {
+            assert!(parse_probability(ok).is_ok(), "{ok}");
+        }
+        for bad in ["1.5", "-0.1", "NaN", "x", ""] {
+            assert!(parse_probability(bad).is_err(), "{bad}");
+        }
+    }
     use std::collections::HashMap;
 
     #[test]

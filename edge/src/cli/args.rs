@@ -25,7 +25,7 @@ pub struct ModelArgs {
     pub model: Option<PathBuf>,
     /// Probability under which a blob is reported as unknown (`"digit": null`) [default: the
     /// model's `mnist_edge.min_confidence`, else 0.8]
-    #[arg(long, value_parser = parse_probability)]
+    #[arg(long, value_parser = edge::contract::parse_probability)]
     pub min_confidence: Option<f32>,
     /// Ink polarity: dark ink on paper, light chalk on a board, or decided per frame.
     #[arg(long, value_enum, default_value_t = InkArg::Auto)]
@@ -83,15 +83,6 @@ impl From<FormatArg> for capture::StreamFormat {
 }
 
 /// A frame rate above 0 and at most 1000.
-/// A probability: a number from 0 to 1 (NaN is not one), as the model contract asks of its
-/// `mnist_edge.min_confidence`.
-pub fn parse_probability(s: &str) -> Result<f32, String> {
-    match s.trim().parse::<f32>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("'{s}' is not a probability from 0 to 1")),
-    }
-}
-
 pub fn parse_fps(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1000.0 => Ok(v),

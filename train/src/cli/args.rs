@@ -246,7 +246,7 @@ pub struct PublishArgs {
     pub int8: bool,
     /// The edge's confidence threshold for this model (stored in its ONNX metadata);
     /// choose it on scenes of the dev split, never the test split.
-    #[arg(long)]
+    #[arg(long, value_parser = edge::contract::parse_probability)]
     pub min_confidence: Option<f32>,
     #[command(flatten)]
     pub data: DataArg,
@@ -337,7 +337,7 @@ pub struct PipelineArgs {
     pub train_limit: Option<usize>,
     /// The edge's confidence threshold for the model (stored in its metadata); with
     /// --not-digits it is 0.5 unless set, otherwise the edge's default.
-    #[arg(long)]
+    #[arg(long, value_parser = edge::contract::parse_probability)]
     pub min_confidence: Option<f32>,
     /// Print the summary as JSON.
     #[arg(long)]

@@ -193,9 +193,6 @@ pub fn publish(
         data,
     }: PublishArgs,
 ) -> Result<()> {
-    if min_confidence.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-        anyhow::bail!("--min-confidence must be a probability in [0, 1]");
-    }
     let mnist = load_data(data)?;
     let p = publish::Publish {
         from,
@@ -230,9 +227,6 @@ pub fn pipeline(
         json,
     }: PipelineArgs,
 ) -> Result<()> {
-    if min_confidence.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-        anyhow::bail!("--min-confidence must be a probability in [0, 1]");
-    }
     let mnist = load_data(data)?;
     let cfg = train::ship::pipeline::PipelineConfig {
         out,

@@ -282,3 +282,21 @@ fn issue15_an_out_folder_that_is_a_file_is_found_before_training() {
     // Refused before any training, not after the first epoch.
     assert!(!err.contains("epoch 1/1"), "{err}");
 }
+
+/// `--min-confidence` is checked by the command line of `publish` and `pipeline` alike (one
+/// parser, `edge::contract::parse_probability`, shared with `edge run`).
+#[test]
+fn issue17_a_confidence_threshold_outside_0_to_1_is_refused_by_publish_and_pipeline() {
+    for sub in [
+        &["publish", "--from", "x.safetensors", "--name", "x"][..],
+        &["pipeline"][..],
+    ] {
+        let out = crate::common::run(train().args(sub).args(["--min-confidence", "1.5"]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sub:?}");
+        assert!(
+            err.contains("'1.5' is not a probability from 0 to 1"),
+            "{err}"
+        );
+    }
+}
