@@ -3,7 +3,21 @@
 //! panics there. A closed pipe means the reader has all it wanted, so the program ends at
 //! once with status 0; any other write error ends it with one line and status 1.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+
+/// Logs of both binaries on standard error, at `info` unless `RUST_LOG` says otherwise,
+/// coloured only on a terminal (standard output carries the results).
+pub fn logs_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
 
 /// Writes one line to standard output (see the module); used through [`crate::say!`].
 pub fn line(args: std::fmt::Arguments<'_>) {

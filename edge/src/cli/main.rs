@@ -8,7 +8,6 @@ mod args;
 mod frames;
 mod print;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,21 +18,13 @@ use edge::infer::Classifier;
 use edge::locate::Ink;
 use edge::read::Reader;
 use edge::serve::{parse_addr, LivePage};
-use tracing_subscriber::EnvFilter;
 
 use args::{Cli, Command, InkArg, ModelArgs};
 use frames::{cameras, open_source, run_frames};
 use print::{bench, eval};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    edge::out::logs_to_stderr();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
