@@ -234,6 +234,8 @@ impl Reader {
         let mut becomes: Vec<Vec<usize>> = Vec::with_capacity(wholes);
         let mut next = wholes;
         let mut too_wide = Vec::new();
+        // Pieces of segmentations taken in part (`segment::choose_in_part`).
+        let mut taken_in_part = Vec::new();
         for (i, cands) in candidates.iter().enumerate() {
             let first = next;
             next += cands.pieces.len();
@@ -249,18 +251,28 @@ impl Reader {
             let blob = &found.digits[i];
             let start = kept.len();
             let aspect = blob.rect.w as f32 / blob.rect.h.max(1) as f32;
-            let choice = segment::choose(
-                predictions[i].confidence,
+            let whole = predictions[i].confidence;
+            let (choice, in_part) = match segment::choose(
+                whole,
                 aspect,
                 wider(blob.rect),
                 &confidences,
                 self.min_confidence,
-            );
+            ) {
+                Some(c) => (Some(c), false),
+                None => (
+                    segment::choose_in_part(whole, aspect, &confidences, self.min_confidence),
+                    true,
+                ),
+            };
             match choice {
                 Some(c) => {
                     let seg = &cands.segmentations[c];
                     for &k in seg {
                         let at = first + k;
+                        if in_part {
+                            taken_in_part.push(kept.len());
+                        }
                         inputs.extend_from_slice(&batch[at * image..(at + 1) * image]);
                         kept.push(predictions[at].clone());
                         blobs.push(Blob {
@@ -286,6 +298,12 @@ impl Reader {
         }
         if self.second_look && !kept.is_empty() {
             self.look_again(&inputs, &mut kept)?;
+        }
+        for i in taken_in_part {
+            // Only a piece read without ambiguity is reported (see `segment::CERTAIN`).
+            if kept[i].confidence < segment::CERTAIN {
+                kept[i].confidence = 0.0;
+            }
         }
         for i in too_wide {
             kept[i].confidence = 0.0;

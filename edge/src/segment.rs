@@ -4,7 +4,9 @@
 //! ink), along the writing's slant (three shears, since people slant their digits both ways);
 //! the reader classifies every candidate piece in the frame's one batch and keeps the
 //! segmentation whose weakest piece the model is surest of ([`choose`]), and a piece the model
-//! does not take for a digit makes its segmentation fail.
+//! does not take for a digit makes its segmentation fail. A run of digits that no cut parts
+//! wholly is taken in part ([`choose_in_part`]): its pieces read without ambiguity are
+//! reported, the others as unknown.
 
 use crate::locate::{Blob, Located, Rect};
 use crate::normalise::Cut;
@@ -254,6 +256,42 @@ pub fn choose(
     (weakest >= min_confidence.max(sure) && weakest > whole).then_some(best)
 }
 
+/// Mean confidence of its pieces from which a segmentation that [`choose`] refused is still
+/// taken in part: touching digits run together unevenly (one pair only touches where the next
+/// overlaps), so a cut may part most digits of a run cleanly and leave one piece straddling
+/// two; a run whose best cut reads this well is mostly parted right.
+pub const MOSTLY_SURE: f32 = 0.7;
+
+/// Confidence a piece of a segmentation taken in part must reach to be reported: beside a
+/// doubtful cut a piece may carry a stroke of its neighbour, so only a piece read without
+/// ambiguity is reported, and the others as unknown.
+pub const CERTAIN: f32 = 0.97;
+
+/// The segmentation to take in part when [`choose`] keeps none, for a blob that is not one
+/// digit anyway (the model doubts the whole at `whole`, or it is wider than
+/// [`ONE_DIGIT_WIDEST`]) and would be reported unknown: the candidate whose pieces read best
+/// on average, when that mean reaches [`MOSTLY_SURE`] and half of its pieces or more are sure
+/// ([`SURE_OF_DOUBTED`]). The reader reports its pieces under [`CERTAIN`] as unknown.
+pub fn choose_in_part(
+    whole: f32,
+    aspect: f32,
+    splits: &[Vec<f32>],
+    min_confidence: f32,
+) -> Option<usize> {
+    if whole >= min_confidence && aspect <= ONE_DIGIT_WIDEST {
+        return None;
+    }
+    let (best, mean) = splits
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(i, c)| (i, c.iter().sum::<f32>() / c.len() as f32))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let sure = min_confidence.max(SURE_OF_DOUBTED);
+    let sure_pieces = splits[best].iter().filter(|&&c| c >= sure).count();
+    (mean >= MOSTLY_SURE && 2 * sure_pieces >= splits[best].len()).then_some(best)
+}
+
 /// Whether [`choose`] could cut a blob of this width over height (`aspect`) and width over
 /// the frame's typical digit width (`wider`), `doubted` when the model does not take the
 /// whole for a digit; the reader classifies candidate pieces of these blobs only. Two narrow
@@ -305,5 +343,23 @@ mod tests {
         assert_eq!(choose(0.6, 0.8, 1.2, &[vec![0.95, 0.97]], 0.5), None);
         // Doubted, but narrower than two digits: a "1" or a "7" is never cut.
         assert_eq!(choose(0.3, 0.45, 1.0, &[vec![0.95, 0.97]], 0.5), None);
+    }
+
+    #[test]
+    fn a_run_of_digits_no_cut_parts_whole_is_taken_in_part() {
+        // Four touching digits, three pieces read surely, one straddling: taken in part.
+        let run = [vec![0.96, 0.95, 0.99, 0.62], vec![0.97, 0.91, 0.58, 0.51]];
+        assert_eq!(choose(0.33, 2.5, 2.5, &run, 0.5), None);
+        assert_eq!(choose_in_part(0.33, 2.5, &run, 0.5), Some(0));
+        // A blob the model reads as one digit, no wider than one: left whole.
+        assert_eq!(choose_in_part(0.8, 1.2, &run, 0.5), None);
+        // Wider than any digit, though read as one: taken in part.
+        assert_eq!(choose_in_part(0.8, 1.6, &run, 0.5), Some(0));
+        // Most pieces unsure: nothing is taken.
+        let unsure = [vec![0.96, 0.55, 0.6, 0.62]];
+        assert_eq!(choose_in_part(0.3, 2.5, &unsure, 0.5), None);
+        // A low mean, however sure one piece is.
+        assert_eq!(choose_in_part(0.3, 2.5, &[vec![0.99, 0.3]], 0.5), None);
+        assert_eq!(choose_in_part(0.3, 2.5, &[], 0.5), None);
     }
 }
