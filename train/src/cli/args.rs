@@ -115,6 +115,10 @@ pub struct TrainArgs {
     /// Train on the images as they are, without random rotation and shift.
     #[arg(long)]
     pub no_augment: bool,
+    /// Vary the training digits as other hands and pens do: slant (±0.3), thicker and thinner
+    /// strokes, a smooth wobble of up to 1.5 pixels
+    #[arg(long, conflicts_with = "no_augment")]
+    pub handwriting: bool,
     /// Output folder [default: runs/ARCH]
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use train::data::augment::AugmentConfig;
+use train::data::augment::{AugmentConfig, Handwriting};
 use train::fit::bench::{self, BenchConfig};
 use train::fit::checkpoint;
 use train::fit::config::TrainConfig;
@@ -40,7 +40,10 @@ pub fn train_command(a: TrainArgs) -> Result<()> {
         lr,
         schedule: a.schedule,
         seed: a.seed,
-        augment: (!a.no_augment).then(AugmentConfig::default),
+        augment: (!a.no_augment).then(|| AugmentConfig {
+            handwriting: a.handwriting.then(Handwriting::default),
+            ..AugmentConfig::default()
+        }),
         train_limit: a.train_limit,
         test_limit: a.test_limit,
         init: a.init,

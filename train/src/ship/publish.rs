@@ -200,7 +200,18 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
             t.optimizer.weight_decay,
             t.seed,
             match &t.augment {
-                Some(a) => format!("±{}° rotation and ±{}% shift", a.max_rotation_deg, 100.0 * a.max_shift),
+                Some(a) => {
+                    let mut s = format!("±{}° rotation and ±{}% shift", a.max_rotation_deg, 100.0 * a.max_shift);
+                    if let Some(h) = &a.handwriting {
+                        s.push_str(&format!(
+                            ", ±{} slant, thicker or thinner strokes for {}% of the digits, wobble up to {} px",
+                            h.max_slant,
+                            100.0 * h.stroke,
+                            h.wobble
+                        ));
+                    }
+                    s
+                }
                 None => "off".into(),
             }
         ));
