@@ -2,7 +2,8 @@
 //! `conv2` and whole units of `fc1` are removed by the L1 norm of their weights, and a smaller
 //! *dense* network of the same architecture is built from the survivors, so a board does less
 //! work (not just a sparser file): conv1 `[k1,1,3,3]`, conv2 `[k2,k1,3,3]`,
-//! fc1 `[k3, k2·M]` (M = 5·5 pooled positions for the seed, 6·6 for the strided net),
+//! fc1 `[k3, k2·M]` (M = 5·5 pooled positions for the seed, 6·6 for the strided net, as the
+//! network's description gives them),
 //! fc2 `[10, k3]`.
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::fit::checkpoint::{Checkpoint, Header};
-use crate::model::{ArchConfig, SeedConfig, StridedConfig};
+use crate::model::{shapes, Shape, Step};
 
 /// Indices of the `keep` largest of `scores`, in their original order.
 fn top(scores: &[f32], keep: usize) -> Vec<u32> {
@@ -30,18 +31,31 @@ fn l1_rows(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.abs()?.flatten_from(1)?.sum(1)?.to_vec1::<f32>()?)
 }
 
-/// Keeps the fraction `keep` of each layer's filters (or units), chosen by L1 norm.
+/// Keeps the fraction `keep` of each layer's filters (or units), chosen by L1 norm, layer by
+/// layer along the network's description ([`crate::model::ArchConfig::steps`]): each layer first loses the
+/// inputs its predecessor dropped, then its own weakest outputs; the last layer keeps its ten.
 pub fn prune(ckpt: &Checkpoint, keep: f32, device: &Device) -> Result<Checkpoint> {
-    // (conv1, conv2, hidden) and the positions of one conv2 feature map in fc1's input.
-    let (sizes, map) = match ckpt.header.arch {
-        ArchConfig::Seed(c) => ((c.conv1, c.conv2, c.hidden), 25u32),
-        ArchConfig::Strided(c) => ((c.conv1, c.conv2, c.hidden), 36),
-        ArchConfig::Light(_) => {
-            return Err(Error::Config(
-                "pruning is for the seed and strided CNNs (dense convolutions) only".into(),
-            ))
-        }
+    let refused = || {
+        Error::Config("pruning is for the seed and strided CNNs (dense convolutions) only".into())
     };
+    let arch = ckpt.header.arch;
+    let steps = arch.steps();
+    let shapes = shapes(&steps);
+    // The layers with weights, with the shape each reads.
+    let mut layers: Vec<(&'static str, usize, Shape)> = Vec::new();
+    for (step, input) in steps.iter().zip(&shapes) {
+        match *step {
+            Step::Conv {
+                groups: 1,
+                name,
+                out,
+                ..
+            }
+            | Step::Dense { name, out } => layers.push((name, out, *input)),
+            Step::Conv { .. } => return Err(refused()),
+            _ => {}
+        }
+    }
     if !(keep > 0.0 && keep <= 1.0) {
         return Err(Error::Config("--keep must be in (0, 1]".into()));
     }
@@ -54,50 +68,42 @@ pub fn prune(ckpt: &Checkpoint, keep: f32, device: &Device) -> Result<Checkpoint
     let count = |n: usize| ((n as f32 * keep).round() as usize).max(1);
     let idx = |v: &[u32]| Tensor::new(v, device);
 
-    let w1 = get("conv1.weight")?;
-    let k1 = top(&l1_rows(&w1)?, count(sizes.0));
-    let w1 = w1.index_select(&idx(&k1)?, 0)?;
-    let b1 = get("conv1.bias")?.index_select(&idx(&k1)?, 0)?;
-
-    let w2 = get("conv2.weight")?.index_select(&idx(&k1)?, 1)?;
-    let k2 = top(&l1_rows(&w2)?, count(sizes.1));
-    let w2 = w2.index_select(&idx(&k2)?, 0)?;
-    let b2 = get("conv2.bias")?.index_select(&idx(&k2)?, 0)?;
-
-    let columns: Vec<u32> = k2
-        .iter()
-        .flat_map(|&c| (0..map).map(move |p| c * map + p))
-        .collect();
-    let f1 = get("fc1.weight")?.index_select(&idx(&columns)?, 1)?;
-    let k3 = top(&l1_rows(&f1)?, count(sizes.2));
-    let f1 = f1.index_select(&idx(&k3)?, 0)?;
-    let fb1 = get("fc1.bias")?.index_select(&idx(&k3)?, 0)?;
-    let f2 = get("fc2.weight")?.index_select(&idx(&k3)?, 1)?;
-    let fb2 = get("fc2.bias")?;
-
-    let tensors = HashMap::from([
-        ("conv1.weight".to_string(), w1),
-        ("conv1.bias".to_string(), b1),
-        ("conv2.weight".to_string(), w2),
-        ("conv2.bias".to_string(), b2),
-        ("fc1.weight".to_string(), f1),
-        ("fc1.bias".to_string(), fb1),
-        ("fc2.weight".to_string(), f2),
-        ("fc2.bias".to_string(), fb2),
-    ]);
+    let mut tensors = HashMap::new();
+    let mut counts = Vec::new();
+    let mut kept_note = Vec::new();
+    // The outputs the previous layer kept, out of how many.
+    let mut before: Option<(Vec<u32>, usize)> = None;
+    for (i, &(name, out, input)) in layers.iter().enumerate() {
+        let mut w = get(&format!("{name}.weight"))?;
+        let mut b = get(&format!("{name}.bias"))?;
+        if let Some((kept, of)) = &before {
+            // Each of the previous layer's outputs feeds this many of this layer's inputs:
+            // one channel, or after a flatten all the positions of one feature map.
+            let per = (input.len() / (*of).max(1)) as u32;
+            let per = if matches!(input, Shape::Map { .. }) {
+                1
+            } else {
+                per
+            };
+            let columns: Vec<u32> = kept
+                .iter()
+                .flat_map(|&c| (0..per).map(move |p| c * per + p))
+                .collect();
+            w = w.index_select(&idx(&columns)?, 1)?;
+        }
+        if i + 1 < layers.len() {
+            let k = top(&l1_rows(&w)?, count(out));
+            w = w.index_select(&idx(&k)?, 0)?;
+            b = b.index_select(&idx(&k)?, 0)?;
+            counts.push(k.len());
+            kept_note.push(format!("{name} {}/{out}", k.len()));
+            before = Some((k, out));
+        }
+        tensors.insert(format!("{name}.weight"), w);
+        tensors.insert(format!("{name}.bias"), b);
+    }
     let header = Header {
-        arch: match ckpt.header.arch {
-            ArchConfig::Strided(_) => ArchConfig::Strided(StridedConfig {
-                conv1: k1.len(),
-                conv2: k2.len(),
-                hidden: k3.len(),
-            }),
-            _ => ArchConfig::Seed(SeedConfig {
-                conv1: k1.len(),
-                conv2: k2.len(),
-                hidden: k3.len(),
-            }),
-        },
+        arch: arch.with_counts(&counts).ok_or_else(refused)?,
         epoch: 0,
         steps: 0,
         train: None,
@@ -105,13 +111,8 @@ pub fn prune(ckpt: &Checkpoint, keep: f32, device: &Device) -> Result<Checkpoint
         dataset_sha256: ckpt.header.dataset_sha256.clone(),
         tool: ckpt.header.tool.clone(),
         pruning: Some(format!(
-            "structured (L1 norm, keep {keep}): conv1 {}/{}, conv2 {}/{}, fc1 {}/{} kept{}",
-            k1.len(),
-            sizes.0,
-            k2.len(),
-            sizes.1,
-            k3.len(),
-            sizes.2,
+            "structured (L1 norm, keep {keep}): {} kept{}",
+            kept_note.join(", "),
             ckpt.header
                 .pruning
                 .as_ref()
@@ -125,6 +126,7 @@ pub fn prune(ckpt: &Checkpoint, keep: f32, device: &Device) -> Result<Checkpoint
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ArchConfig, SeedConfig, StridedConfig};
     use candle_core::Module;
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {

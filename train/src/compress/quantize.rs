@@ -12,7 +12,7 @@ use tract_onnx::pb::tensor_proto::DataType;
 use crate::data::batch;
 use crate::data::mnist::{Digits, PIXELS};
 use crate::error::{Error, Result};
-use crate::model::ArchConfig;
+use crate::model::{ArchConfig, Step};
 use crate::onnx::graph::{
     finish, int, ints, provenance, with_accuracy, Builder, Provenance, INPUT,
 };
@@ -36,28 +36,34 @@ impl std::fmt::Display for Calibration {
     }
 }
 
-/// The float layers of a seed or strided CNN, with weights as candle tensors.
-struct Float {
-    conv1: (Tensor, Tensor),
-    conv2: (Tensor, Tensor),
-    fc1: (Tensor, Tensor),
-    fc2: (Tensor, Tensor),
-    /// Stride of both convolutions: 1 (seed) or 2 (strided).
+/// One layer computed on integers: a dense convolution without padding, or a fully
+/// connected layer run as a 1×1 one, its ReLU folded in; its output range is calibrated.
+struct Quantized {
+    name: &'static str,
+    weight: Tensor,
+    bias: Tensor,
     stride: usize,
-    /// Whether a 2×2 max-pool follows each convolution (seed).
+    /// A fully connected layer (after the flatten).
+    dense: bool,
+    /// Whether a 2×2 max-pool follows (on u8).
     pool: bool,
+}
+
+/// The float layers of a network the INT8 export takes, read from its description
+/// ([`ArchConfig::steps`]): dense convolutions with ReLU and optional pooling, a flatten, fully
+/// connected layers with ReLU, and the last fully connected layer, kept in float.
+struct Float {
+    layers: Vec<Quantized>,
+    /// The last layer's name, weight and bias.
+    last: (&'static str, Tensor, Tensor),
 }
 
 impl Float {
     fn new(arch: &ArchConfig, weight: &impl Fn(&str) -> Option<Tensor>) -> Result<Self> {
-        let (stride, pool) = match arch {
-            ArchConfig::Seed(_) => (1, true),
-            ArchConfig::Strided(_) => (2, false),
-            ArchConfig::Light(_) => {
-                return Err(Error::Config(
-                    "INT8 export is for the seed and strided CNNs (dense convolutions)".into(),
-                ))
-            }
+        let refused = || {
+            Error::Config(
+                "INT8 export is for the seed and strided CNNs (dense convolutions)".into(),
+            )
         };
         let pair = |n: &str| -> Result<(Tensor, Tensor)> {
             let get = |p: &str| {
@@ -66,51 +72,95 @@ impl Float {
             };
             Ok((get("weight")?, get("bias")?))
         };
-        Ok(Float {
-            conv1: pair("conv1")?,
-            conv2: pair("conv2")?,
-            fc1: pair("fc1")?,
-            fc2: pair("fc2")?,
-            stride,
-            pool,
-        })
+        let steps = arch.steps();
+        let mut layers: Vec<Quantized> = Vec::new();
+        let mut last = None;
+        let mut flat = false;
+        let mut i = 0;
+        while i < steps.len() {
+            let relu = steps.get(i + 1) == Some(&Step::Relu);
+            match steps[i] {
+                Step::Conv {
+                    name,
+                    pad: 0,
+                    groups: 1,
+                    stride,
+                    ..
+                } if relu && !flat => {
+                    let pool = steps.get(i + 2) == Some(&Step::Pool);
+                    let (weight, bias) = pair(name)?;
+                    layers.push(Quantized {
+                        name,
+                        weight,
+                        bias,
+                        stride,
+                        dense: false,
+                        pool,
+                    });
+                    i += 2 + usize::from(pool);
+                }
+                Step::Flatten if !flat => {
+                    flat = true;
+                    i += 1;
+                }
+                Step::Dense { name, .. } if flat && relu => {
+                    let (weight, bias) = pair(name)?;
+                    layers.push(Quantized {
+                        name,
+                        weight,
+                        bias,
+                        stride: 1,
+                        dense: true,
+                        pool: false,
+                    });
+                    i += 2;
+                }
+                Step::Dense { name, .. } if flat && i + 1 == steps.len() => {
+                    let (w, b) = pair(name)?;
+                    last = Some((name, w, b));
+                    i += 1;
+                }
+                _ => return Err(refused()),
+            }
+        }
+        let last = last.ok_or_else(refused)?;
+        Ok(Float { layers, last })
     }
 
-    /// The three ReLU outputs for a batch `[N, 1, 28, 28]`.
-    fn activations(&self, x: &Tensor) -> Result<[Tensor; 3]> {
-        let conv = |x: &Tensor, (w, b): &(Tensor, Tensor)| -> Result<Tensor> {
-            Ok(x.conv2d(w, 0, self.stride, 1, 1)?
-                .broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?
-                .relu()?)
-        };
-        let pool = |x: &Tensor| -> Result<Tensor> {
-            Ok(if self.pool {
-                x.max_pool2d(2)?
+    /// The ReLU output of every quantized layer for a batch `[N, 1, 28, 28]`.
+    fn activations(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut out = Vec::with_capacity(self.layers.len());
+        let mut x = x.clone();
+        for l in &self.layers {
+            let a = if l.dense {
+                x.flatten_from(1)?
+                    .matmul(&l.weight.t()?)?
+                    .broadcast_add(&l.bias)?
+                    .relu()?
             } else {
-                x.clone()
-            })
-        };
-        let a1 = conv(x, &self.conv1)?;
-        let a2 = conv(&pool(&a1)?, &self.conv2)?;
-        let flat = pool(&a2)?.flatten_from(1)?;
-        let a3 = flat
-            .matmul(&self.fc1.0.t()?)?
-            .broadcast_add(&self.fc1.1)?
-            .relu()?;
-        Ok([a1, a2, a3])
+                x.conv2d(&l.weight, 0, l.stride, 1, 1)?
+                    .broadcast_add(&l.bias.reshape((1, l.bias.dim(0)?, 1, 1))?)?
+                    .relu()?
+            };
+            x = if l.pool { a.max_pool2d(2)? } else { a.clone() };
+            out.push(a);
+        }
+        Ok(out)
     }
 }
 
-/// Upper ends of the three activation ranges over `images` (u8, ink bright).
+/// Upper ends of the activation ranges of the quantized layers over `images` (u8, ink
+/// bright).
 pub fn calibrate(
     arch: &ArchConfig,
     weight: impl Fn(&str) -> Option<Tensor>,
     images: &Digits,
     how: Calibration,
-) -> Result<[f32; 3]> {
+) -> Result<Vec<f32>> {
     let float = Float::new(arch, &weight)?;
-    let mut values: [Vec<f32>; 3] = Default::default();
-    let mut max = [0f32; 3];
+    let n = float.layers.len();
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); n];
+    let mut max = vec![0f32; n];
     for chunk in images.images.chunks(200 * PIXELS) {
         let x = batch::images(chunk.chunks(PIXELS), &Device::Cpu)?;
         for (k, a) in float.activations(&x)?.iter().enumerate() {
@@ -125,7 +175,7 @@ pub fn calibrate(
     Ok(match how {
         Calibration::MinMax => max,
         Calibration::Percentile(p) => {
-            let mut out = [0f32; 3];
+            let mut out = vec![0f32; n];
             for (k, v) in values.iter_mut().enumerate() {
                 v.sort_by(f32::total_cmp);
                 let at = ((p / 100.0) * (v.len().saturating_sub(1)) as f32).round() as usize;
@@ -152,7 +202,7 @@ fn quantize_weights(w: &Tensor) -> Result<(Vec<u8>, f32)> {
 pub fn to_onnx_int8(
     arch: &ArchConfig,
     weight: impl Fn(&str) -> Option<Tensor>,
-    ranges: [f32; 3],
+    ranges: &[f32],
     contract: &Contract,
     props: &[(String, String)],
 ) -> Result<Vec<u8>> {
@@ -172,13 +222,15 @@ pub fn to_onnx_int8(
     let mut x = g.node("QuantizeLinear", "input", &[INPUT, &sx, &zx], vec![]);
     let (mut s_x, mut x_scale, mut x_zp) = (s_in, sx, zx);
     let zero_i8 = g.raw("zero_i8", &[], DataType::Int8, vec![0]);
-    let stride = float.stride as i64;
-    let layers: [(&str, &(Tensor, Tensor), bool, i64); 3] = [
-        ("conv1", &float.conv1, float.pool, stride),
-        ("conv2", &float.conv2, float.pool, stride),
-        ("fc1", &float.fc1, false, 1),
-    ];
-    for (k, (name, (w, b), pool, stride)) in layers.into_iter().enumerate() {
+    if ranges.len() != float.layers.len() {
+        return Err(Error::Config(format!(
+            "{} activation ranges for {} quantized layers",
+            ranges.len(),
+            float.layers.len()
+        )));
+    }
+    for (k, l) in float.layers.iter().enumerate() {
+        let (name, w, b, pool, stride) = (l.name, &l.weight, &l.bias, l.pool, l.stride as i64);
         let (wq, s_w) = quantize_weights(w)?;
         let mut dims: Vec<i64> = w.dims().iter().map(|&d| d as i64).collect();
         if dims.len() == 2 {
@@ -227,12 +279,12 @@ pub fn to_onnx_int8(
     let _ = s_x;
     x = g.node(
         "DequantizeLinear",
-        "fc1_out",
+        &format!("{}_out", float.layers.last().map_or("input", |l| l.name)),
         &[&x, &x_scale, &x_zp],
         vec![],
     );
     x = g.node("Flatten", "flatten", &[&x], vec![int("axis", 1)]);
-    let (w2, b2) = &float.fc2;
+    let (last, w2, b2) = (float.last.0, &float.last.1, &float.last.2);
     let classes = w2.dim(0)? as i64;
     let f32_bytes = |t: &Tensor| -> Result<Vec<u8>> {
         Ok(t.flatten_all()?
@@ -242,13 +294,18 @@ pub fn to_onnx_int8(
             .collect())
     };
     let w2n = g.raw(
-        "fc2.weight",
+        &format!("{last}.weight"),
         &[classes, w2.dim(D::Minus1)? as i64],
         DataType::Float,
         f32_bytes(w2)?,
     );
-    let b2n = g.raw("fc2.bias", &[classes], DataType::Float, f32_bytes(b2)?);
-    g.node("Gemm", "fc2", &[&x, &w2n, &b2n], vec![int("transB", 1)]);
+    let b2n = g.raw(
+        &format!("{last}.bias"),
+        &[classes],
+        DataType::Float,
+        f32_bytes(b2)?,
+    );
+    g.node("Gemm", last, &[&x, &w2n, &b2n], vec![int("transB", 1)]);
     Ok(finish(
         g,
         &format!("{} int8", arch.arch()),
@@ -256,6 +313,18 @@ pub fn to_onnx_int8(
         contract,
         props,
     ))
+}
+
+/// The name of the network's last layer, which the INT8 export keeps in float.
+fn last_layer(arch: &ArchConfig) -> &'static str {
+    arch.steps()
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Step::Dense { name, .. } => Some(*name),
+            _ => None,
+        })
+        .unwrap_or("the last layer")
 }
 
 /// Training images the activation ranges are calibrated on.
@@ -326,14 +395,14 @@ pub fn export_int8_checkpoint(
         ..Contract::default()
     };
     let (calibration, validation) = calibration_sets(&data.train, out)?;
-    let mut best: Option<(f64, Calibration, [f32; 3])> = None;
+    let mut best: Option<(f64, Calibration, Vec<f32>)> = None;
     for how in [
         Calibration::MinMax,
         Calibration::Percentile(99.99),
         Calibration::Percentile(99.9),
     ] {
         let ranges = calibrate(&arch, weight, &calibration, how)?;
-        let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &[])?;
+        let bytes = to_onnx_int8(&arch, weight, &ranges, &contract, &[])?;
         let v = crate::onnx::verify::verify(&bytes, out, &validation, None)?;
         tracing::info!(
             "calibration {how}: {:.2}% on {} training images not calibrated on",
@@ -352,12 +421,13 @@ pub fn export_int8_checkpoint(
         precision: "int8",
         pruning: ckpt.header.pruning_note(),
         quantization: format!(
-            "static, QOperator, per-tensor symmetric i8 weights, u8 activations, {how} calibration on {} training images; fc2 in fp32",
-            calibration.len()
+            "static, QOperator, per-tensor symmetric i8 weights, u8 activations, {how} calibration on {} training images; {} in fp32",
+            calibration.len(),
+            last_layer(&arch)
         ),
         dataset: ckpt.header.dataset_sha256.clone().unwrap_or_else(|| data.sha256.clone()),
     });
-    let draft = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
+    let draft = to_onnx_int8(&arch, weight, &ranges, &contract, &props)?;
     let checked = crate::onnx::verify::verify(&draft, out, &data.test, None)?;
     let candle = crate::measure::evaluate::evaluate(&model, &data.test, &device, 500)?;
     if checked.accuracy + MAX_LOSS < candle.accuracy {
@@ -369,7 +439,7 @@ pub fn export_int8_checkpoint(
         )));
     }
     let props = with_accuracy(props, checked.accuracy);
-    let bytes = to_onnx_int8(&arch, weight, ranges, &contract, &props)?;
+    let bytes = to_onnx_int8(&arch, weight, &ranges, &contract, &props)?;
     edge::infer::Classifier::from_bytes(&bytes, out)?;
     crate::atomic::write(out, &bytes)?;
     let verification = crate::onnx::verify::Verification {

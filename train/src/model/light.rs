@@ -10,7 +10,6 @@ use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::conv;
-use super::cost::{Cost, Layer};
 use super::ops::{depthwise2d, max_pool2};
 
 /// Channel and unit counts of the lightweight CNN.
@@ -34,21 +33,6 @@ impl Default for LightConfig {
             out: 64,
             hidden: 64,
         }
-    }
-}
-
-impl LightConfig {
-    /// Parameters and multiply-accumulates per image, layer by layer.
-    pub fn cost(&self) -> Cost {
-        Cost::new(vec![
-            Layer::conv("stem", 1, self.stem, 3, 1, 26),
-            Layer::conv("block1.dw", self.stem, self.stem, 3, self.stem, 11),
-            Layer::conv("block1.pw", self.stem, self.mid, 1, 1, 11),
-            Layer::conv("block2.dw", self.mid, self.mid, 3, self.mid, 5),
-            Layer::conv("block2.pw", self.mid, self.out, 1, 1, 5),
-            Layer::linear("fc1", self.out * 25, self.hidden),
-            Layer::linear("fc2", self.hidden, 10),
-        ])
     }
 }
 

@@ -4,6 +4,7 @@ mod conv_relu_pool;
 mod cost;
 mod cpu;
 mod gemm;
+mod graph;
 mod init;
 mod light;
 pub mod ops;
@@ -13,6 +14,7 @@ mod strided;
 
 pub use cost::{Cost, Layer};
 pub(crate) use cpu::{values as cpu_values, values_mut as cpu_values_mut};
+pub use graph::{shapes, Shape, Step};
 pub use init::init_uniform;
 pub use light::{Light, LightConfig};
 pub use seed::{Seed, SeedConfig};
@@ -82,15 +84,6 @@ impl ArchConfig {
         }
     }
 
-    /// Parameters and multiply-accumulates per image.
-    pub fn cost(&self) -> Cost {
-        match self {
-            ArchConfig::Seed(c) => c.cost(),
-            ArchConfig::Light(c) => c.cost(),
-            ArchConfig::Strided(c) => c.cost(),
-        }
-    }
-
     /// Its channel and unit counts.
     pub fn counts(&self) -> Vec<usize> {
         match *self {
@@ -100,28 +93,38 @@ impl ArchConfig {
         }
     }
 
+    /// This architecture with its channel and unit counts (in the order of
+    /// [`ArchConfig::counts`]) set to `counts`; `None` when there are not as many.
+    pub fn with_counts(&self, counts: &[usize]) -> Option<ArchConfig> {
+        Some(match (*self, counts) {
+            (ArchConfig::Seed(_), &[conv1, conv2, hidden]) => ArchConfig::Seed(SeedConfig {
+                conv1,
+                conv2,
+                hidden,
+            }),
+            (ArchConfig::Light(_), &[stem, mid, out, hidden]) => ArchConfig::Light(LightConfig {
+                stem,
+                mid,
+                out,
+                hidden,
+            }),
+            (ArchConfig::Strided(_), &[conv1, conv2, hidden]) => {
+                ArchConfig::Strided(StridedConfig {
+                    conv1,
+                    conv2,
+                    hidden,
+                })
+            }
+            _ => return None,
+        })
+    }
+
     /// This architecture with every channel and unit count multiplied by `factor` (at least
     /// one each): a wider network to train and then prune back, or a slimmer one.
     pub fn widened(&self, factor: f32) -> ArchConfig {
         let w = |n: usize| ((n as f32 * factor).round() as usize).max(1);
-        match *self {
-            ArchConfig::Seed(c) => ArchConfig::Seed(SeedConfig {
-                conv1: w(c.conv1),
-                conv2: w(c.conv2),
-                hidden: w(c.hidden),
-            }),
-            ArchConfig::Light(c) => ArchConfig::Light(LightConfig {
-                stem: w(c.stem),
-                mid: w(c.mid),
-                out: w(c.out),
-                hidden: w(c.hidden),
-            }),
-            ArchConfig::Strided(c) => ArchConfig::Strided(StridedConfig {
-                conv1: w(c.conv1),
-                conv2: w(c.conv2),
-                hidden: w(c.hidden),
-            }),
-        }
+        let counts: Vec<usize> = self.counts().into_iter().map(w).collect();
+        self.with_counts(&counts).unwrap_or(*self)
     }
 
     /// Weight initialisation gain (see [`init_uniform`]): PyTorch's default for the shallow

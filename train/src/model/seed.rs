@@ -8,7 +8,6 @@ use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::conv_relu_pool::conv_relu_pool;
-use super::cost::{Cost, Layer};
 use super::ops::max_pool2;
 
 /// Channel and unit counts of the seed CNN; smaller counts give pruned or slimmer variants.
@@ -29,19 +28,6 @@ impl Default for SeedConfig {
             conv2: 64,
             hidden: 128,
         }
-    }
-}
-
-impl SeedConfig {
-    /// Parameters and multiply-accumulates per image, layer by layer.
-    pub fn cost(&self) -> Cost {
-        let flat = self.conv2 * 5 * 5;
-        Cost::new(vec![
-            Layer::conv("conv1", 1, self.conv1, 3, 1, 26),
-            Layer::conv("conv2", self.conv1, self.conv2, 3, 1, 11),
-            Layer::linear("fc1", flat, self.hidden),
-            Layer::linear("fc2", self.hidden, 10),
-        ])
     }
 }
 

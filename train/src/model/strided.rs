@@ -8,8 +8,6 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::cost::{Cost, Layer};
-
 /// Channel and unit counts of the strided CNN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StridedConfig {
@@ -28,18 +26,6 @@ impl Default for StridedConfig {
             conv2: 32,
             hidden: 64,
         }
-    }
-}
-
-impl StridedConfig {
-    /// Parameters and multiply-accumulates per image, layer by layer.
-    pub fn cost(&self) -> Cost {
-        Cost::new(vec![
-            Layer::conv("conv1", 1, self.conv1, 3, 1, 13),
-            Layer::conv("conv2", self.conv1, self.conv2, 3, 1, 6),
-            Layer::linear("fc1", self.conv2 * 36, self.hidden),
-            Layer::linear("fc2", self.hidden, 10),
-        ])
     }
 }
 

@@ -8,130 +8,11 @@ use candle_core::Tensor;
 use edge::contract::Contract;
 
 use crate::error::Result;
-use crate::model::ArchConfig;
+use crate::model::{ArchConfig, Step};
 use crate::onnx::graph::{
     finish, int, ints, provenance, with_accuracy, Builder, Provenance, INPUT,
 };
 use crate::onnx::verify::ExportReport;
-
-/// One layer of a network as the export sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Convolution with weights `NAME.weight` `[O, C/groups, k, k]`, bias `NAME.bias`.
-    Conv {
-        /// Variable prefix.
-        name: &'static str,
-        /// Zero padding on each side.
-        pad: i64,
-        /// Channel groups (C for depthwise).
-        groups: i64,
-        /// Stride in both directions.
-        stride: i64,
-    },
-    /// Rectified linear unit.
-    Relu,
-    /// 2×2 max-pool, stride 2.
-    Pool,
-    /// `[N, C, H, W]` → `[N, C·H·W]`.
-    Flatten,
-    /// Fully connected layer with weight `NAME.weight` `[out, in]`, bias `NAME.bias`.
-    Dense {
-        /// Variable prefix.
-        name: &'static str,
-    },
-}
-
-/// The layers of `arch` in forward order, as `model` computes them.
-pub fn steps(arch: &ArchConfig) -> Vec<Step> {
-    use Step::{Conv, Dense, Flatten, Pool, Relu};
-    match arch {
-        ArchConfig::Seed(_) => vec![
-            Conv {
-                name: "conv1",
-                pad: 0,
-                groups: 1,
-                stride: 1,
-            },
-            Relu,
-            Pool,
-            Conv {
-                name: "conv2",
-                pad: 0,
-                groups: 1,
-                stride: 1,
-            },
-            Relu,
-            Pool,
-            Flatten,
-            Dense { name: "fc1" },
-            Relu,
-            Dense { name: "fc2" },
-        ],
-        ArchConfig::Light(c) => vec![
-            Conv {
-                name: "stem",
-                pad: 0,
-                groups: 1,
-                stride: 1,
-            },
-            Relu,
-            Pool,
-            Conv {
-                name: "block1.dw",
-                pad: 0,
-                groups: c.stem as i64,
-                stride: 1,
-            },
-            Relu,
-            Conv {
-                name: "block1.pw",
-                pad: 0,
-                groups: 1,
-                stride: 1,
-            },
-            Relu,
-            Pool,
-            Conv {
-                name: "block2.dw",
-                pad: 1,
-                groups: c.mid as i64,
-                stride: 1,
-            },
-            Relu,
-            Conv {
-                name: "block2.pw",
-                pad: 0,
-                groups: 1,
-                stride: 1,
-            },
-            Relu,
-            Flatten,
-            Dense { name: "fc1" },
-            Relu,
-            Dense { name: "fc2" },
-        ],
-        ArchConfig::Strided(_) => vec![
-            Conv {
-                name: "conv1",
-                pad: 0,
-                groups: 1,
-                stride: 2,
-            },
-            Relu,
-            Conv {
-                name: "conv2",
-                pad: 0,
-                groups: 1,
-                stride: 2,
-            },
-            Relu,
-            Flatten,
-            Dense { name: "fc1" },
-            Relu,
-            Dense { name: "fc2" },
-        ],
-    }
-}
 
 /// Encodes the network `arch` with weights looked up by `weight(name)` as an ONNX file,
 /// with `props` as metadata after the contract's.
@@ -144,22 +25,24 @@ pub fn to_onnx(
     let mut g = Builder::default();
     let mut x = INPUT.to_string();
     let mut classes = 0;
-    for step in steps(arch) {
+    for step in arch.steps() {
         x = match step {
             Step::Conv {
                 name,
+                kernel,
                 pad,
                 groups,
                 stride,
+                ..
             } => {
                 let w = g.initializer(name, "weight", &weight)?;
                 let b = g.initializer(name, "bias", &weight)?;
-                let k = *w.dims.last().unwrap_or(&1);
+                let (k, pad, stride) = (kernel as i64, pad as i64, stride as i64);
                 let attrs = vec![
                     ints("kernel_shape", &[k, k]),
                     ints("pads", &[pad; 4]),
                     ints("strides", &[stride, stride]),
-                    int("group", groups),
+                    int("group", groups as i64),
                 ];
                 g.node("Conv", name, &[&x, &w.name, &b.name], attrs)
             }
@@ -171,7 +54,7 @@ pub fn to_onnx(
                 vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])],
             ),
             Step::Flatten => g.node("Flatten", "flatten", &[&x], vec![int("axis", 1)]),
-            Step::Dense { name } => {
+            Step::Dense { name, .. } => {
                 let w = g.initializer(name, "weight", &weight)?;
                 let b = g.initializer(name, "bias", &weight)?;
                 classes = w.dims[0];
