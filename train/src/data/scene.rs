@@ -22,7 +22,8 @@ use crate::data::mnist::{Digits, SIDE};
 use crate::error::{Error, Result};
 
 /// Which digits and random stream a scene set uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Split {
     /// For tuning: test images 0..5000.
     Dev,

@@ -30,7 +30,8 @@ fn conv(layer: &candle_nn::Conv2d, xs: &Tensor, padding: usize) -> candle_core::
 }
 
 /// The architectures `train --arch` offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     /// The seed CNN (conv 32, conv 64, fc 128).
