@@ -8,7 +8,8 @@
 //!   the training-step benchmark;
 //! - [`onnx`]: fp32 export, verification under tract, latency;
 //! - [`compress`]: structured pruning and INT8 quantization;
-//! - [`ship`]: publishing into `models/` and the whole pipeline in one command.
+//! - [`ship`]: publishing into `models/` and the whole pipeline in one command;
+//! - below them all: [`error`], [`atomic`] writes and [`progress`] of long work.
 //!
 //! Tensors follow candle's NCHW layout: a batch of digits is `[N, 1, 28, 28]` f32, already
 //! normalised with [`data::mnist::MEAN`] and [`data::mnist::STD`]; a model returns logits
@@ -22,6 +23,7 @@ pub mod fit;
 pub mod measure;
 pub mod model;
 pub mod onnx;
+pub mod progress;
 pub mod script;
 pub mod ship;
 

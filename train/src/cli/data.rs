@@ -9,6 +9,7 @@ use train::data::scene;
 
 use crate::args::*;
 use crate::load_data;
+use crate::progress::Bars;
 use crate::DEFAULT_DATA;
 
 /// `train fetch`.
@@ -19,7 +20,7 @@ pub fn fetch(FetchArgs { data, mirrors }: FetchArgs) -> Result<()> {
     } else {
         mirrors
     };
-    for (name, outcome) in fetch::fetch(&dir, &mirrors)? {
+    for (name, outcome) in fetch::fetch(&dir, &mirrors, &Bars)? {
         match outcome {
             fetch::Outcome::Present => edge::say!("{name}: present, checksum ok"),
             fetch::Outcome::Downloaded(url) => {
@@ -56,7 +57,7 @@ pub fn scenes(
                 height,
                 split,
             };
-            scene::generate(&mnist, &out, &cfg)?
+            scene::generate(&mnist, &out, &cfg, &Bars)?
         }
         Some(style) => {
             let cfg = train::data::page::PageConfig {
@@ -66,7 +67,7 @@ pub fn scenes(
                 split,
                 style,
             };
-            train::data::page::generate(&mnist, &out, &cfg)?
+            train::data::page::generate(&mnist, &out, &cfg, &Bars)?
         }
     };
     let digits: usize = truths.iter().map(|t| t.digits.len()).sum();
@@ -90,8 +91,8 @@ pub fn camera_digits(
 ) -> Result<()> {
     let mnist = load_data(data)?;
     let got = match kind {
-        HarvestKind::Table => train::data::harvest::harvest(&mnist, scenes)?,
-        HarvestKind::Pages => train::data::harvest::harvest_pages(&mnist, scenes)?,
+        HarvestKind::Table => train::data::harvest::harvest(&mnist, scenes, &Bars)?,
+        HarvestKind::Pages => train::data::harvest::harvest_pages(&mnist, scenes, &Bars)?,
     };
     train::data::extra::write_extra(&out, &got.digits, &got.not_digits)?;
     edge::say!(

@@ -64,6 +64,7 @@ pub fn train_command(a: TrainArgs) -> Result<()> {
         resume: a.resume,
         device,
         eval_batch: 500,
+        progress: std::sync::Arc::new(crate::progress::Bars),
     };
     let outcome = trainer::train(config, &mnist, &opts)?;
     edge::say!(

@@ -5,6 +5,7 @@
 mod args;
 mod data;
 mod fit;
+mod progress;
 mod ship;
 
 use std::path::PathBuf;
@@ -63,7 +64,7 @@ pub fn load_data(arg: DataArg) -> Result<Mnist> {
     };
     if is_default && mnist::is_absent(&dir) {
         tracing::info!("no MNIST in {}: downloading it", dir.display());
-        fetch::fetch(&dir, &fetch::mirrors()).context("fetching MNIST")?;
+        fetch::fetch(&dir, &fetch::mirrors(), &progress::Bars).context("fetching MNIST")?;
     }
     Ok(mnist::load(&dir)?)
 }

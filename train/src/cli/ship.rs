@@ -242,7 +242,8 @@ pub fn pipeline(
         train_limit,
         min_confidence,
     };
-    let stages = train::ship::pipeline::run(&cfg, &mnist)?;
+    let stages =
+        train::ship::pipeline::run(&cfg, &mnist, std::sync::Arc::new(crate::progress::Bars))?;
     if json {
         edge::say!("{}", serde_json::to_string(&stages)?);
     } else {

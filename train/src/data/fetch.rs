@@ -5,12 +5,12 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::atomic;
 use crate::data::mnist::{self, OfficialFile, FILES};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Unit};
 
 /// Public mirrors of the gzipped IDX files, tried in this order.
 pub const MIRRORS: [&str; 3] = [
@@ -47,15 +47,20 @@ pub enum Outcome {
     Downloaded(String),
 }
 
-/// Makes sure `dir` holds the four official files, downloading what is missing or wrong.
-pub fn fetch(dir: &Path, mirrors: &[String]) -> Result<Vec<(&'static str, Outcome)>> {
+/// Makes sure `dir` holds the four official files, downloading what is missing or wrong;
+/// `progress` watches the downloads.
+pub fn fetch(
+    dir: &Path,
+    mirrors: &[String],
+    progress: &dyn Progress,
+) -> Result<Vec<(&'static str, Outcome)>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into();
     FILES
         .iter()
-        .map(|file| Ok((file.name, fetch_one(&agent, dir, file, mirrors)?)))
+        .map(|file| Ok((file.name, fetch_one(&agent, dir, file, mirrors, progress)?)))
         .collect()
 }
 
@@ -64,6 +69,7 @@ fn fetch_one(
     dir: &Path,
     file: &OfficialFile,
     mirrors: &[String],
+    progress: &dyn Progress,
 ) -> Result<Outcome> {
     if let Some(path) = mnist::locate(dir, file.name) {
         let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -77,7 +83,7 @@ fn fetch_one(
     let mut attempts = Vec::new();
     for base in mirrors {
         let url = format!("{}/{}.gz", base.trim_end_matches('/'), file.name);
-        match download(agent, &url).and_then(|gz| check(&url, gz, file)) {
+        match download(agent, &url, progress).and_then(|gz| check(&url, gz, file)) {
             Ok(gz) => {
                 // Replace a raw file of the same name, so the checked download is what loads.
                 let raw = dir.join(file.name);
@@ -104,7 +110,7 @@ fn fetch_one(
     })
 }
 
-fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
+fn download(agent: &ureq::Agent, url: &str, progress: &dyn Progress) -> Result<Vec<u8>, String> {
     if let Some(path) = url.strip_prefix("file://") {
         // A folder of the user's own: read, with the same cap as a download.
         let mut bytes = Vec::new();
@@ -115,17 +121,23 @@ fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
     }
     let mut response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
     let len = response.body().content_length();
-    let bar = ProgressBar::new(len.unwrap_or(0));
-    bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let task = progress.start(
+        url.rsplit('/').next().unwrap_or(url),
+        len.unwrap_or(0),
+        Unit::Bytes,
     );
-    bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
     let mut bytes = Vec::new();
-    bar.wrap_read(response.body_mut().with_config().limit(MAX_BYTES).reader())
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{url}: {e}"))?;
-    bar.finish_and_clear();
+    let mut reader = response.body_mut().with_config().limit(MAX_BYTES).reader();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| format!("{url}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        task.advance(n as u64);
+    }
+    drop(task);
     Ok(bytes)
 }
 

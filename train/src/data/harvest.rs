@@ -26,6 +26,7 @@ use crate::data::mnist::{Digits, Mnist, SIDE};
 use crate::data::page::{PageConfig, Style};
 use crate::data::scene::{jpeg, render, SceneConfig, Split};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Unit};
 
 /// How many digits a harvest kept, and of how many written.
 #[derive(Clone, Debug, Default)]
@@ -41,7 +42,7 @@ pub struct Harvest {
 }
 
 /// Renders `count` scenes of training digits and keeps the edge-normalised digits it finds.
-pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
+pub fn harvest(mnist: &Mnist, count: usize, progress: &dyn Progress) -> Result<Harvest> {
     let cfg = SceneConfig {
         count,
         split: Split::Train,
@@ -49,7 +50,7 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
     };
     let (train, range, stream) = Split::Train.source(mnist);
     let locate_cfg = LocateConfig::default();
-    let bar = indicatif::ProgressBar::new(count as u64);
+    let task = progress.start("scenes", count as u64, Unit::Items);
     let mut out = Harvest::default();
     for i in 0..count {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + i as u64);
@@ -79,9 +80,9 @@ pub fn harvest(mnist: &Mnist, count: usize) -> Result<Harvest> {
                     .extend(normalise::digit(&frame, &found, blob, SIDE));
             }
         }
-        bar.inc(1);
+        task.advance(1);
     }
-    bar.finish_and_clear();
+    drop(task);
     Ok(out)
 }
 
@@ -106,7 +107,7 @@ const STRADDLES: f32 = 0.25;
 
 /// Renders `count` notebook pages of training digits and keeps what the finder and the
 /// segmenter make of them (see the module's header).
-pub fn harvest_pages(mnist: &Mnist, count: usize) -> Result<Harvest> {
+pub fn harvest_pages(mnist: &Mnist, count: usize, progress: &dyn Progress) -> Result<Harvest> {
     let cfg = PageConfig {
         count,
         width: 640,
@@ -116,7 +117,7 @@ pub fn harvest_pages(mnist: &Mnist, count: usize) -> Result<Harvest> {
     };
     let (train, range, stream) = Split::Train.checked_source(mnist)?;
     let locate_cfg = LocateConfig::default();
-    let bar = indicatif::ProgressBar::new(count as u64);
+    let task = progress.start("pages", count as u64, Unit::Items);
     let mut out = Harvest::default();
     for i in 0..count {
         // Its own stream: no page repeats a table scene's draws.
@@ -126,9 +127,9 @@ pub fn harvest_pages(mnist: &Mnist, count: usize) -> Result<Harvest> {
             .map_err(|e| Error::Frame(format!("encoding a page: {e}")))?;
         let frame = decode(&bytes, "page")?;
         keep_page(&frame, &rendered.truth, &locate_cfg, &mut out);
-        bar.inc(1);
+        task.advance(1);
     }
-    bar.finish_and_clear();
+    drop(task);
     Ok(out)
 }
 

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::atomic;
 use crate::data::mnist::{Digits, SIDE};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Unit};
 
 /// Which digits and random stream a scene set uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,9 +90,10 @@ pub fn generate(
     mnist: &crate::data::mnist::Mnist,
     out: &Path,
     cfg: &SceneConfig,
+    progress: &dyn Progress,
 ) -> Result<Vec<SceneTruth>> {
     let (test, range, stream) = cfg.split.checked_source(mnist)?;
-    write_frames(out, cfg.count, |i| {
+    write_frames(out, cfg.count, progress, |i| {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + i as u64);
         let file = format!("scene-{i:04}.jpg");
         let (frame, mut truth) = render(test, range.clone(), cfg, &mut rng);
@@ -102,22 +104,24 @@ pub fn generate(
 }
 
 /// Writes the `count` frames that `frame(i)` makes (file name, bytes, truth) into `out`, each
-/// through a temporary file, with a progress bar, then their `truth.jsonl`; returns the truths.
+/// through a temporary file, as `progress` watches, then their `truth.jsonl`; returns the
+/// truths.
 pub(crate) fn write_frames(
     out: &Path,
     count: usize,
+    progress: &dyn Progress,
     mut frame: impl FnMut(usize) -> Result<(String, Vec<u8>, SceneTruth)>,
 ) -> Result<Vec<SceneTruth>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let bar = indicatif::ProgressBar::new(count as u64);
+    let task = progress.start("frames", count as u64, Unit::Items);
     let mut truths = Vec::with_capacity(count);
     for i in 0..count {
         let (file, bytes, truth) = frame(i)?;
         atomic::write(&out.join(&file), &bytes)?;
         truths.push(truth);
-        bar.inc(1);
+        task.advance(1);
     }
-    bar.finish_and_clear();
+    drop(task);
     let mut lines = Vec::new();
     for t in &truths {
         serde_json::to_writer(&mut lines, t).map_err(|e| Error::io(out, e.into()))?;

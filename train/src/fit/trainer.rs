@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use candle_core::{Device, Module, Tensor};
 use candle_nn::ops::{log_softmax, softmax};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -28,6 +27,7 @@ use crate::measure::evaluate::{evaluate, predictions, Evaluation};
 use crate::measure::metrics::{self, EpochMetrics};
 use crate::measure::plot;
 use crate::model::Model;
+use crate::progress::{Progress, Unit};
 
 /// Where and how a run executes; none of it changes the numbers it computes.
 #[derive(Clone, Debug)]
@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub device: Device,
     /// Images per evaluation batch.
     pub eval_batch: usize,
+    /// Watches the epochs.
+    pub progress: std::sync::Arc<dyn Progress>,
 }
 
 /// What a finished run leaves behind.
@@ -90,7 +92,11 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         let mut order: Vec<usize> = (0..train_set.len()).collect();
         order.shuffle(&mut epoch_rng(config.seed, epoch, 0));
         let mut aug_rng = epoch_rng(config.seed, epoch, 1);
-        let bar = progress(steps_per_epoch, epoch, config.epochs);
+        let bar = opts.progress.start(
+            &format!("epoch {}/{}", epoch + 1, config.epochs),
+            steps_per_epoch,
+            Unit::Items,
+        );
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut lr = config.lr;
         for (k, idx) in order.chunks(config.batch).enumerate() {
@@ -113,7 +119,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
                     Ok(stats) => break stats,
                     Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
                         micro = micro.div_ceil(2);
-                        bar.suspend(|| {
+                        bar.aside(&mut || {
                             tracing::warn!(
                                 "out of GPU memory: micro-batch halved to {micro}, effective batch stays {}",
                                 config.batch
@@ -128,7 +134,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
             seen += labels.len();
             if k % 10 == 0 || k as u64 + 1 == steps_per_epoch {
                 let secs = started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!(
+                bar.note(&format!(
                     "loss {:.4}  acc {:.2}%  {:.0} img/s  lr {:.1e}",
                     loss_sum / seen as f64,
                     100.0 * correct as f64 / seen as f64,
@@ -136,9 +142,9 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
                     lr
                 ));
             }
-            bar.inc(1);
+            bar.advance(1);
         }
-        bar.finish_and_clear();
+        drop(bar);
         let seconds = started.elapsed().as_secs_f64();
         let eval = evaluate(&model, &test_set, &opts.device, opts.eval_batch)?;
         let m = EpochMetrics {
@@ -447,19 +453,6 @@ fn limit(digits: &Digits, n: Option<usize>) -> Digits {
         Some(n) => digits.truncated(n),
         None => digits.clone(),
     }
-}
-
-fn progress(steps: u64, epoch: usize, epochs: usize) -> ProgressBar {
-    let bar = ProgressBar::new(steps);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
-    bar
 }
 
 #[cfg(test)]

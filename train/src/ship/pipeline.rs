@@ -104,7 +104,11 @@ fn size(p: &Path) -> Option<u64> {
 }
 
 /// Runs (or resumes) the pipeline on `data`; returns the summary rows.
-pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
+pub fn run(
+    cfg: &PipelineConfig,
+    data: &Mnist,
+    progress: std::sync::Arc<dyn crate::progress::Progress>,
+) -> Result<Vec<Stage>> {
     let device = Device::Cpu;
     let mut stages = Vec::new();
     let train = |name: &'static str, out: &Path, config: TrainConfig| -> Result<Stage> {
@@ -114,6 +118,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
             resume: true,
             device: device.clone(),
             eval_batch: 500,
+            progress: progress.clone(),
         };
         let done = checkpoint::load(&out.join(trainer::CHECKPOINT), &device)
             .is_ok_and(|c| c.header.epoch >= config.epochs);
@@ -154,7 +159,7 @@ pub fn run(cfg: &PipelineConfig, data: &Mnist) -> Result<Vec<Stage>> {
     let cam_done = cam_dir.join(crate::data::extra::EXTRA_LABELS).is_file();
     if !cam_done {
         tracing::info!("rendering {} scenes for camera digits", cfg.scenes);
-        let got = crate::data::harvest::harvest(data, cfg.scenes)?;
+        let got = crate::data::harvest::harvest(data, cfg.scenes, progress.as_ref())?;
         crate::data::extra::write_extra(&cam_dir, &got.digits, &got.not_digits)?;
     }
     stages.push(Stage {

@@ -88,9 +88,14 @@ pub struct Rendered {
 }
 
 /// Writes `cfg.count` pages and `truth.jsonl` to `out` and returns the truths.
-pub fn generate(mnist: &Mnist, out: &Path, cfg: &PageConfig) -> Result<Vec<SceneTruth>> {
+pub fn generate(
+    mnist: &Mnist,
+    out: &Path,
+    cfg: &PageConfig,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Vec<SceneTruth>> {
     let (digits, range, stream) = cfg.split.checked_source(mnist)?;
-    crate::data::scene::write_frames(out, cfg.count, |i| {
+    crate::data::scene::write_frames(out, cfg.count, progress, |i| {
         let mut rng = ChaCha8Rng::seed_from_u64(stream + cfg.style.stream() + i as u64);
         let file = format!("page-{i:04}.jpg");
         let mut r = render(digits, range.clone(), cfg, &mut rng);

@@ -50,6 +50,7 @@ fn issue17_a_fine_tuning_run_resumes_after_its_init_checkpoint_moved() {
         resume: true,
         device: Device::Cpu,
         eval_batch: 20,
+        progress: std::sync::Arc::new(crate::progress::Quiet),
     };
     train(config.clone(), &data, &opts).unwrap();
     std::fs::rename(&init, dir.path().join("moved.safetensors")).unwrap();
@@ -192,4 +193,65 @@ fn validation_rejects_nonsense() {
     ] {
         assert!(bad.validate().is_err());
     }
+}
+
+/// Counts what a run reports: tasks started and units done.
+#[derive(Debug, Default)]
+struct Counted(std::sync::Mutex<(Vec<String>, u64)>);
+
+struct CountedTask<'a>(&'a Counted);
+
+impl Progress for &'static Counted {
+    fn start(&self, what: &str, _: u64, _: Unit) -> Box<dyn crate::progress::Task> {
+        self.0.lock().unwrap().0.push(what.to_string());
+        Box::new(CountedTask(self))
+    }
+}
+
+impl crate::progress::Task for CountedTask<'_> {
+    fn advance(&self, n: u64) {
+        self.0 .0.lock().unwrap().1 += n;
+    }
+    fn note(&self, _: &str) {}
+    fn aside(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+}
+
+#[test]
+fn a_run_reports_every_epoch_and_step_to_its_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = crate::model::ArchConfig::Strided(crate::model::StridedConfig {
+        conv1: 2,
+        conv2: 2,
+        hidden: 4,
+    });
+    let (images, labels) = images(50, 2);
+    let digits = Digits { images, labels };
+    let data = Mnist {
+        train: digits.clone(),
+        test: digits,
+        sha256: "test".into(),
+        official: false,
+    };
+    let config = TrainConfig {
+        arch,
+        epochs: 2,
+        batch: 20,
+        augment: None,
+        ..TrainConfig::default()
+    };
+    let counted: &'static Counted = Box::leak(Box::default());
+    let opts = RunOptions {
+        out: dir.path().join("run"),
+        resume: false,
+        device: Device::Cpu,
+        eval_batch: 25,
+        progress: std::sync::Arc::new(counted),
+    };
+    train(config, &data, &opts).unwrap();
+    let (tasks, steps) = counted.0.lock().unwrap().clone();
+    // 50 images in batches of 20: three steps an epoch.
+    assert_eq!(tasks, ["epoch 1/2", "epoch 2/2"]);
+    assert_eq!(steps, 6);
 }
