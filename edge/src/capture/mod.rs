@@ -24,7 +24,7 @@ use zune_core::options::DecoderOptions;
 pub use files::{expand_inputs, Files};
 pub use latest::Latest;
 pub use mjpeg::Mjpeg;
-pub use pipe::{Pipe, Stdin};
+pub use pipe::{end_programs, Pipe, Stdin};
 pub use stream::{StreamFormat, StreamReader};
 pub use watchdog::{parse_duration, Watchdog, GAVE_UP};
 

@@ -6,7 +6,9 @@
 //! exits or its stream breaks it is started again with the camera's back-off.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::stream::{StreamFormat, StreamReader};
@@ -25,12 +27,59 @@ pub struct Pipe {
     name: String,
     format: StreamFormat,
     size: Option<(u32, u32)>,
-    child: Option<(Child, StreamReader)>,
+    child: Option<(Program, StreamReader)>,
     backoff: Duration,
     index: u64,
     /// Frames read since the program was last started.
     frames_this_run: u64,
     ended: bool,
+}
+
+/// A running camera program, also known to [`end_programs`] so that it does not outlive an
+/// edge that exits without unwinding.
+type Program = Arc<Mutex<Child>>;
+
+/// The programs of every pipe now running.
+static PROGRAMS: Mutex<Vec<Weak<Mutex<Child>>>> = Mutex::new(Vec::new());
+
+/// Kills every pipe's program still running: for an exit that skips the pipes' own clean-up
+/// (a stop asked by a signal while a read holds the frame loop). A camera program left
+/// running would keep the camera, and the next start could not open it.
+pub fn end_programs() {
+    let programs = PROGRAMS
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default();
+    for program in programs.iter().filter_map(Weak::upgrade) {
+        if let Ok(mut child) = program.lock() {
+            kill(&mut child);
+        }
+    }
+}
+
+/// Kills a pipe's program with everything it started: the shell of `sh -c` runs the camera
+/// program as its child, and killing the shell alone would leave that holding the camera.
+fn kill(child: &mut Child) {
+    if let Ok(group) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) takes plain integers; the group is the one `start` made for this
+        // child (its id), so no other process is signalled.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Pipe {
+    /// Ends the program with the pipe: a run that stops does not leave the camera held.
+    fn drop(&mut self) {
+        if let Some((program, _)) = self.child.take() {
+            if let Ok(mut child) = program.lock() {
+                kill(&mut child);
+            }
+        }
+    }
 }
 
 impl Pipe {
@@ -60,6 +109,9 @@ impl Pipe {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&self.command)
+            // A group of its own: the shell and what it starts (`rpicam-vid`, a
+            // `gst-launch-1.0` pipeline) end together (see [`kill`]).
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -78,7 +130,12 @@ impl Pipe {
             });
         }
         let reader = StreamReader::new(&self.name, Box::new(stdout), self.format, self.size);
-        self.child = Some((child, reader));
+        let program = Arc::new(Mutex::new(child));
+        if let Ok(mut all) = PROGRAMS.lock() {
+            all.retain(|p| p.strong_count() > 0);
+            all.push(Arc::downgrade(&program));
+        }
+        self.child = Some((program, reader));
         self.frames_this_run = 0;
         tracing::info!("{}: started", self.name);
         Ok(())
@@ -86,8 +143,11 @@ impl Pipe {
 
     /// Ends the running program (its stream broke or ended) and says how it went.
     fn stop(&mut self, why: Option<Error>) -> Error {
-        let Some((mut child, _)) = self.child.take() else {
+        let Some((program, _)) = self.child.take() else {
             return Error::source(&self.name, "not running");
+        };
+        let Ok(mut child) = program.lock() else {
+            return Error::source(&self.name, "its program's handle was poisoned");
         };
         // After its output ended the program is given a moment to exit by itself, so its
         // exit status says what happened; a program still running (or a broken stream) is
@@ -103,8 +163,8 @@ impl Pipe {
             }
         }
         if status.is_none() {
-            let _ = child.kill();
-            status = child.wait().ok();
+            kill(&mut child);
+            status = child.try_wait().ok().flatten();
         }
         let code = status.and_then(|s| s.code());
         // The shell's codes for a program it could not find or run: starting it again will

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -103,6 +105,42 @@ pub fn cameras() -> Result<()> {
     bail!("this edge was built without camera support: rebuild with `--features camera`")
 }
 
+/// How long a stop asked by a signal waits for the frame loop before the process exits
+/// anyway: a camera that gives no frame, or a pipe's program that writes none, holds the
+/// loop in its read.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Lets SIGTERM (what `podman stop`, Kubernetes and systemd send) and SIGINT (Ctrl-C) end
+/// `edge run` cleanly: the returned flag is set, the frame loop stops after the frame in
+/// hand and the page stops serving; a loop held in a read is ended after [`STOP_GRACE`]. As
+/// a container's first process, edge would otherwise ignore SIGTERM and wait for SIGKILL.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).context("handling SIGTERM")?;
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
+                tracing::info!("{name}: stopping");
+                flag.store(true, Ordering::SeqCst);
+                std::thread::sleep(STOP_GRACE);
+                tracing::info!("the source gave no frame to end on; exiting");
+                capture::end_programs();
+                std::process::exit(0);
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(stop)
+}
+
 /// Writes a line to stdout; `false` when the reader has gone (a closed pipe ends the run quietly).
 pub fn emit(out: &mut impl Write, line: &str) -> Result<bool> {
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
@@ -119,6 +157,7 @@ pub fn run_frames(
     (max_frames, max_fps): (Option<u64>, Option<f64>),
     live: Option<&LivePage>,
     watchdog: Option<&capture::Watchdog>,
+    stop: &AtomicBool,
 ) -> Result<()> {
     let period = max_fps.map(|f| Duration::from_secs_f64(1.0 / f));
     let mut last_start: Option<Instant> = None;
@@ -133,7 +172,7 @@ pub fn run_frames(
     let mut last_error: Option<edge::Error> = None;
     let mut unlogged = false;
     let mut taken = std::collections::HashSet::new();
-    while max_frames.is_none_or(|m| read < m) {
+    while max_frames.is_none_or(|m| read < m) && !stop.load(Ordering::SeqCst) {
         if let (Some(p), Some(t)) = (period, last_start) {
             // --max-fps: wait out the period; a live source then gives its newest frame.
             std::thread::sleep(p.saturating_sub(t.elapsed()));

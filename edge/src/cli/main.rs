@@ -78,10 +78,13 @@ fn run(cli: Cli) -> Result<()> {
                         "{label}: no frame for {:.1} s (--give-up-after): giving up",
                         quiet.as_secs_f32()
                     );
+                    // The camera program goes too: systemd's restart must find the camera free.
+                    capture::end_programs();
                     std::process::exit(i32::from(capture::GAVE_UP));
                 })),
                 None => None,
             };
+            let stop = frames::stop_on_signals()?;
             run_frames(
                 &reader,
                 source.as_mut(),
@@ -89,12 +92,13 @@ fn run(cli: Cli) -> Result<()> {
                 (max_frames, max_fps),
                 live.as_ref(),
                 watchdog.as_ref(),
+                &stop,
             )?;
             drop(watchdog);
-            if live.is_some() {
+            if live.is_some() && !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 tracing::info!("the frames have ended; still serving the last one (Ctrl-C stops)");
-                loop {
-                    std::thread::park();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::park_timeout(std::time::Duration::from_millis(100));
                 }
             }
             Ok(())

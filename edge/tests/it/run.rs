@@ -186,3 +186,83 @@ fn issue15_give_up_after_is_for_live_sources_and_takes_a_duration() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("'soon'"), "{err}");
 }
+
+/// Starts `edge run ARGS`, waits for `ready` in its log, sends it SIGTERM and returns its
+/// exit status and how long it took to exit.
+fn terminated(args: &[&str], ready: &str) -> (std::process::ExitStatus, std::time::Duration) {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let mut child = edge()
+        .env("RUST_LOG", "info")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ready = ready.to_string();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(&ready) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let started = rx.recv_timeout(Duration::from_secs(60));
+    if started.is_err() {
+        let _ = child.kill();
+    }
+    started.expect("the run never got ready");
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = sent + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, sent.elapsed());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("edge run ignored SIGTERM for 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn issue19_sigterm_stops_a_run_that_serves_its_last_frame() {
+    let sample = samples().join("scene-0001.jpg");
+    let sample = sample.to_str().unwrap();
+    let (status, took) = terminated(
+        &["run", "--serve", "127.0.0.1:0", "--input", sample],
+        "still serving",
+    );
+    assert!(status.success(), "{status}");
+    // The serving loop sees the stop at once, well before the grace period for held reads.
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn issue19_sigterm_stops_a_run_whose_source_gives_no_frame() {
+    // A camera program that writes nothing holds the loop in its read: the run still ends,
+    // and takes the program with it (the shell's child too, not the shell alone).
+    let program = "sleep 61.25";
+    let (status, _) = terminated(&["run", "--pipe", program], program);
+    assert!(status.success(), "{status}");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", program])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
