@@ -27,6 +27,7 @@ pub const DEFAULT_DATA: &str = "data/mnist";
 
 fn main() -> ExitCode {
     edge::out::logs_to_stderr();
+    exit_on_sigterm();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -34,6 +35,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Exits at once on SIGTERM, as any program does outside a container: as a container's first
+/// process `train` would otherwise ignore it, and a preempted pod would wait out its grace
+/// period for SIGKILL. Nothing is lost: files are written whole under a temporary name, and
+/// `--resume` carries on from the last epoch's checkpoint. The exit status is the usual 143
+/// (killed by SIGTERM), so a Kubernetes Job counts the pod failed and starts it again.
+fn exit_on_sigterm() {
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM])
+    else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("sigterm".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                tracing::warn!("SIGTERM: stopping; the last checkpoint is kept for --resume");
+                std::process::exit(143);
+            }
+        });
 }
 
 fn run(cli: Cli) -> Result<()> {

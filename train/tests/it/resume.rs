@@ -143,3 +143,56 @@ fn issue2_eval_json_has_accuracy_and_per_class() {
     );
     assert!(image::open(&png).unwrap().width() > 400);
 }
+
+/// A preempted pod gets SIGTERM: `train` stops at once with the usual status 143 (as the
+/// first process of a container it once ignored SIGTERM until SIGKILL), and the run resumes
+/// from the checkpoint it left.
+#[test]
+fn issue19_sigterm_stops_training_and_the_run_resumes() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Ten short epochs: the signal lands while later ones still run, and the resumed run
+    // (which keeps the checkpoint's settings) finishes them in seconds.
+    let args = || {
+        let mut cmd = crate::common::train();
+        cmd.args([
+            "train",
+            "--arch",
+            "strided",
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "500",
+            "--epochs",
+            "10",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--resume");
+        cmd
+    };
+    let mut child = args().spawn().unwrap();
+    let checkpoint = out.join("checkpoint.safetensors");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !checkpoint.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(checkpoint.exists(), "no checkpoint after 120 s");
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status}");
+    assert!(sent.elapsed() < Duration::from_secs(10));
+    // The same command carries on from the epochs already done, to the tenth.
+    let stderr =
+        String::from_utf8(crate::common::run(args().env("RUST_LOG", "info")).stderr).unwrap();
+    assert!(stderr.contains("resuming"), "{stderr}");
+    let text = std::fs::read_to_string(out.join("metrics.json")).unwrap();
+    let epochs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(epochs.len(), 10, "{stderr}");
+}
