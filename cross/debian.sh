@@ -91,21 +91,7 @@ host_edge=${CARGO_TARGET_DIR:-$repo/target}/debug/edge
 RUST_LOG=warn "$host_edge" run --input edge/samples > "$out/x86_64.samples.jsonl"
 
 # Same digits, boxes and numbers as on this machine, confidences within 1e-4.
-same_readings() {
-  python3 - "$out/x86_64.samples.jsonl" "$1" <<'PY'
-import json, sys
-ref, got = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
-assert len(ref) == len(got), f"{len(got)} frames, expected {len(ref)}"
-for a, b in zip(ref, got):
-    assert a["numbers"] == b["numbers"], (a["source"], a["numbers"], b["numbers"])
-    assert len(a["digits"]) == len(b["digits"]), a["source"]
-    for x, y in zip(a["digits"], b["digits"]):
-        assert x["digit"] == y["digit"] and x["bbox"] == y["bbox"], (a["source"], x, y)
-        assert abs(x["confidence"] - y["confidence"]) <= 1e-4, (a["source"], x, y)
-print(f"same readings as x86_64 on {len(ref)} sample frames "
-      f"({sum(len(f['digits']) for f in ref)} digits)")
-PY
-}
+same_readings() { cross/same_readings.py "$out/x86_64.samples.jsonl" "$1"; }
 
 for t in "${targets[@]}"; do
   case $t in
