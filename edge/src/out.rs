@@ -14,6 +14,11 @@ pub fn logs_to_stderr() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log reader that has gone (a closed pipe, a supervisor that died) loses the lines
+        // and nothing else: tracing-subscriber's report of the failed write is an eprintln!,
+        // which panics on that closed stderr, and killed the thread that logged, such as the
+        // one that stops the run on SIGTERM.
+        .log_internal_errors(false)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
