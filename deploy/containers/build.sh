@@ -3,14 +3,17 @@
 #   - the base image (docker.io/library/debian:trixie-slim, which the Containerfiles name) is
 #     made locally from a debootstrap minbase root when the machine has no registry to pull
 #     it from;
-#   - edge from its amd64 .deb (cargo-deb over this machine's release build), train from its
-#     CPU release build;
+#   - edge from its amd64 .deb (cargo-deb over this machine's release build), and from the
+#     arm64 and armhf .debs in target/boards/ when cross/podman.sh (or cross/debian.sh) made
+#     them, built and run through qemu-user-static; a manifest mnist-edge:VERSION of them all;
+#     train from its CPU release build;
 #   - the edge image reads the sample frames under --memory 128m --cpus 1 --read-only
 #     --cap-drop all as this machine's binary does, serves its page on a loopback port, and
 #     its health check passes; the train image trains a smoke run into a volume and resumes;
 #   - both Containerfiles pass hadolint (deploy/check.sh); image sizes are printed.
 # Not in CI (a cold run debootstraps and builds for minutes); run by hand before a release.
-#   deploy/containers/build.sh          needs root or sudo, podman, buildah and runc (Debian's)
+#   deploy/containers/build.sh   needs podman, runc, debootstrap and qemu-user-static (Debian's)
+#                                and root or sudo for debootstrap and binfmt_misc
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
