@@ -265,7 +265,9 @@ pub fn run_frames(
     } else {
         tracing::info!("{read} frames read, {skipped} skipped");
     }
-    if read == 0 && skipped > 0 {
+    // A stop by signal is no failure of the source, even when it came before any frame: the
+    // pipe's program that the stop ended gives an error of its own (it ended), which is ours.
+    if read == 0 && skipped > 0 && !stop.load(Ordering::SeqCst) {
         match last_error {
             Some(e) if skipped == 1 => bail!("nothing read: {e}"),
             Some(e) => bail!("none of the {skipped} frames could be read; the last: {e}"),

@@ -50,6 +50,9 @@ fn run(cli: Cli) -> Result<()> {
             serve,
             give_up_after,
         } => {
+            // First of all: a stop asked while the source opens (a camera program starting)
+            // must end that program too, which SIGTERM's default action would leave running.
+            let stop = frames::stop_on_signals()?;
             let reader = reader(&model)?;
             let live = match serve {
                 Some(addr) => {
@@ -84,7 +87,6 @@ fn run(cli: Cli) -> Result<()> {
                 })),
                 None => None,
             };
-            let stop = frames::stop_on_signals()?;
             run_frames(
                 &reader,
                 source.as_mut(),
