@@ -103,6 +103,11 @@ fn run(cli: Cli) -> Result<()> {
                     std::thread::park_timeout(std::time::Duration::from_millis(100));
                 }
             }
+            // A live source's reading thread is not dropped at exit: a camera program it
+            // started again after a stop broke its read (a signal can interrupt the read,
+            // as under qemu) would be left holding the camera.
+            drop(source);
+            capture::end_programs();
             Ok(())
         }
         Command::Eval {
