@@ -12,6 +12,18 @@ fn images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
     (px, labels)
 }
 
+/// `n` random images as both the training and the test set.
+fn tiny_mnist(n: usize, seed: u64) -> Mnist {
+    let (images, labels) = images(n, seed);
+    let digits = Digits { images, labels };
+    Mnist {
+        train: digits.clone(),
+        test: digits,
+        sha256: "test".into(),
+        official: false,
+    }
+}
+
 /// A resumed fine-tuning run once read its --init checkpoint again for the pruning
 /// history, and failed when that file had moved since the run began.
 #[test]
@@ -29,14 +41,7 @@ fn issue17_a_fine_tuning_run_resumes_after_its_init_checkpoint_moved() {
         ..Header::blank(arch)
     };
     checkpoint::save(&init, &header, &varmap, None).unwrap();
-    let (images, labels) = images(40, 1);
-    let digits = Digits { images, labels };
-    let data = Mnist {
-        train: digits.clone(),
-        test: digits,
-        sha256: "test".into(),
-        official: false,
-    };
+    let data = tiny_mnist(40, 1);
     let config = TrainConfig {
         arch,
         epochs: 1,
@@ -226,14 +231,7 @@ fn a_run_reports_every_epoch_and_step_to_its_progress() {
         conv2: 2,
         hidden: 4,
     });
-    let (images, labels) = images(50, 2);
-    let digits = Digits { images, labels };
-    let data = Mnist {
-        train: digits.clone(),
-        test: digits,
-        sha256: "test".into(),
-        official: false,
-    };
+    let data = tiny_mnist(50, 2);
     let config = TrainConfig {
         arch,
         epochs: 2,
