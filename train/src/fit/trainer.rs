@@ -91,7 +91,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         let started = Instant::now();
         let mut order: Vec<usize> = (0..train_set.len()).collect();
         order.shuffle(&mut epoch_rng(config.seed, epoch, 0));
-        let mut aug_rng = epoch_rng(config.seed, epoch, 1);
+        let aug_rng = epoch_rng(config.seed, epoch, 1);
         let bar = opts.progress.start(
             &format!("epoch {}/{}", epoch + 1, config.epochs),
             steps_per_epoch,
@@ -99,54 +99,69 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         );
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut lr = config.lr;
-        for (k, idx) in order.chunks(config.batch).enumerate() {
-            let step = epoch as u64 * steps_per_epoch + k as u64;
-            lr = config.schedule.rate(config.lr, step, total_steps);
-            let images = batch_images(&train_set, idx, config.augment.as_ref(), &mut aug_rng);
-            let labels: Vec<u8> = idx.iter().map(|&i| train_set.labels[i]).collect();
-            // Out of GPU memory, the micro-batch halves; the step stays the same step.
-            let stats = loop {
-                match train_step(
-                    &model,
-                    opt.as_mut(),
-                    &images,
-                    &labels,
-                    micro,
-                    lr,
-                    &opts.device,
-                    teacher.as_ref().map(|(m, d)| (m, d)),
-                ) {
-                    Ok(stats) => break stats,
-                    Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
-                        micro = micro.div_ceil(2);
-                        bar.aside(&mut || {
+        // The batches are gathered and augmented on a thread of their own, a few steps
+        // ahead, in the order one thread would: the numbers are the same, and the step no
+        // longer waits for them.
+        let steps = std::thread::scope(|scope| -> Result<()> {
+            let batches = prefetch(
+                scope,
+                &train_set,
+                &order,
+                config.batch,
+                config.augment.as_ref(),
+                aug_rng,
+            );
+            for (k, (images, labels)) in batches.iter().enumerate() {
+                let step = epoch as u64 * steps_per_epoch + k as u64;
+                lr = config.schedule.rate(config.lr, step, total_steps);
+                // Out of GPU memory, the micro-batch halves; the step stays the same step.
+                let stats = loop {
+                    match train_step(
+                        &model,
+                        opt.as_mut(),
+                        &images,
+                        &labels,
+                        micro,
+                        lr,
+                        &opts.device,
+                        teacher.as_ref().map(|(m, d)| (m, d)),
+                    ) {
+                        Ok(stats) => break stats,
+                        Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
+                            micro = micro.div_ceil(2);
+                            bar.aside(&mut || {
                             tracing::warn!(
                                 "out of GPU memory: micro-batch halved to {micro}, effective batch stays {}",
                                 config.batch
                             )
                         });
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
+                };
+                loss_sum += stats.loss_sum;
+                correct += stats.correct;
+                seen += labels.len();
+                if k % 10 == 0 || k as u64 + 1 == steps_per_epoch {
+                    let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    bar.note(&format!(
+                        "loss {:.4}  acc {:.2}%  {:.0} img/s  lr {:.1e}",
+                        loss_sum / seen as f64,
+                        100.0 * correct as f64 / seen as f64,
+                        seen as f64 / secs,
+                        lr
+                    ));
                 }
-            };
-            loss_sum += stats.loss_sum;
-            correct += stats.correct;
-            seen += labels.len();
-            if k % 10 == 0 || k as u64 + 1 == steps_per_epoch {
-                let secs = started.elapsed().as_secs_f64().max(1e-9);
-                bar.note(&format!(
-                    "loss {:.4}  acc {:.2}%  {:.0} img/s  lr {:.1e}",
-                    loss_sum / seen as f64,
-                    100.0 * correct as f64 / seen as f64,
-                    seen as f64 / secs,
-                    lr
-                ));
+                bar.advance(1);
             }
-            bar.advance(1);
-        }
+            Ok(())
+        });
+        steps?;
         drop(bar);
         let seconds = started.elapsed().as_secs_f64();
+        let tested = Instant::now();
         let eval = evaluate(&model, &test_set, &opts.device, opts.eval_batch)?;
+        let test_seconds = tested.elapsed().as_secs_f64();
         let m = EpochMetrics {
             epoch: epoch + 1,
             lr,
@@ -156,9 +171,10 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
             test_accuracy: eval.accuracy,
             images_per_s: seen as f64 / seconds.max(1e-9),
             seconds,
+            test_seconds,
         };
         tracing::info!(
-            "epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | {:.0} img/s, {:.1} s",
+            "epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | {:.0} img/s, {:.1} s + {:.1} s test",
             m.epoch,
             config.epochs,
             m.train_loss,
@@ -166,7 +182,8 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
             m.test_loss,
             100.0 * m.test_accuracy,
             m.images_per_s,
-            m.seconds
+            m.seconds,
+            m.test_seconds
         );
         history.push(m);
         let header = Header {
@@ -202,6 +219,34 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
         weights: opts.out.join(WEIGHTS),
         arch: config.arch,
     })
+}
+
+/// Batches queued ahead of the step: enough to cover a slow augmentation without holding
+/// more than a few batches of pixels.
+const PREFETCH: usize = 4;
+
+/// The epoch's batches (pixels, labels) in `order`, `batch` images each, gathered and
+/// augmented on a thread of `scope` up to [`PREFETCH`] batches ahead. Dropping the receiver
+/// stops the thread.
+fn prefetch<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    set: &'env Digits,
+    order: &'env [usize],
+    batch: usize,
+    how: Option<&'env crate::data::augment::AugmentConfig>,
+    mut rng: ChaCha8Rng,
+) -> std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(PREFETCH);
+    scope.spawn(move || {
+        for idx in order.chunks(batch) {
+            let images = batch_images(set, idx, how, &mut rng);
+            let labels: Vec<u8> = idx.iter().map(|&i| set.labels[i]).collect();
+            if tx.send((images, labels)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// The pixels of the training images `idx`, each augmented when the run augments.

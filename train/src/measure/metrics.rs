@@ -26,17 +26,21 @@ pub struct EpochMetrics {
     pub images_per_s: f64,
     /// Wall-clock seconds of the epoch's training.
     pub seconds: f64,
+    /// Wall-clock seconds of the test evaluation after it (0 in runs written before it was
+    /// recorded): an epoch takes `seconds + test_seconds`.
+    #[serde(default)]
+    pub test_seconds: f64,
 }
 
 const HEADER: &str =
-    "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_s,seconds";
+    "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,images_per_s,seconds,test_seconds";
 
 /// Writes `history` to `metrics.csv` and `metrics.json` in `dir`.
 pub fn write(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
     let mut csv = format!("{HEADER}\n");
     for m in history {
         csv.push_str(&format!(
-            "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{:.1},{:.2}\n",
+            "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{:.1},{:.2},{:.2}\n",
             m.epoch,
             m.lr,
             m.train_loss,
@@ -44,7 +48,8 @@ pub fn write(dir: &Path, history: &[EpochMetrics]) -> Result<()> {
             m.test_loss,
             m.test_accuracy,
             m.images_per_s,
-            m.seconds
+            m.seconds,
+            m.test_seconds
         ));
     }
     atomic::write(&dir.join("metrics.csv"), csv.as_bytes())?;

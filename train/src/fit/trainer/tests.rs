@@ -253,3 +253,43 @@ fn a_run_reports_every_epoch_and_step_to_its_progress() {
     assert_eq!(tasks, ["epoch 1/2", "epoch 2/2"]);
     assert_eq!(steps, 6);
 }
+
+/// Augmented batches are made on a thread of their own (issue 18): they must be the very
+/// batches, in the same order, that one thread drawing from the epoch's generator makes, or a
+/// resumed run would no longer repeat the uninterrupted one.
+#[test]
+fn issue18_prefetched_batches_are_the_ones_one_thread_draws() {
+    let set = tiny_mnist(150, 3).train;
+    let order: Vec<usize> = (0..set.len()).rev().collect();
+    let how = crate::data::augment::AugmentConfig::default();
+    let mut rng = epoch_rng(5, 1, 1);
+    let alone: Vec<(Vec<u8>, Vec<u8>)> = order
+        .chunks(32)
+        .map(|idx| {
+            let images = batch_images(&set, idx, Some(&how), &mut rng);
+            (images, idx.iter().map(|&i| set.labels[i]).collect())
+        })
+        .collect();
+    let ahead: Vec<(Vec<u8>, Vec<u8>)> = std::thread::scope(|scope| {
+        prefetch(scope, &set, &order, 32, Some(&how), epoch_rng(5, 1, 1))
+            .iter()
+            .collect()
+    });
+    assert_eq!(alone.len(), 5);
+    assert_eq!(ahead, alone);
+    // The augmentation did change the pixels, so the comparison says something.
+    assert_ne!(alone[0].0[..PIXELS], set.image(order[0])[..]);
+}
+
+/// A receiver dropped before the epoch's end (a step failed) stops the thread, so the scope
+/// that waits for it returns.
+#[test]
+fn issue18_a_failed_step_stops_the_prefetching_thread() {
+    let set = tiny_mnist(400, 4).train;
+    let order: Vec<usize> = (0..set.len()).collect();
+    let got = std::thread::scope(|scope| {
+        let rx = prefetch(scope, &set, &order, 8, None, epoch_rng(1, 0, 1));
+        rx.recv().map(|b| b.1.len())
+    });
+    assert_eq!(got, Ok(8));
+}
