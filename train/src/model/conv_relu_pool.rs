@@ -18,7 +18,6 @@ use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut
 
 use super::cpu::{values, Scratch};
 use super::gemm::{matmul, Mat};
-use super::pool::argmax;
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +103,48 @@ fn col2im(dcols: &[f32], d: Dims, dx: &mut [f32]) {
         });
 }
 
+/// Pooled values one thread's task covers at least: rayon's cost per task is that of a few
+/// hundred comparisons.
+const PLANE_VALUES: usize = 1024;
+
+/// Pools one `[H', W']` plane of the convolution (`y`, starting at index `base` of the whole
+/// output) into `out [H'/2, W'/2]` after the ReLU, and the index of each window's largest
+/// value (the first in row order, as `pool::argmax` does) into `best_at`, [`DEAD`] where it is not
+/// positive.
+fn pool_plane(y: &[f32], base: usize, ow: usize, out: &mut [f32], best_at: &mut [u32]) {
+    let pw = ow / 2;
+    for (i, (out, best_at)) in out
+        .chunks_exact_mut(pw.max(1))
+        .zip(best_at.chunks_exact_mut(pw.max(1)))
+        .enumerate()
+    {
+        let top = &y[2 * i * ow..][..2 * pw];
+        let bottom = &y[(2 * i + 1) * ow..][..2 * pw];
+        let at = base + 2 * i * ow;
+        for (j, ((o, b), (t, u))) in out
+            .iter_mut()
+            .zip(best_at.iter_mut())
+            .zip(top.chunks_exact(2).zip(bottom.chunks_exact(2)))
+            .enumerate()
+        {
+            let (mut v, mut k) = (t[0], 0);
+            if t[1] > v {
+                (v, k) = (t[1], 1);
+            }
+            if u[0] > v {
+                (v, k) = (u[0], ow);
+            }
+            if u[1] > v {
+                (v, k) = (u[1], ow + 1);
+            }
+            if v > 0.0 {
+                *o = v;
+                *b = (at + 2 * j + k) as u32;
+            }
+        }
+    }
+}
+
 /// Marks a window whose maximum was not positive: the ReLU passes no gradient.
 const DEAD: u32 = u32::MAX;
 
@@ -164,21 +205,22 @@ impl CustomOp3 for ConvReluPool {
         let mut out = vec![0f32; d.n * o * ph * pw];
         let mut best_at = vec![DEAD; out.len()];
         if !out.is_empty() {
-            out.par_chunks_mut(ph * pw)
-                .zip(best_at.par_chunks_mut(ph * pw))
+            // Output plane (n, o) pools plane (o, n) of y; planes go to the threads a few
+            // dozen at a time (one plane of the second layer is 25 values, less than a task's
+            // own cost).
+            let planes = (PLANE_VALUES / (ph * pw).max(1)).max(1);
+            out.par_chunks_mut(planes * ph * pw)
+                .zip(best_at.par_chunks_mut(planes * ph * pw))
                 .enumerate()
-                .for_each(|(plane, (out, best_at))| {
-                    // Output plane (n, o) pools plane (o, n) of y.
-                    let (n, ch) = (plane / o, plane % o);
-                    let base = (ch * d.n + n) * oh * ow;
-                    for i in 0..ph {
-                        for j in 0..pw {
-                            let best = argmax(&y, base, ow, i, j);
-                            if y[best] > 0.0 {
-                                out[i * pw + j] = y[best];
-                                best_at[i * pw + j] = best as u32;
-                            }
-                        }
+                .for_each(|(task, (out, best_at))| {
+                    let mine = out
+                        .chunks_exact_mut(ph * pw)
+                        .zip(best_at.chunks_exact_mut(ph * pw));
+                    for (p, (out, best_at)) in mine.enumerate() {
+                        let plane = task * planes + p;
+                        let (n, ch) = (plane / o, plane % o);
+                        let base = (ch * d.n + n) * oh * ow;
+                        pool_plane(&y[base..base + oh * ow], base, ow, out, best_at);
                     }
                 });
         }
