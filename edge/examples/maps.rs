@@ -48,7 +48,13 @@ fn main() -> anyhow::Result<()> {
         q(0.95),
         q(0.99)
     );
-    println!("floor {:.1}, {} digits", found.floor, found.digits.len());
+    println!(
+        "ink {:?}, scale {}, floor {:.1}, {} digits",
+        found.ink,
+        found.scale,
+        found.floor,
+        found.digits.len()
+    );
     sheet.save(out)?;
     Ok(())
 }
