@@ -24,6 +24,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from pytorch_step import seed_cnn  # the same network as the step's baseline
+
 
 def read_idx(folder, stem):
     """The IDX file `stem` of `folder` (`.gz` or raw) as a uint8 tensor of its shape."""
@@ -39,14 +41,6 @@ def read_idx(folder, stem):
     shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
     body = bytearray(data[4 + 4 * dims:])
     return torch.frombuffer(body, dtype=torch.uint8).reshape(shape)
-
-
-def seed_cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10),
-    )
 
 
 def onecycle(step, total, base=2e-3):
