@@ -413,22 +413,11 @@ mod tests {
             };
             x + bw < w && y + bh < h && before.digits.iter().all(|d| r.iou(d.rect) == 0.0)
         };
+        // The bar goes on the paper: within the writing's extent, between its numbers.
+        let all = before.digits.iter().map(|d| d.rect).reduce(Rect::union);
+        let all = all.expect("the sample frame's digits");
+        let (x0, y0, x1, y1) = (all.x, all.y, all.x + all.w, all.y + all.h);
         let reading = |tall: u32| {
-            // On the paper: within the writing's extent, between its numbers.
-            let x0 = before.digits.iter().map(|d| d.rect.x).min().unwrap_or(0);
-            let y0 = before.digits.iter().map(|d| d.rect.y).min().unwrap_or(0);
-            let x1 = before
-                .digits
-                .iter()
-                .map(|d| d.rect.x + d.rect.w)
-                .max()
-                .unwrap_or(w);
-            let y1 = before
-                .digits
-                .iter()
-                .map(|d| d.rect.y + d.rect.h)
-                .max()
-                .unwrap_or(h);
             let spot = (x0 / 4..x1 / 4)
                 .flat_map(|i| (y0 / 4..y1 / 4).map(move |j| (i * 4, j * 4)))
                 .find(|&(x, y)| free(x, y, 4, typical));
