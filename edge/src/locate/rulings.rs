@@ -24,6 +24,8 @@ const THIN: u32 = 3;
 const LONG: u32 = 70;
 /// Largest gap bridged within one run (a digit's stroke across it, a faded stretch).
 const GAP: u32 = 6;
+/// Least fraction of a ruling's long run along which its ink is found ([`erase_line`]).
+const FILL: f32 = 0.5;
 /// Ink this much stronger than the ruling's own ink is a pen's, not the rule's: a pen is at
 /// least twice as dark as a printed rule, and where two lines of a grid cross they darken the
 /// paper twice.
@@ -198,6 +200,11 @@ fn remove_horizontal(
             }
         }
     }
+    // The best-supported lines first: once one is taken out, a line at a slightly different
+    // angle through the same print (on a grid, or tilted and seen in perspective) finds its
+    // pixels gone and no run to prove it, where taken first it would cut a band across the
+    // writing beside the real line.
+    peaks.sort_by(|p, q| q.0.cmp(&p.0).then((p.1, p.2).cmp(&(q.1, q.2))));
     let mut removed = Vec::new();
     for (_, a, b) in peaks {
         let (s, c) = angles[a].sin_cos();
@@ -279,10 +286,14 @@ fn erase_line(
         segments.push((s0, last));
     }
     // One long run proves the line printed; it runs on across the page, between digits too.
-    if !segments
-        .iter()
-        .any(|&(a, z)| z - a + 1 >= sizes.long as usize)
-    {
+    // A printed line is continuous, so at least half of its run is ink: a line drawn at a
+    // wrong angle through a grid meets the grid's other lines at short intervals, and those
+    // crossings bridged together make a run of gaps.
+    let proves = |&(a, z): &(usize, usize)| {
+        let found = hits[a..=z].iter().filter(|h| h.is_some()).count();
+        z - a + 1 >= sizes.long as usize && found as f32 >= FILL * (z - a + 1) as f32
+    };
+    if !segments.iter().any(proves) {
         return None;
     }
     // The ruling's own ink strength: the median over its thin pixels.
@@ -391,6 +402,26 @@ mod tests {
         }
         let before = mask.clone();
         let strength = vec![80u8; w * h];
+        assert!(remove(&mut mask, &strength, w, h, 1).is_empty());
+        assert_eq!(mask, before);
+    }
+
+    #[test]
+    fn issue13_crossings_bridged_into_a_run_are_not_a_ruling() {
+        // Short marks 3 pixels wide every 8 pixels along one row, as the lines of a grid meet
+        // a line drawn at a wrong angle through it: the gaps between them are each within the
+        // bridged gap, but most of the run is paper.
+        let (w, h) = (300, 80);
+        let mut mask = vec![0u8; w * h];
+        for x0 in (5..w - 5).step_by(8) {
+            for y in 39..42 {
+                for x in x0..x0 + 3 {
+                    mask[y * w + x] = 1;
+                }
+            }
+        }
+        let before = mask.clone();
+        let strength = vec![60u8; w * h];
         assert!(remove(&mut mask, &strength, w, h, 1).is_empty());
         assert_eq!(mask, before);
     }
