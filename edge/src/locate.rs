@@ -22,7 +22,7 @@ use ground::{
     downsample, extreme_filter, full_resolution, ground_level, ink_strength, noise_sigma,
     vote_polarity,
 };
-use group::group;
+pub(crate) use group::group;
 use select::{along_a_ruling, bordered_by_ground, select, ON_RULING};
 
 /// Which way the ink differs from its ground.

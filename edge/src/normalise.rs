@@ -29,6 +29,9 @@ pub struct Cut {
     pub from: f32,
     /// Right edge, sheared.
     pub to: f32,
+    /// Rows `[top, bottom)` of the part, frame pixels: a line of writing cut from the one
+    /// below it ([`crate::segment::stacked`]); unbounded for a cut across a line.
+    pub rows: (f32, f32),
     /// The part's own box in frame pixels.
     pub rect: crate::locate::Rect,
 }
@@ -38,7 +41,7 @@ impl Cut {
     #[inline]
     pub fn holds(&self, x: f32, y: f32) -> bool {
         let s = x - self.slant * (y - self.y_mid);
-        s >= self.from && s < self.to
+        s >= self.from && s < self.to && y >= self.rows.0 && y < self.rows.1
     }
 }
 

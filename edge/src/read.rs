@@ -208,6 +208,12 @@ impl Reader {
             f32::INFINITY
         };
         let wider = |r: Rect| r.w as f32 / typical_width;
+        // Two lines of writing run together (`segment::TALLEST`), no wider than one digit.
+        let stacked = |b: &Blob| {
+            wholes >= 3
+                && b.rect.h as f32 > segment::TALLEST * typical
+                && b.rect.w as f32 <= segment::ONE_DIGIT_WIDEST * b.rect.h as f32
+        };
         let candidates: Vec<segment::Candidates> = found
             .digits
             .iter()
@@ -215,7 +221,9 @@ impl Reader {
             .map(|(b, p)| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
                 let doubted = p.confidence < self.min_confidence;
-                if self.split_touching && segment::may_cut(aspect, wider(b.rect), doubted) {
+                if self.split_touching && stacked(b) {
+                    segment::stacked(&found, b)
+                } else if self.split_touching && segment::may_cut(aspect, wider(b.rect), doubted) {
                     segment::candidates(&found, b, typical)
                 } else {
                     segment::Candidates::default()
@@ -243,6 +251,8 @@ impl Reader {
         let mut too_wide = Vec::new();
         // Pieces of segmentations taken in part (`segment::choose_in_part`).
         let mut taken_in_part = Vec::new();
+        // Whether two lines of writing were cut apart: their numbers are then grouped again.
+        let mut regroup = false;
         for (i, cands) in candidates.iter().enumerate() {
             let first = next;
             next += cands.pieces.len();
@@ -259,18 +269,38 @@ impl Reader {
             let start = kept.len();
             let aspect = blob.rect.w as f32 / blob.rect.h.max(1) as f32;
             let whole = predictions[i].confidence;
-            let (choice, in_part) = match segment::choose(
-                whole,
-                aspect,
-                wider(blob.rect),
-                &confidences,
-                self.min_confidence,
-            ) {
-                Some(c) => (Some(c), false),
-                None => (
-                    segment::choose_in_part(whole, aspect, &confidences, self.min_confidence),
-                    true,
-                ),
+            let (choice, in_part) = if self.split_touching && stacked(blob) {
+                // Two lines cut apart: kept when both read as digits the model is sure of, and
+                // not both as ones: a straight stroke twice the digits' height (a paper edge, a
+                // stretch of margin line) cut in two reads as two ones, and two ones written
+                // one above the other and touching are far rarer.
+                let weakest = confidences
+                    .first()
+                    .map_or(0.0, |c| c.iter().copied().fold(f32::MAX, f32::min));
+                let sure = self.min_confidence.max(segment::SURE);
+                let ones = cands.segmentations.first().is_some_and(|seg| {
+                    seg.iter().all(|&k| {
+                        let class = predictions[first + k].class;
+                        contract.labels.get(class).is_some_and(|l| l == "1")
+                    })
+                });
+                let keep = weakest >= sure && !ones;
+                regroup |= keep;
+                (keep.then_some(0), false)
+            } else {
+                match segment::choose(
+                    whole,
+                    aspect,
+                    wider(blob.rect),
+                    &confidences,
+                    self.min_confidence,
+                ) {
+                    Some(c) => (Some(c), false),
+                    None => (
+                        segment::choose_in_part(whole, aspect, &confidences, self.min_confidence),
+                        true,
+                    ),
+                }
             };
             match choice {
                 Some(c) => {
@@ -333,6 +363,34 @@ impl Reader {
             .map(|n| n.iter().flat_map(|&i| becomes[i].iter().copied()).collect())
             .collect();
         found.digits = blobs;
+        if regroup {
+            // The lower piece belongs to the next line's number: numbers are found again on
+            // the digits as read, in reading order.
+            let mut order: Vec<usize> = Vec::with_capacity(kept.len());
+            let mut numbers = Vec::new();
+            let mut placed = vec![false; kept.len()];
+            for n in crate::locate::group(&found.digits) {
+                let start = order.len();
+                for i in n {
+                    if placed.get(i) == Some(&false) {
+                        placed[i] = true;
+                        order.push(i);
+                    }
+                }
+                numbers.push((start..order.len()).collect());
+            }
+            for i in (0..kept.len()).filter(|&i| !placed[i]) {
+                numbers.push(vec![order.len()]);
+                order.push(i);
+            }
+            found.digits = order.iter().map(|&i| found.digits[i].clone()).collect();
+            kept = order.iter().map(|&i| kept[i].clone()).collect();
+            inputs = order
+                .iter()
+                .flat_map(|&i| inputs[i * image..(i + 1) * image].iter().copied())
+                .collect();
+            found.numbers = numbers;
+        }
         let digits = found
             .digits
             .iter()
@@ -442,6 +500,58 @@ mod tests {
         assert_eq!((short.label, short.confidence), (None, 0.0));
         let tall = reading(typical).expect("the tall stroke is found");
         assert_eq!(tall.label.as_deref(), Some("1"), "{tall:?}");
+    }
+
+    /// Lines of writing close together touch where a stroke of one reaches the next (issue
+    /// 13): the blob of a digit and the one below it is cut across and both are read, where
+    /// before it was one unknown mark twice a digit's height.
+    #[test]
+    fn issue13_a_digit_touching_the_one_below_it_is_read_as_two() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let reader = Reader::new(Classifier::load(&dir.join("../models/seed.onnx")).unwrap());
+        let bytes = std::fs::read(dir.join("samples/scene-0001.jpg")).unwrap();
+        let clean = crate::capture::decode(&bytes, "scene-0001.jpg").unwrap();
+        let before = reader.read(&clean).unwrap();
+        let (w, h) = clean.dimensions();
+        // A sure digit with blank paper below it for a second one.
+        let below = |d: &ReadDigit| Rect {
+            x: d.rect.x.saturating_sub(4),
+            y: d.rect.y + d.rect.h,
+            w: d.rect.w + 8,
+            h: d.rect.h + 8,
+        };
+        let d = before
+            .digits
+            .iter()
+            .find(|d| {
+                let r = below(d);
+                d.label.is_some()
+                    && d.confidence > 0.99
+                    && r.x + r.w < w
+                    && r.y + r.h < h
+                    && before.digits.iter().all(|o| o.rect.iou(r) == 0.0)
+            })
+            .expect("a sure digit with paper below it");
+        // The same digit written again below it, its top strokes over the other's bottom.
+        let r = d.rect;
+        let mut frame = clean.clone();
+        let overlap = r.h / 8;
+        for y in 0..r.h {
+            for x in 0..r.w {
+                let ink = clean.get_pixel(r.x + x, r.y + y)[0];
+                let at = frame.get_pixel_mut(r.x + x, r.y + r.h - overlap + y);
+                at[0] = at[0].min(ink);
+            }
+        }
+        let read = reader.read(&frame).unwrap();
+        let upper = read.digits.iter().find(|o| o.rect.iou(r) > 0.5);
+        let lower_rect = Rect {
+            y: r.y + r.h - overlap,
+            ..r
+        };
+        let lower = read.digits.iter().find(|o| o.rect.iou(lower_rect) > 0.5);
+        assert_eq!(upper.and_then(|o| o.label.clone()), d.label, "{upper:?}");
+        assert_eq!(lower.and_then(|o| o.label.clone()), d.label, "{lower:?}");
     }
 
     #[test]

@@ -180,6 +180,7 @@ fn pieces(
             y_mid,
             from: w[0],
             to: w[1],
+            rows: (f32::NEG_INFINITY, f32::INFINITY),
             rect: Rect {
                 x: bx,
                 y: by,
@@ -189,6 +190,77 @@ fn pieces(
         });
     }
     Some(out)
+}
+
+/// Two lines of writing run together into one blob ([`TALLEST`]): where a stroke of one
+/// line reaches into the next they touch at a point, so the blob is cut across at the row of
+/// its middle band (0.3–0.7 of its height) that the least of its ink crosses, into an upper
+/// and a lower piece (one segmentation); none if a piece would hold too little ink.
+pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
+    let r = blob.rect;
+    let scale = found.scale.max(1);
+    let px = scale as f32;
+    let (hw, hh) = found.labels.dimensions();
+    let (hx0, hy0) = (r.x / scale, r.y / scale);
+    let (hx1, hy1) = (
+        (r.x + r.w).div_ceil(scale).min(hw),
+        (r.y + r.h).div_ceil(scale).min(hh),
+    );
+    let ink_in = |hy: u32| {
+        (hx0..hx1)
+            .filter(|&hx| blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]))
+            .count()
+    };
+    let rows = hy1.saturating_sub(hy0);
+    let (lo, hi) = (hy0 + rows * 3 / 10, hy0 + rows * 7 / 10);
+    let mid = hy0 + rows / 2;
+    let Some(cut) =
+        (lo..=hi.min(hh.saturating_sub(1))).min_by_key(|&y| (ink_in(y), y.abs_diff(mid)))
+    else {
+        return Candidates::default();
+    };
+    // The cut row's few pixels go with the upper line.
+    let y_cut = px * (cut + 1) as f32;
+    let part = |top: f32, bottom: f32| -> Option<Cut> {
+        let (mut x0, mut y0, mut x1, mut y1, mut n) = (u32::MAX, u32::MAX, 0, 0, 0u32);
+        for hy in hy0..hy1 {
+            let y = px * hy as f32;
+            if y < top || y >= bottom {
+                continue;
+            }
+            for hx in hx0..hx1 {
+                if blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]) {
+                    (x0, y0, x1, y1) = (x0.min(hx), y0.min(hy), x1.max(hx), y1.max(hy));
+                    n += 1;
+                }
+            }
+        }
+        // At least 6 half-resolution pixels of ink (24 frame pixels).
+        if n == 0 || (n as f32) * px * px < 24.0 {
+            return None;
+        }
+        let rect = Rect {
+            x: (x0 * scale).max(r.x),
+            y: (y0 * scale).max(r.y),
+            w: ((x1 + 1 - x0) * scale).max(1),
+            h: ((y1 + 1 - y0) * scale).max(1),
+        };
+        Some(Cut {
+            slant: 0.0,
+            y_mid: 0.0,
+            from: f32::NEG_INFINITY,
+            to: f32::INFINITY,
+            rows: (top, bottom),
+            rect,
+        })
+    };
+    match (part(f32::NEG_INFINITY, y_cut), part(y_cut, f32::INFINITY)) {
+        (Some(up), Some(down)) => Candidates {
+            pieces: vec![up, down],
+            segmentations: vec![vec![0, 1]],
+        },
+        _ => Candidates::default(),
+    }
 }
 
 /// Width over height beyond which one digit is rare enough that a blob the model reads as a

@@ -12,7 +12,7 @@ pub(super) const NUMBER_GAP: f32 = 0.7;
 /// the same line of writing (vertical overlap, a gap under [`NUMBER_GAP`]); links that are
 /// mutual chain into numbers, so slanted lines and uneven baselines keep their numbers whole.
 /// Numbers are then ordered line by line, left to right.
-pub(super) fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
+pub(crate) fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
     let n = digits.len();
     let successor = |i: usize| -> Option<usize> {
         let a = digits[i].rect;
