@@ -209,7 +209,7 @@ impl Reader {
         };
         let wider = |r: Rect| r.w as f32 / typical_width;
         // Two lines of writing run together (`segment::TALLEST`), no wider than one digit.
-        let stacked = |b: &Blob| {
+        let two_lines = |b: &Blob| {
             wholes >= 3
                 && b.rect.h as f32 > segment::TALLEST * typical
                 && b.rect.w as f32 <= segment::ONE_DIGIT_WIDEST * b.rect.h as f32
@@ -221,7 +221,7 @@ impl Reader {
             .map(|(b, p)| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
                 let doubted = p.confidence < self.min_confidence;
-                if self.split_touching && stacked(b) {
+                if self.split_touching && two_lines(b) {
                     segment::stacked(&found, b)
                 } else if self.split_touching && segment::may_cut(aspect, wider(b.rect), doubted) {
                     segment::candidates(&found, b, typical)
@@ -269,7 +269,7 @@ impl Reader {
             let start = kept.len();
             let aspect = blob.rect.w as f32 / blob.rect.h.max(1) as f32;
             let whole = predictions[i].confidence;
-            let (choice, in_part) = if self.split_touching && stacked(blob) {
+            let (choice, in_part) = if self.split_touching && two_lines(blob) {
                 // Two lines cut apart: kept when both read as digits the model is sure of, and
                 // not both as ones: a straight stroke twice the digits' height (a paper edge, a
                 // stretch of margin line) cut in two reads as two ones, and two ones written
