@@ -449,15 +449,21 @@ mod tests {
             .collect()
     }
 
-    /// Spurious "1"s were the commonest wrong report on notebook pages (issue 13): a short
-    /// stroke beside the writing is not reported as a "1"; one as tall as the digits is.
-    #[test]
-    fn issue13_a_stroke_much_shorter_than_the_digits_is_not_a_one() {
+    /// The seed's reader, the shipped sample frame `scene-0001.jpg`, and its reading.
+    fn seed_on_sample() -> (Reader, GrayImage, Reading) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let reader = Reader::new(Classifier::load(&dir.join("../models/seed.onnx")).unwrap());
         let bytes = std::fs::read(dir.join("samples/scene-0001.jpg")).unwrap();
         let clean = crate::capture::decode(&bytes, "scene-0001.jpg").unwrap();
         let before = reader.read(&clean).unwrap();
+        (reader, clean, before)
+    }
+
+    /// Spurious "1"s were the commonest wrong report on notebook pages (issue 13): a short
+    /// stroke beside the writing is not reported as a "1"; one as tall as the digits is.
+    #[test]
+    fn issue13_a_stroke_much_shorter_than_the_digits_is_not_a_one() {
+        let (reader, clean, before) = seed_on_sample();
         let mut heights: Vec<u32> = before.digits.iter().map(|d| d.rect.h).collect();
         heights.sort_unstable();
         let typical = heights[heights.len() / 2];
@@ -507,11 +513,7 @@ mod tests {
     /// before it was one unknown mark twice a digit's height.
     #[test]
     fn issue13_a_digit_touching_the_one_below_it_is_read_as_two() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let reader = Reader::new(Classifier::load(&dir.join("../models/seed.onnx")).unwrap());
-        let bytes = std::fs::read(dir.join("samples/scene-0001.jpg")).unwrap();
-        let clean = crate::capture::decode(&bytes, "scene-0001.jpg").unwrap();
-        let before = reader.read(&clean).unwrap();
+        let (reader, clean, before) = seed_on_sample();
         let (w, h) = clean.dimensions();
         // A sure digit with blank paper below it for a second one.
         let below = |d: &ReadDigit| Rect {

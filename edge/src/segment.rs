@@ -62,12 +62,7 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     // The blob's own ink on the finder's map, as frame coordinates of pixel centres.
     let scale = found.scale.max(1);
     let px = scale as f32;
-    let (hw, hh) = found.labels.dimensions();
-    let (hx0, hy0) = (r.x / scale, r.y / scale);
-    let (hx1, hy1) = (
-        (r.x + r.w).div_ceil(scale).min(hw),
-        (r.y + r.h).div_ceil(scale).min(hh),
-    );
+    let MapBox { hx0, hy0, hx1, hy1 } = MapBox::of(found, r);
     let mut ink = Vec::new();
     for hy in hy0..hy1 {
         for hx in hx0..hx1 {
@@ -192,6 +187,27 @@ fn pieces(
     Some(out)
 }
 
+/// A frame box's pixels on the finder's map: columns `hx0..hx1`, rows `hy0..hy1`.
+struct MapBox {
+    hx0: u32,
+    hy0: u32,
+    hx1: u32,
+    hy1: u32,
+}
+
+impl MapBox {
+    fn of(found: &Located, r: Rect) -> MapBox {
+        let scale = found.scale.max(1);
+        let (hw, hh) = found.labels.dimensions();
+        MapBox {
+            hx0: r.x / scale,
+            hy0: r.y / scale,
+            hx1: (r.x + r.w).div_ceil(scale).min(hw),
+            hy1: (r.y + r.h).div_ceil(scale).min(hh),
+        }
+    }
+}
+
 /// Two lines of writing run together into one blob ([`TALLEST`]): where a stroke of one
 /// line reaches into the next they touch at a point, so the blob is cut across at the row of
 /// its middle band (0.3–0.7 of its height) that the least of its ink crosses, into an upper
@@ -200,12 +216,7 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
     let r = blob.rect;
     let scale = found.scale.max(1);
     let px = scale as f32;
-    let (hw, hh) = found.labels.dimensions();
-    let (hx0, hy0) = (r.x / scale, r.y / scale);
-    let (hx1, hy1) = (
-        (r.x + r.w).div_ceil(scale).min(hw),
-        (r.y + r.h).div_ceil(scale).min(hh),
-    );
+    let MapBox { hx0, hy0, hx1, hy1 } = MapBox::of(found, r);
     let ink_in = |hy: u32| {
         (hx0..hx1)
             .filter(|&hx| blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]))
@@ -215,7 +226,7 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
     let (lo, hi) = (hy0 + rows * 3 / 10, hy0 + rows * 7 / 10);
     let mid = hy0 + rows / 2;
     let Some(cut) =
-        (lo..=hi.min(hh.saturating_sub(1))).min_by_key(|&y| (ink_in(y), y.abs_diff(mid)))
+        (lo..=hi.min(hy1.saturating_sub(1))).min_by_key(|&y| (ink_in(y), y.abs_diff(mid)))
     else {
         return Candidates::default();
     };
