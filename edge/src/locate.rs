@@ -159,11 +159,18 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
     };
     // Sensor noise that survives the map's 2×2 mean (which halves it) sets the noise floor.
     let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 2.0);
-    let ink = match cfg.ink {
-        Ink::Auto => vote_polarity(&map, floor),
-        fixed => fixed,
+    let stroke = cfg.stroke.div_ceil(scale);
+    let (ink, ground) = match cfg.ink {
+        Ink::Auto => {
+            let closed = ground_level(&map, Ink::Dark, stroke);
+            let opened = ground_level(&map, Ink::Light, stroke);
+            match vote_polarity(&map, floor, &closed, &opened) {
+                Ink::Light => (Ink::Light, opened),
+                _ => (Ink::Dark, closed),
+            }
+        }
+        fixed => (fixed, ground_level(&map, fixed, stroke)),
     };
-    let ground = ground_level(&map, ink, cfg.stroke.div_ceil(scale));
     let level = |c: f32| (c / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
     let strength = ink_strength(&map, &ground, ink, floor);
     let (mw, mh) = strength.dimensions();

@@ -88,19 +88,39 @@ pub(super) fn noise_sigma(gray: &GrayImage) -> f32 {
 /// A block votes once its range is more than sensor noise makes ([`VOTE_RANGE`] noise
 /// floors) and more than paper grain and JPEG make ([`VOTE_LEAST`] grey levels): pencil
 /// writing, 0.15–0.35 darker than its paper, must vote, or only the paper's edges do.
-pub(super) fn vote_polarity(gray: &GrayImage, floor: f32) -> Ink {
+///
+/// A stroke is narrow whatever its polarity, while the edge of a shadow or of a lit patch is a
+/// step between two wide areas: a block that the edge of a shadow crosses near a corner is
+/// mostly dark with a bright sliver, and leans as chalk would. So a block's vote counts only
+/// if its extreme pixel is part of a mark narrower than a stroke: `closed` (the map's grey
+/// closing with a stroke-wide square, which fills dark strokes) lifts its darkest pixel, or
+/// `opened` (the opening, which removes light strokes) lowers its brightest one, by at least
+/// half the block's range. On a dim, shadowed pencil page the pencil blocks are too faint to
+/// vote, and without this the shadow's edge alone decided for chalk.
+pub(super) fn vote_polarity(
+    gray: &GrayImage,
+    floor: f32,
+    closed: &GrayImage,
+    opened: &GrayImage,
+) -> Ink {
     const B: usize = 32;
     let need = (VOTE_RANGE * floor).clamp(VOTE_LEAST, 255.0) as u8;
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     let raw = gray.as_raw();
+    let (closed, opened) = (closed.as_raw(), opened.as_raw());
     let (mut dark, mut light) = (0i64, 0i64);
     for by in (0..h / B).map(|b| b * B) {
         for bx in (0..w / B).map(|b| b * B) {
             let (mut lo, mut hi, mut sum, mut n) = (255u8, 0u8, 0u32, 0u32);
+            let (mut at_lo, mut at_hi) = (0usize, 0usize);
             for y in (by..by + B).step_by(4) {
-                for &p in &raw[y * w + bx..y * w + bx + B] {
-                    lo = lo.min(p);
-                    hi = hi.max(p);
+                for (i, &p) in raw.iter().enumerate().skip(y * w + bx).take(B) {
+                    if p < lo {
+                        (lo, at_lo) = (p, i);
+                    }
+                    if p > hi {
+                        (hi, at_hi) = (p, i);
+                    }
                     sum += u32::from(p);
                     n += 1;
                 }
@@ -112,9 +132,14 @@ pub(super) fn vote_polarity(gray: &GrayImage, floor: f32) -> Ink {
             let lean = (f32::from(hi) - mean) - (mean - f32::from(lo));
             // A strong lean is a vote; a block split half and half is not.
             let range = f32::from(hi - lo);
-            if lean < -0.3 * range {
+            let narrow = |lift: u8| f32::from(lift) >= 0.5 * range;
+            let (dark_mark, light_mark) = (
+                closed.get(at_lo).map_or(0, |&c| c.saturating_sub(lo)),
+                opened.get(at_hi).map_or(0, |&o| hi.saturating_sub(o)),
+            );
+            if lean < -0.3 * range && narrow(dark_mark) {
                 dark += 1;
-            } else if lean > 0.3 * range {
+            } else if lean > 0.3 * range && narrow(light_mark) {
                 light += 1;
             }
         }

@@ -251,3 +251,38 @@ fn rects_union_and_overlap() {
     assert!((a.iou(b) - 25.0 / 175.0).abs() < 1e-6);
     assert!((a.iou(a) - 1.0).abs() < 1e-6);
 }
+
+#[test]
+fn issue13_lit_patches_on_a_dim_page_do_not_turn_the_ink_to_chalk() {
+    // A dim page (grey 70) with four patches of light 32 pixels square (grey 170, light
+    // through a window): each holds a quarter of the block it lies in, a bright minority, as
+    // chalk on a board would be, but wider than any stroke.
+    let mut img = GrayImage::from_pixel(320, 240, Luma([70]));
+    for i in 0..4 {
+        draw_filled_rect_mut(
+            &mut img,
+            IRect::at(64 * i + 16, 16).of_size(32, 32),
+            Luma([170]),
+        );
+    }
+    // Dark strokes (a "1" and a "7", grey 30) in the dim part.
+    for t in 0..3 {
+        let dx = t as f32;
+        draw_line_segment_mut(&mut img, (60.0 + dx, 150.0), (60.0 + dx, 190.0), Luma([30]));
+        draw_line_segment_mut(
+            &mut img,
+            (110.0 + dx, 150.0),
+            (110.0 + dx, 190.0),
+            Luma([30]),
+        );
+        draw_line_segment_mut(
+            &mut img,
+            (90.0, 150.0 + dx),
+            (110.0, 150.0 + dx),
+            Luma([30]),
+        );
+    }
+    let found = locate(&img, &LocateConfig::default());
+    assert_eq!(found.ink, Ink::Dark);
+    assert_eq!(found.digits.len(), 2, "{:?}", found.digits);
+}
