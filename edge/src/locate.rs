@@ -184,9 +184,17 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         edge: cfg.edge,
     }
     .above_ground(&strength);
-    let mut mask = ink::mask(&strength, &local, levels);
+    let (mut mask, mut whole) = ink::masks(&strength, &local, levels);
     let lines = if cfg.rulings {
-        rulings::remove(mask.as_mut(), strength.as_raw(), mw, mh, per_half)
+        rulings::remove(
+            mask.as_mut(),
+            whole.as_mut(),
+            strength.as_raw(),
+            mw,
+            mh,
+            levels.mark,
+            per_half,
+        )
     } else {
         Vec::new()
     };

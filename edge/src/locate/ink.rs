@@ -58,6 +58,12 @@ impl InkLevels {
 /// The ink mask (1 = ink) of `strength` under `levels`; `local` is the strongest ink within a
 /// stroke's reach of each pixel (a maximum filter of `strength`).
 pub fn mask(strength: &GrayImage, local: &[u8], levels: InkLevels) -> GrayImage {
+    masks(strength, local, levels).0
+}
+
+/// The ink mask of [`mask`], and the mask of every mark whatever its core (paper texture
+/// included), cut at its edges alike: in it a printed line as pale as the texture is whole.
+pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> (GrayImage, GrayImage) {
     let (w, h) = strength.dimensions();
     let faint: Vec<u8> = strength
         .as_raw()
@@ -89,16 +95,21 @@ pub fn mask(strength: &GrayImage, local: &[u8], levels: InkLevels) -> GrayImage 
             ((bin as u32) << 2) + 2 >= u32::from(levels.mark)
         })
         .collect();
-    let out: Vec<u8> = labels
+    let (mut out, mut all) = (vec![0u8; labels.len()], vec![0u8; labels.len()]);
+    for (i, ((&l, &s), &m)) in labels
         .as_raw()
         .iter()
         .zip(strength.as_raw())
         .zip(local)
-        .map(|((&l, &s), &m)| {
-            u8::from(l != 0 && keep[l as usize] && f32::from(s) >= levels.edge * f32::from(m))
-        })
-        .collect();
-    GrayImage::from_raw(w, h, out).unwrap_or_else(|| GrayImage::new(w, h))
+        .enumerate()
+    {
+        if l != 0 && f32::from(s) >= levels.edge * f32::from(m) {
+            all[i] = 1;
+            out[i] = u8::from(keep[l as usize]);
+        }
+    }
+    let image = |v: Vec<u8>| GrayImage::from_raw(w, h, v).unwrap_or_else(|| GrayImage::new(w, h));
+    (image(out), image(all))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 /// Steepest ruling, in degrees from the horizontal (or vertical).
 const MAX_TILT: f32 = 14.0;
 /// Angle step of the search, in degrees: a line found at up to half a step off drifts 1.2
-/// pixels over 280 (a page's width here), within the 1.5 pixels [`erase_line`] looks either side.
+/// pixels over 280 (a page's width here), within the 1.5 pixels [`Along::hits`] looks either side.
 const STEP: f32 = 0.5;
 /// Thickest ruling, in half-resolution pixels (rules are printed 0.1–0.3 mm wide).
 const THIN: u32 = 3;
@@ -24,7 +24,7 @@ const THIN: u32 = 3;
 const LONG: u32 = 70;
 /// Largest gap bridged within one run (a digit's stroke across it, a faded stretch).
 const GAP: u32 = 6;
-/// Least fraction of a ruling's long run along which its ink is found ([`erase_line`]).
+/// Least fraction of a ruling's long run along which its ink is found ([`proves`]).
 const FILL: f32 = 0.5;
 /// Ink this much stronger than the ruling's own ink is a pen's, not the rule's: a pen is at
 /// least twice as dark as a printed rule, and where two lines of a grid cross they darken the
@@ -56,16 +56,33 @@ impl Line {
 }
 
 /// Removes rulings from `mask` (1 = ink), with `strength` the ink-strength map; returns the
-/// lines taken out. `per_half` is the map's pixels per half-resolution pixel (1 or 2).
-pub fn remove(mask: &mut [u8], strength: &[u8], w: usize, h: usize, per_half: u32) -> Vec<Line> {
+/// lines taken out. They are sought on `seen`, a mask in which printed lines are whole (they
+/// are taken out of it too): a rule printed as pale as pencil keeps its strength along its
+/// length, but its strength hovers about the level at which a mark's core becomes ink, so
+/// the ink mask holds it as dashes, none long enough to prove a line, while a mask that asks
+/// no core of its marks holds it whole. A line stronger than `pale` (the level a mark's core
+/// must reach in `mask`) must run long in `mask` as well. `per_half` is the map's pixels per
+/// half-resolution pixel (1 or 2).
+#[allow(clippy::too_many_arguments)]
+pub fn remove(
+    mask: &mut [u8],
+    seen: &mut [u8],
+    strength: &[u8],
+    w: usize,
+    h: usize,
+    pale: u8,
+    per_half: u32,
+) -> Vec<Line> {
     let sizes = Sizes::of(per_half);
-    let mut lines = remove_horizontal(mask, strength, w, h, false, sizes);
+    let mut lines = remove_horizontal(mask, seen, strength, w, h, false, pale, sizes);
     // The vertical lines of a grid or a margin: the same on the transpose.
     let mut tm = transpose(mask, w, h);
+    let mut tseen = transpose(seen, w, h);
     let ts = transpose(strength, w, h);
-    let vertical = remove_horizontal(&mut tm, &ts, h, w, true, sizes);
+    let vertical = remove_horizontal(&mut tm, &mut tseen, &ts, h, w, true, pale, sizes);
     if !vertical.is_empty() {
         mask.copy_from_slice(&transpose(&tm, h, w));
+        seen.copy_from_slice(&transpose(&tseen, h, w));
     }
     lines.extend(vertical);
     lines
@@ -126,26 +143,31 @@ fn vertical_runs(mask: &[u8], w: usize, h: usize) -> Vec<u8> {
     run
 }
 
+/// Finds the near-horizontal rulings on `seen`, taking them out of it and of `mask`.
+#[allow(clippy::too_many_arguments)]
 fn remove_horizontal(
     mask: &mut [u8],
+    seen: &mut [u8],
     strength: &[u8],
     w: usize,
     h: usize,
     vertical: bool,
+    pale: u8,
     sizes: Sizes,
 ) -> Vec<Line> {
     if w < sizes.long as usize || h < 4 {
         return Vec::new();
     }
-    let runs = vertical_runs(mask, w, h);
+    let runs = vertical_runs(seen, w, h);
+    let mask_runs = vertical_runs(mask, w, h);
     // Every second thin pixel votes (a line's votes halve with them, so its run is checked in
-    // full in `erase_line`); a pixel with ink neither left nor right of it is no line's.
+    // full in `proves`); a pixel with ink neither left nor right of it is no line's.
     let thin: Vec<(f32, f32)> = (0..w * h)
         .step_by(2)
         .filter(|&i| {
             let (x, y) = (i % w, i / w);
             let beside =
-                |xx: usize| (y.saturating_sub(1)..(y + 2).min(h)).any(|yy| mask[yy * w + xx] != 0);
+                |xx: usize| (y.saturating_sub(1)..(y + 2).min(h)).any(|yy| seen[yy * w + xx] != 0);
             runs[i] != 0
                 && u32::from(runs[i]) <= sizes.thin
                 && x > 0
@@ -209,15 +231,46 @@ fn remove_horizontal(
     for (_, a, b) in peaks {
         let (s, c) = angles[a].sin_cos();
         let rho = b as f32 - pad as f32;
-        if let Some(line_strength) = erase_line(mask, strength, &runs, w, h, rho, s, c, sizes) {
-            removed.push(Line {
-                vertical,
-                sin: s,
-                cos: c,
-                rho,
-                strength: line_strength,
-            });
+        let along = Along { rho, s, c };
+        let seen_hits = along.hits(seen, &runs, w, h, sizes);
+        if !proves(&seen_hits, sizes) {
+            continue;
         }
+        let line_strength = median_strength(&seen_hits, strength, w);
+        let hits = along.hits(mask, &mask_runs, w, h, sizes);
+        // A line as dark as ink is held whole by the ink mask, and must run long there: on
+        // the mask of every mark, the bottoms of a line of writing and the pale edges of the
+        // rule beside them can run long together.
+        if line_strength > f32::from(pale) && !proves(&hits, sizes) {
+            continue;
+        }
+        take_out(
+            seen,
+            strength,
+            &runs,
+            w,
+            h,
+            &seen_hits,
+            line_strength,
+            sizes,
+        );
+        take_out(
+            mask,
+            strength,
+            &mask_runs,
+            w,
+            h,
+            &hits,
+            line_strength,
+            sizes,
+        );
+        removed.push(Line {
+            vertical,
+            sin: s,
+            cos: c,
+            rho,
+            strength: line_strength,
+        });
     }
     removed
 }
@@ -233,47 +286,54 @@ fn round(v: f32) -> i32 {
     t + i32::from(f >= 0.5) - i32::from(f <= -0.5)
 }
 
-/// Takes out the line `y·cos θ − x·sin θ = ρ` where its thin pixels run long; its median ink
-/// strength if it did.
-#[allow(clippy::too_many_arguments)]
-fn erase_line(
-    mask: &mut [u8],
-    strength: &[u8],
-    runs: &[u8],
-    w: usize,
-    h: usize,
+/// The line `y·cos θ − x·sin θ = ρ` on a map.
+#[derive(Clone, Copy)]
+struct Along {
     rho: f32,
     s: f32,
     c: f32,
-    sizes: Sizes,
-) -> Option<f32> {
-    let y_at = |x: usize| (rho + x as f32 * s) / c;
-    // The line's own pixels at each column: thin ink within 1.5 half-resolution pixels of it.
-    let on_line = |x: usize| -> Option<(usize, usize)> {
-        let y = y_at(x);
-        let (lo, hi) = (
-            (y - sizes.near).floor().max(0.0) as usize,
-            (y + sizes.near).ceil() as usize,
-        );
-        let hit = (lo..=hi.min(h - 1)).filter(|&yy| {
-            let i = yy * w + x;
-            mask[i] != 0 && u32::from(runs[i]) <= sizes.thin
-        });
-        let (mut a, mut z) = (usize::MAX, 0);
-        for yy in hit {
-            a = a.min(yy);
-            z = z.max(yy);
-        }
-        (a != usize::MAX).then_some((a, z))
-    };
-    let hits: Vec<Option<(usize, usize)>> = (0..w).map(on_line).collect();
-    // Long runs along the line, bridging short gaps.
+}
+
+impl Along {
+    /// The line's own pixels at each column of `mask`: the first and last rows of thin ink
+    /// (vertical run in `runs` no longer than a ruling is thick) within [`Sizes::near`] of it.
+    fn hits(
+        self,
+        mask: &[u8],
+        runs: &[u8],
+        w: usize,
+        h: usize,
+        sizes: Sizes,
+    ) -> Vec<Option<(usize, usize)>> {
+        let on_line = |x: usize| -> Option<(usize, usize)> {
+            let y = (self.rho + x as f32 * self.s) / self.c;
+            let (lo, hi) = (
+                (y - sizes.near).floor().max(0.0) as usize,
+                (y + sizes.near).ceil() as usize,
+            );
+            let hit = (lo..=hi.min(h - 1)).filter(|&yy| {
+                let i = yy * w + x;
+                mask[i] != 0 && u32::from(runs[i]) <= sizes.thin
+            });
+            let (mut a, mut z) = (usize::MAX, 0);
+            for yy in hit {
+                a = a.min(yy);
+                z = z.max(yy);
+            }
+            (a != usize::MAX).then_some((a, z))
+        };
+        (0..w).map(on_line).collect()
+    }
+}
+
+/// Stretches of columns where `hits` holds the line's pixels, bridging gaps of up to `gap`.
+fn segments(hits: &[Option<(usize, usize)>], gap: u32) -> Vec<(usize, usize)> {
     let mut segments: Vec<(usize, usize)> = Vec::new();
     let mut start: Option<usize> = None;
     let mut last = 0usize;
     for (x, hit) in hits.iter().enumerate() {
         if hit.is_some() {
-            if start.is_none() || x - last > sizes.gap as usize + 1 {
+            if start.is_none() || x - last > gap as usize + 1 {
                 if let Some(s0) = start {
                     segments.push((s0, last));
                 }
@@ -285,46 +345,64 @@ fn erase_line(
     if let Some(s0) = start {
         segments.push((s0, last));
     }
-    // One long run proves the line printed; it runs on across the page, between digits too.
-    // A printed line is continuous, so at least half of its run is ink: a line drawn at a
-    // wrong angle through a grid meets the grid's other lines at short intervals, and those
-    // crossings bridged together make a run of gaps.
-    let proves = |&(a, z): &(usize, usize)| {
+    segments
+}
+
+/// Whether the line's thin pixels `hits` run long: one long run proves the line printed (it
+/// runs on across the page, between digits too). A printed line is continuous, so at least
+/// half of its run is ink ([`FILL`]): a line drawn at a wrong angle through a grid meets the
+/// grid's other lines at short intervals, and those crossings bridged together make a run of
+/// gaps.
+fn proves(hits: &[Option<(usize, usize)>], sizes: Sizes) -> bool {
+    segments(hits, sizes.gap).iter().any(|&(a, z)| {
         let found = hits[a..=z].iter().filter(|h| h.is_some()).count();
         z - a + 1 >= sizes.long as usize && found as f32 >= FILL * (z - a + 1) as f32
-    };
-    if !segments.iter().any(proves) {
-        return None;
-    }
-    // The ruling's own ink strength: the median over its thin pixels.
-    let mut own: Vec<u8> = segments
+    })
+}
+
+/// The ruling's own ink strength: the median over its thin pixels `hits`.
+fn median_strength(hits: &[Option<(usize, usize)>], strength: &[u8], w: usize) -> f32 {
+    let mut own: Vec<u8> = hits
         .iter()
-        .flat_map(|&(a, z)| (a..=z).filter_map(|x| hits[x].map(|(y, _)| strength[y * w + x])))
+        .enumerate()
+        .filter_map(|(x, hit)| hit.map(|(y, _)| strength[y * w + x]))
         .collect();
     own.sort_unstable();
-    let line_strength = f32::from(own.get(own.len() / 2).copied().unwrap_or(0));
-    for &(a, z) in &segments {
-        for x in a..=z {
-            let Some((y0, y1)) = hits[x] else {
-                continue;
-            };
-            // A stroke crossing the line leaves ink just above and just below it.
-            let above = y0.checked_sub(1).is_some_and(|y| mask[y * w + x] != 0);
-            let below = y1 + 1 < h && mask[(y1 + 1) * w + x] != 0;
-            if above && below {
-                continue;
-            }
-            for y in y0..=y1 {
-                let i = y * w + x;
-                if u32::from(runs[i]) <= sizes.thin
-                    && f32::from(strength[i]) <= DARKER * line_strength
-                {
-                    mask[i] = 0;
-                }
+    f32::from(own.get(own.len() / 2).copied().unwrap_or(0))
+}
+
+/// Clears a line's thin pixels `hits` from `mask` along its whole length (a printed line runs
+/// on between the digits written over it), but not where a stroke crosses it, nor ink far
+/// darker than the line's own `line_strength` ([`DARKER`]).
+#[allow(clippy::too_many_arguments)]
+fn take_out(
+    mask: &mut [u8],
+    strength: &[u8],
+    runs: &[u8],
+    w: usize,
+    h: usize,
+    hits: &[Option<(usize, usize)>],
+    line_strength: f32,
+    sizes: Sizes,
+) {
+    for (x, hit) in hits.iter().enumerate() {
+        let Some((y0, y1)) = *hit else {
+            continue;
+        };
+        // A stroke crossing the line leaves ink just above and just below it.
+        let above = y0.checked_sub(1).is_some_and(|y| mask[y * w + x] != 0);
+        let below = y1 + 1 < h && mask[(y1 + 1) * w + x] != 0;
+        if above && below {
+            continue;
+        }
+        for y in y0..=y1 {
+            let i = y * w + x;
+            if u32::from(runs[i]) <= sizes.thin && f32::from(strength[i]) <= DARKER * line_strength
+            {
+                mask[i] = 0;
             }
         }
     }
-    Some(line_strength)
 }
 
 #[cfg(test)]
@@ -370,7 +448,8 @@ mod tests {
         let (w, h) = (300, 120);
         for tilt in [0.0f32, 0.1, -0.15] {
             let (mut mask, strength) = page(w, h, tilt);
-            let lines = remove(&mut mask, &strength, w, h, 1);
+            let mut seen = mask.clone();
+            let lines = remove(&mut mask, &mut seen, &strength, w, h, 0, 1);
             assert!(!lines.is_empty(), "tilt {tilt}");
             assert!(lines.iter().all(|l| !l.vertical), "tilt {tilt}");
             assert!(
@@ -402,7 +481,8 @@ mod tests {
         }
         let before = mask.clone();
         let strength = vec![80u8; w * h];
-        assert!(remove(&mut mask, &strength, w, h, 1).is_empty());
+        let mut seen = mask.clone();
+        assert!(remove(&mut mask, &mut seen, &strength, w, h, 0, 1).is_empty());
         assert_eq!(mask, before);
     }
 
@@ -422,7 +502,48 @@ mod tests {
         }
         let before = mask.clone();
         let strength = vec![60u8; w * h];
-        assert!(remove(&mut mask, &strength, w, h, 1).is_empty());
+        let mut seen = mask.clone();
+        assert!(remove(&mut mask, &mut seen, &strength, w, h, 0, 1).is_empty());
+        assert_eq!(mask, before);
+    }
+
+    /// A rule along row 40 whole in `seen`, and in the ink mask only as dashes 8 pixels long
+    /// 10 apart (where its strength dipped under a mark's core), all of strength `ink`.
+    fn dashed_rule(w: usize, h: usize, ink: u8) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut mask, mut seen, mut strength) =
+            (vec![0u8; w * h], vec![0u8; w * h], vec![0u8; w * h]);
+        for x in 5..w - 5 {
+            let i = 40 * w + x;
+            seen[i] = 1;
+            strength[i] = ink;
+            mask[i] = u8::from(x % 18 < 8);
+        }
+        (mask, seen, strength)
+    }
+
+    #[test]
+    fn issue13_a_rule_the_ink_mask_holds_as_dashes_is_found_on_the_mask_of_every_mark() {
+        let (w, h) = (300, 80);
+        let (mut mask, mut seen, strength) = dashed_rule(w, h, 20);
+        // The dashes alone prove nothing.
+        let mut alone = mask.clone();
+        let mut alone_seen = mask.clone();
+        assert!(remove(&mut alone, &mut alone_seen, &strength, w, h, 40, 1).is_empty());
+        let lines = remove(&mut mask, &mut seen, &strength, w, h, 40, 1);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            mask.iter().all(|&m| m == 0),
+            "dashes of the rule left in the mask"
+        );
+    }
+
+    #[test]
+    fn issue13_a_line_as_dark_as_ink_must_run_long_in_the_ink_mask_too() {
+        // The same line, but as dark as a pen: the ink mask would hold a printed one whole.
+        let (w, h) = (300, 80);
+        let (mut mask, mut seen, strength) = dashed_rule(w, h, 120);
+        let before = mask.clone();
+        assert!(remove(&mut mask, &mut seen, &strength, w, h, 40, 1).is_empty());
         assert_eq!(mask, before);
     }
 }
