@@ -31,6 +31,12 @@ const FILL: f32 = 0.5;
 /// paper twice.
 pub const DARKER: f32 = 2.2;
 
+/// How much darker than its median a rule that the ink mask holds only as dashes is at its
+/// darkest: a print's strength varies little along its length, and its dashes in the ink
+/// mask are its darkest stretches, so ink over half again the rule's median there is a
+/// stroke crossing it (pencil on a grid of its own darkness is cut at every line otherwise).
+const UNEVEN: f32 = 1.5;
+
 /// A ruling that was taken out: `y·cos θ − x·sin θ = ρ` in half-resolution pixels, with `x`
 /// and `y` swapped for a vertical one.
 #[derive(Clone, Copy, Debug)]
@@ -254,6 +260,9 @@ fn remove_horizontal(
             line_strength,
             sizes,
         );
+        // A rule the ink mask holds whole is cut out up to [`DARKER`], one it holds only as
+        // dashes up to [`UNEVEN`].
+        let held = proves(&hits, sizes);
         take_out(
             mask,
             strength,
@@ -261,7 +270,11 @@ fn remove_horizontal(
             w,
             h,
             &hits,
-            line_strength,
+            if held {
+                line_strength
+            } else {
+                line_strength * UNEVEN / DARKER
+            },
             sizes,
         );
         removed.push(Line {
@@ -545,5 +558,25 @@ mod tests {
         let before = mask.clone();
         assert!(remove(&mut mask, &mut seen, &strength, w, h, 40, 1).is_empty());
         assert_eq!(mask, before);
+    }
+
+    #[test]
+    fn issue13_pencil_resting_on_a_rule_held_as_dashes_stays() {
+        // The base of a pencil digit along the pale rule, 1.8 times as dark as it: less than a
+        // pen over a printed rule ([`DARKER`]), more than the rule's own unevenness.
+        let (w, h) = (300, 80);
+        let (mut mask, mut seen, mut strength) = dashed_rule(w, h, 20);
+        for y in 40..42 {
+            for x in 100..130 {
+                let i = y * w + x;
+                (mask[i], seen[i], strength[i]) = (1, 1, 36);
+            }
+        }
+        assert_eq!(
+            remove(&mut mask, &mut seen, &strength, w, h, 40, 1).len(),
+            1
+        );
+        let kept: usize = (100..130).map(|x| usize::from(mask[40 * w + x])).sum();
+        assert_eq!(kept, 30, "the pencil stroke on the rule was cut");
     }
 }
