@@ -129,11 +129,17 @@ pub const SMALL_WRITING: u32 = 30;
 pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
     let mut half = locate_at(frame, cfg, 2);
     half.marks.sort_unstable();
+    // The frame's polarity is the same at either resolution: the full-resolution pass takes
+    // the half-resolution vote instead of voting again.
+    let full = LocateConfig {
+        ink: half.found.ink,
+        ..cfg.clone()
+    };
     match half.marks.get(half.marks.len() / 2) {
-        Some(&h) if h < SMALL_WRITING => locate_at(frame, cfg, 1).found,
+        Some(&h) if h < SMALL_WRITING => locate_at(frame, &full, 1).found,
         // Ink, but no mark a digit tall: the thin strokes of small writing fall apart at half
         // resolution (a stroke two pixels wide across two map pixels keeps half its strength).
-        None if half.pieces > 0 => locate_at(frame, cfg, 1).found,
+        None if half.pieces > 0 => locate_at(frame, &full, 1).found,
         _ => half.found,
     }
 }
