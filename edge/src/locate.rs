@@ -219,10 +219,16 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
     };
     let (mut digits, marks) = select(components, map.width(), map.height(), &map_cfg, per_half);
     let marks = marks.into_iter().map(|h| h * scale).collect();
-    digits.retain(|d| bordered_by_ground(&map, &ground, &labels, d, ink));
+    digits.retain(|d| {
+        let keep = bordered_by_ground(&map, &ground, &labels, d, ink);
+        logged(keep, "not bordered by ground", d.rect, scale)
+    });
     if !lines.is_empty() {
         let near = ON_RULING * per_half as f32;
-        digits.retain(|d| !along_a_ruling(&labels, &strength, d, &lines, near));
+        digits.retain(|d| {
+            let keep = !along_a_ruling(&labels, &strength, d, &lines, near);
+            logged(keep, "along a ruling", d.rect, scale)
+        });
     }
     // Writing on one page has one size: marks far smaller than the typical digit are specks,
     // dots and scribbles.
@@ -230,7 +236,10 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         let mut heights: Vec<u32> = digits.iter().map(|d| d.rect.h).collect();
         heights.sort_unstable();
         let typical = heights[heights.len() / 2] as f32;
-        digits.retain(|d| d.rect.h as f32 >= 0.55 * typical);
+        digits.retain(|d| {
+            let keep = d.rect.h as f32 >= 0.55 * typical;
+            logged(keep, "short beside the writing", d.rect, scale)
+        });
     }
     let (fw, fh) = frame.dimensions();
     for d in &mut digits {
@@ -277,6 +286,17 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         marks,
         pieces,
     }
+}
+
+/// `keep`, after logging (at debug level) a mark the finder drops, `why`, with its map box
+/// `r` as `[x,y,w,h]` in frame pixels: matched against a scene's truth, the log says which
+/// rule lost a written digit.
+fn logged(keep: bool, why: &str, r: Rect, scale: u32) -> bool {
+    if !keep {
+        let (x, y, w, h) = (r.x * scale, r.y * scale, r.w * scale, r.h * scale);
+        tracing::debug!("locate: dropped, {why}: [{x},{y},{w},{h}]");
+    }
+    keep
 }
 
 #[cfg(test)]

@@ -302,6 +302,12 @@ impl Reader {
                     ),
                 }
             };
+            if !cands.segmentations.is_empty() && tracing::enabled!(tracing::Level::DEBUG) {
+                let pieces = &predictions[first..next];
+                let width = typical_width.is_finite().then_some(typical_width);
+                let kept = (choice, in_part);
+                log_candidates(blob, &predictions[i], cands, pieces, (typical, width), kept);
+            }
             match choice {
                 Some(c) => {
                     let seg = &cands.segmentations[c];
@@ -415,6 +421,52 @@ impl Reader {
             inputs,
         })
     }
+}
+
+/// Logs (at debug level, one JSON object after `segment `) a blob the reader tried to cut: its
+/// box, the model's class and confidence for the whole, the frame's typical digit height and
+/// width, every candidate segmentation as `[x, y, w, h, class, confidence]` per piece, and
+/// which one was kept (-1 for the whole) and whether in part; `pieces` are the predictions of
+/// `cands.pieces` in order. Matched against a scene's truth, it says whether a right
+/// segmentation was among the candidates and why it was not kept.
+fn log_candidates(
+    blob: &Blob,
+    whole: &Prediction,
+    cands: &segment::Candidates,
+    pieces: &[Prediction],
+    (height, width): (f32, Option<f32>),
+    (choice, in_part): (Option<usize>, bool),
+) {
+    let piece = |k: usize| {
+        let (r, p) = (cands.pieces[k].rect, &pieces[k]);
+        format!(
+            "[{},{},{},{},{},{:.4}]",
+            r.x, r.y, r.w, r.h, p.class, p.confidence
+        )
+    };
+    let segs: Vec<String> = cands
+        .segmentations
+        .iter()
+        .map(|seg| {
+            format!(
+                "[{}]",
+                seg.iter().map(|&k| piece(k)).collect::<Vec<_>>().join(",")
+            )
+        })
+        .collect();
+    let r = blob.rect;
+    let width = width.map_or("null".to_string(), |w| w.to_string());
+    tracing::debug!(
+        "segment {{\"blob\":[{},{},{},{}],\"whole\":[{},{:.4}],\"typical\":[{height},{width}],\"choice\":{},\"in_part\":{in_part},\"segs\":[{}]}}",
+        r.x,
+        r.y,
+        r.w,
+        r.h,
+        whole.class,
+        whole.confidence,
+        choice.map_or(-1, |c| c as i64),
+        segs.join(",")
+    );
 }
 
 #[cfg(test)]

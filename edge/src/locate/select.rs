@@ -147,13 +147,27 @@ pub(super) fn along_a_ruling(
 /// paper's edge is as dark as the table next to it whatever its contrast.
 pub(super) const GROUND_RATIO: f32 = 1.25;
 
+/// Share of the way from a mark's ink to the paper under it beyond which the grey beside it
+/// is paper, whatever [`GROUND_RATIO`] asks. For a faint mark that ratio asks for nearly half
+/// the way (0.45 at a contrast of 0.1), but the camera's blur spreads a thin stroke over the
+/// paper beside it by about that much, so digits in pencil were dropped whole for their own
+/// blurred edges; beside a strip of table along the paper's edge lies more table, as dark as
+/// the strip, none of the way to the paper.
+pub(super) const GROUND_SHARE: f32 = 0.33;
+
+/// Share of the way from a mark's ink to its paper that the box's pixels off its strokes must
+/// reach on average when its sides are judged by [`GROUND_SHARE`]: inside a digit's box lies
+/// paper, in its loops and around its strokes, with only the strokes' blurred edges darker,
+/// while a strip along the paper's edge, or a patch of shadow, is as dark off its ink as on it.
+pub(super) const INSIDE_SHARE: f32 = 0.5;
+
 /// Whether each side of a blob is bordered by ground rather than by more of what the blob is
 /// made of: a strip of table along the paper's edge, taken for ink next to the bright paper,
-/// has the dark table all along one side. Each side is compared, as a brightness ratio, with
-/// the blob's own ink in the quarter of the box next to it, so a shadow falling across a
-/// digit (darkening ink and ground alike) does not count against it. The box's other pixels
-/// (inside loops, around strokes) must be ground too: in a solid blob wider than a stroke only
-/// the rim reads as ink and the inside is as dark as the rim.
+/// has the dark table all along one side. Each side is compared with the blob's own ink in the
+/// quarter of the box next to it and with the ground under its ink ([`GROUND_SHARE`]), so a
+/// shadow falling across a digit (darkening ink and ground alike) does not count against it.
+/// The box's other pixels (inside loops, around strokes) must be ground too: in a solid blob
+/// wider than a stroke only the rim reads as ink and the inside is as dark as the rim.
 pub(super) fn bordered_by_ground(
     gray: &GrayImage,
     ground: &GrayImage,
@@ -198,12 +212,6 @@ pub(super) fn bordered_by_ground(
     }
     let ink_all = ink_sum[0] / ink_n[0];
     let ground_all = ground_sum / ink_n[0];
-    let contrast = if ink == Ink::Light {
-        1.0 - ground_all / ink_all.max(1.0)
-    } else {
-        1.0 - ink_all / ground_all.max(1.0)
-    };
-    let ratio = GROUND_RATIO.min(1.0 + 0.5 * contrast.max(0.0));
     let ink_near = |k: usize| {
         if ink_n[k] > 0.0 {
             ink_sum[k] / ink_n[k]
@@ -234,21 +242,114 @@ pub(super) fn bordered_by_ground(
     if sides.iter().all(Option::is_none) {
         return false;
     }
-    // Ground brighter than ink (dark ink) or darker (chalk) by the ratio.
     let light = ink == Ink::Light;
-    let ground_like = |ground: f32, ink: f32| -> bool {
-        let (ground, ink) = (ground.max(1.0), ink.max(1.0));
+    let contrast = if light {
+        1.0 - ground_all / ink_all.max(1.0)
+    } else {
+        1.0 - ink_all / ground_all.max(1.0)
+    };
+    let ratio = GROUND_RATIO.min(1.0 + 0.5 * contrast.max(0.0));
+    // Ground brighter than ink (dark ink) or darker (chalk) by the ratio.
+    let by_ratio = |beside: f32, ink: f32| -> bool {
+        let (beside, ink) = (beside.max(1.0), ink.max(1.0));
         if light {
-            ink >= ratio * ground
+            ink >= ratio * beside
         } else {
-            ground >= ratio * ink
+            beside >= ratio * ink
         }
     };
-    let sides_ok = sides
-        .iter()
-        .enumerate()
-        .all(|(k, s)| s.is_none_or(|s| ground_like(s, ink_near(k + 1))));
+    // How far `beside` lies from `ink` towards the paper under the blob's ink (0 at the ink,
+    // 1 at the paper).
+    let share = |beside: f32, ink: f32| -> f32 {
+        let (off, span) = if light {
+            (ink - beside, ink - ground_all)
+        } else {
+            (beside - ink, ground_all - ink)
+        };
+        off / span.max(1.0)
+    };
     // A thin solid stroke (a "1") leaves too few other pixels to judge its inside by.
-    let inside_ok = m * 4.0 < ink_n[0] || m == 0.0 || ground_like(rest / m, ink_all);
-    sides_ok && inside_ok
+    let thin = m * 4.0 < ink_n[0] || m == 0.0;
+    let inside_ok = thin || by_ratio(rest / m, ink_all);
+    let by_ratio_ok = inside_ok
+        && sides
+            .iter()
+            .enumerate()
+            .all(|(k, s)| s.is_none_or(|s| by_ratio(s, ink_near(k + 1))));
+    // Paper on every side and inside the box, judged by the share of the way to the paper.
+    let by_share_ok = (thin || share(rest / m, ink_all) >= INSIDE_SHARE)
+        && sides
+            .iter()
+            .enumerate()
+            .all(|(k, s)| s.is_none_or(|s| share(s, ink_near(k + 1)) >= GROUND_SHARE));
+    by_ratio_ok || by_share_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 40×40 map of paper at `paper` (its ground everywhere) with the ring of a "0" drawn at
+    /// `ink` in a 12×20 box, the paper inside the ring at `inside` and a 3-pixel band around
+    /// the box at `beside` (the blurred edge of the strokes, or what lies next to the mark).
+    fn ring(paper: u8, ink: u8, inside: u8, beside: u8) -> bool {
+        let r = Rect {
+            x: 14,
+            y: 10,
+            w: 12,
+            h: 20,
+        };
+        let (mut labels, mut gray) = (
+            ImageBuffer::<Luma<u32>, Vec<u32>>::new(40, 40),
+            GrayImage::from_pixel(40, 40, Luma([paper])),
+        );
+        let mut area = 0;
+        for y in 0..40u32 {
+            for x in 0..40u32 {
+                let (dx, dy) = (x as i64 - r.x as i64, y as i64 - r.y as i64);
+                let in_box = (0..r.w as i64).contains(&dx) && (0..r.h as i64).contains(&dy);
+                let near = (-3..r.w as i64 + 3).contains(&dx) && (-3..r.h as i64 + 3).contains(&dy);
+                let rim =
+                    in_box && (dx < 2 || dy < 2 || dx >= r.w as i64 - 2 || dy >= r.h as i64 - 2);
+                let v = if rim {
+                    labels.put_pixel(x, y, Luma([1]));
+                    area += 1;
+                    ink
+                } else if in_box {
+                    inside
+                } else if near {
+                    beside
+                } else {
+                    paper
+                };
+                gray.put_pixel(x, y, Luma([v]));
+            }
+        }
+        let ground = GrayImage::from_pixel(40, 40, Luma([paper]));
+        let blob = Blob {
+            rect: r,
+            labels: vec![1],
+            area,
+        };
+        bordered_by_ground(&gray, &ground, &labels, &blob, Ink::Dark)
+    }
+
+    /// Pencil 0.125 darker than its paper, the paper beside it darkened by the blur to 0.4 of
+    /// the way from the ink (issue 13): the grey-level ratio asked 0.45 of the way and dropped
+    /// such digits whole.
+    #[test]
+    fn issue13_a_faint_digit_whose_sides_the_blur_darkens_is_bordered_by_ground() {
+        assert!(ring(200, 175, 200, 185));
+    }
+
+    #[test]
+    fn a_mark_with_its_own_darkness_beside_it_or_inside_it_is_not_bordered_by_ground() {
+        // More of the same beside it (a strip of table along the paper's edge).
+        assert!(!ring(200, 175, 200, 178));
+        // Paper around it, but as dark inside its box as on its strokes (a patch, a shadow).
+        assert!(!ring(200, 175, 178, 195));
+        // A marker is judged by the ratio as before: paper beside it, or table.
+        assert!(ring(200, 40, 200, 60));
+        assert!(!ring(200, 40, 200, 45));
+    }
 }
