@@ -28,10 +28,10 @@ pub(super) fn select(
     let touches_border =
         |r: &Rect| r.x == 0 || r.y == 0 || r.x + r.w >= width || r.y + r.h >= height;
     // Specks of a few pixels are noise, and what touches the border or is taller than a digit
-    // can be neither a digit nor part of one: paper edges, the table, shadows.
-    blobs.retain(|b| {
-        b.area >= speck && !touches_border(&b.rect) && b.rect.h <= max_h && b.rect.w <= max_h
-    });
+    // can be neither a digit nor part of one: paper edges, the table, shadows. Width is judged
+    // against height ([`WIDEST`], below): a run of touching digits written large is wider than
+    // any one digit is tall.
+    blobs.retain(|b| b.area >= speck && !touches_border(&b.rect) && b.rect.h <= max_h);
     blobs.sort_by_key(|b| std::cmp::Reverse(b.area));
     // One writer writes one size on a page: a merge that would stack two lines of writing
     // into one box is refused. The size is the median height of the marks at least a digit
@@ -340,6 +340,28 @@ mod tests {
     #[test]
     fn issue13_a_faint_digit_whose_sides_the_blur_darkens_is_bordered_by_ground() {
         assert!(ring(200, 175, 200, 185));
+    }
+
+    /// Four touching marker digits written large make a run wider than the tallest digit
+    /// (issue 13): it is kept for the reader to cut, as [`WIDEST`] allows.
+    #[test]
+    fn issue13_a_run_of_large_touching_digits_wider_than_a_digit_is_tall_is_kept() {
+        let blob = |w: u32, h: u32| Blob {
+            rect: Rect { x: 20, y: 50, w, h },
+            labels: vec![1],
+            area: w * h / 3,
+        };
+        let cfg = LocateConfig::default();
+        // On a 320×240 map the tallest digit is 96 pixels (0.4 of the height).
+        let (kept, _) = select(vec![blob(150, 60)], 320, 240, &cfg, 1);
+        assert_eq!(kept.len(), 1);
+        // Taller than a digit, or wider than four digits: not writing.
+        let (kept, _) = select(vec![blob(150, 100), blob(280, 60)], 320, 240, &cfg, 1);
+        assert!(
+            kept.is_empty(),
+            "{:?}",
+            kept.iter().map(|b| b.rect).collect::<Vec<_>>()
+        );
     }
 
     #[test]
