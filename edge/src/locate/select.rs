@@ -276,13 +276,14 @@ pub(super) fn bordered_by_ground(
             .iter()
             .enumerate()
             .all(|(k, s)| s.is_none_or(|s| by_ratio(s, ink_near(k + 1))));
-    // Paper on every side and inside the box, judged by the share of the way to the paper.
-    let by_share_ok = (thin || share(rest / m, ink_all) >= INSIDE_SHARE)
-        && sides
-            .iter()
-            .enumerate()
-            .all(|(k, s)| s.is_none_or(|s| share(s, ink_near(k + 1)) >= GROUND_SHARE));
-    by_ratio_ok || by_share_ok
+    // Paper on every side and inside the box, judged by the share of the way to the paper
+    // (only asked where the ratio refused).
+    by_ratio_ok
+        || ((thin || share(rest / m, ink_all) >= INSIDE_SHARE)
+            && sides
+                .iter()
+                .enumerate()
+                .all(|(k, s)| s.is_none_or(|s| share(s, ink_near(k + 1)) >= GROUND_SHARE)))
 }
 
 #[cfg(test)]
