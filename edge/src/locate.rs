@@ -92,6 +92,11 @@ pub struct Located {
     pub ground: GrayImage,
     /// Ink strength on the map: 0 is ground, 255 is full ink, whatever the polarity.
     pub strength: GrayImage,
+    /// Strength from which a pixel may be ink, above the frame's paper texture
+    /// ([`ink::InkLevels::above_ground`]).
+    pub faint: u8,
+    /// Map pixels on the paper's printed lines ([`rulings::printed`]).
+    pub printed: Vec<u8>,
     /// Connected-component label of each ink pixel of the map, 0 for ground.
     pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,
     /// For each label (index 0 unused), whether some digit is made of it: a digit's input
@@ -204,6 +209,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
     } else {
         Vec::new()
     };
+    let printed = rulings::printed(&lines, mw, mh, ON_RULING * per_half as f32);
     let (labels, components) = components::label(&mask);
     // Faint ink: no stronger stroke within reach of the pixel (pencil's darkest, see
     // `FAINT_STROKE`).
@@ -278,6 +284,8 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
             map,
             ground,
             strength,
+            faint: levels.faint,
+            printed,
             labels,
             owned,
             digits,

@@ -1,11 +1,16 @@
 //! Turns a found digit into a model input `[S, S]` of u8 (ink bright) the way MNIST was made:
-//! its ink strength, without the ink of other digits, fitted into a 20×20 box keeping its
-//! aspect ratio, placed on 28×28 with its centre of mass in the middle (sizes scale with `S`).
+//! its ink strength, without the ink of other digits or the paper's texture and printed lines
+//! away from its strokes, fitted into a 20×20 box keeping its aspect ratio, placed on 28×28
+//! with its centre of mass in the middle (sizes scale with `S`).
 
 use image::imageops::{resize, FilterType};
 use image::GrayImage;
 
 use crate::locate::{strength_of, Blob, Ink, Located};
+
+/// Frame pixels off a digit's strokes that its input keeps whatever their strength: the soft
+/// edge the camera's blur gives a stroke.
+const EDGE_WIDTH: usize = 2;
 
 /// Fraction of the side the digit's longer side is fitted into (MNIST: 20 of 28).
 pub const FIT: f32 = 20.0 / 28.0;
@@ -67,6 +72,36 @@ pub fn piece(
     let (pixels, labels, ground) = (frame.as_raw(), found.labels.as_raw(), found.ground.as_raw());
     let floor = 2.0 * found.floor;
     let scale = found.scale.max(1) as usize;
+    // Map pixels of the crop next to the digit's own ink (or to stray pieces of it): the
+    // ground pixels among them hold its strokes' soft edges.
+    let ours = |label: u32| {
+        label != 0
+            && (blob.labels.contains(&label)
+                || !found.owned.get(label as usize).copied().unwrap_or(true))
+    };
+    let (mx0, my0) = (
+        (x0 as usize / scale).saturating_sub(1),
+        (y0 as usize / scale).saturating_sub(1),
+    );
+    let (mx1, my1) = (
+        ((x1 as usize - 1) / scale + 2).min(hw),
+        ((y1 as usize - 1) / scale + 2).min(hh),
+    );
+    let mwid = mx1 - mx0;
+    let ring = (EDGE_WIDTH / scale).max(1);
+    let mut beside = vec![false; mwid * (my1 - my0)];
+    for my in my0..my1 {
+        for mx in mx0..mx1 {
+            if ours(labels[my * hw + mx]) {
+                for yy in my.saturating_sub(ring).max(my0)..(my + ring + 1).min(my1) {
+                    for xx in mx.saturating_sub(ring).max(mx0)..(mx + ring + 1).min(mx1) {
+                        beside[(yy - my0) * mwid + xx - mx0] = true;
+                    }
+                }
+            }
+        }
+    }
+    let strength = found.strength.as_raw();
     let mut own = Vec::with_capacity(cw * ch);
     let mut raw = vec![0u8; cw * ch];
     for (y, out) in raw.chunks_exact_mut(cw.max(1)).enumerate() {
@@ -86,6 +121,15 @@ pub fn piece(
             let label = label_row[hx];
             let of_another = found.owned.get(label as usize).copied().unwrap_or(true);
             if label != 0 && of_another && !blob.labels.contains(&label) {
+                continue;
+            }
+            // Off the strokes and their soft edges, only ink as strong as a faded stretch of
+            // stroke is the digit's; paper texture, and the paper's printed lines, are not.
+            let m = hy * hw + hx;
+            if label == 0
+                && !beside[(hy - my0) * mwid + hx - mx0]
+                && (strength[m] < found.faint || found.printed.get(m).is_some_and(|&p| p != 0))
+            {
                 continue;
             }
             let v = strength_of(f32::from(row[fx]), f32::from(ground_row[hx]), dark, floor);
@@ -164,6 +208,57 @@ pub fn place(ink: &GrayImage, side: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locate::{locate, LocateConfig};
+    use image::Luma;
+
+    /// A "7" in pencil-grey strokes 4 pixels wide on paper, with or without a pale printed rule
+    /// across its box and the whole frame.
+    fn seven(ruled: bool) -> GrayImage {
+        let mut img = GrayImage::from_pixel(320, 240, Luma([200]));
+        if ruled {
+            for x in 0..320 {
+                for y in 118..120 {
+                    img.put_pixel(x, y, Luma([155]));
+                }
+            }
+        }
+        for y in 90..94 {
+            for x in 140..172 {
+                img.put_pixel(x, y, Luma([90]));
+            }
+        }
+        for y in 94..134 {
+            let x = 168 - (y - 94) * 16 / 40;
+            for dx in 0..4 {
+                img.put_pixel(x + dx, y, Luma([90]));
+            }
+        }
+        img
+    }
+
+    /// The model input of the frame's one digit.
+    fn input_of(frame: &GrayImage) -> Vec<u8> {
+        let found = locate(frame, &LocateConfig::default());
+        let blob = found
+            .digits
+            .iter()
+            .find(|d| d.rect.h >= 30)
+            .expect("the seven is found");
+        digit(frame, &found, blob, 28)
+    }
+
+    /// A printed rule across a digit's box is the paper's: its input shows the digit, not a bar
+    /// through it (pencil digits on squared paper were read with the grid's lines in them).
+    #[test]
+    fn issue13_a_ruled_line_across_a_digits_box_stays_out_of_its_input() {
+        let (plain, ruled) = (input_of(&seven(false)), input_of(&seven(true)));
+        let brighter = plain
+            .iter()
+            .zip(&ruled)
+            .filter(|&(&p, &r)| r > p.saturating_add(40))
+            .count();
+        assert!(brighter <= 4, "{brighter} pixels of the rule in the input");
+    }
 
     fn mass_centre(img: &[u8], side: usize) -> (f32, f32) {
         let (mut m, mut x, mut y) = (0f32, 0f32, 0f32);

@@ -94,6 +94,41 @@ pub fn remove(
     lines
 }
 
+/// Which map pixels lie within `near` of one of `lines` on a `w × h` map, where the paper's
+/// print lies (the thin pixels taken out of the ink and the blurred edges beside them alike):
+/// [`ACROSS`] for a near-horizontal line, [`DOWN`] for a near-vertical one, both where they
+/// cross.
+pub fn printed(lines: &[Line], w: usize, h: usize, near: f32) -> Vec<u8> {
+    let mut out = vec![0u8; w * h];
+    for l in lines {
+        // Along the line: columns of a near-horizontal one, rows of a near-vertical one.
+        let (along, across, bit) = if l.vertical {
+            (h, w, DOWN)
+        } else {
+            (w, h, ACROSS)
+        };
+        for a in 0..along {
+            // y·cos θ − x·sin θ = ρ, in the line's own (possibly swapped) coordinates.
+            let centre = (l.rho + a as f32 * l.sin) / l.cos;
+            let hi = (centre + near).floor();
+            if hi < 0.0 {
+                continue;
+            }
+            let lo = (centre - near).ceil().max(0.0) as usize;
+            for b in lo..=(hi as usize).min(across.saturating_sub(1)) {
+                let i = if l.vertical { a * w + b } else { b * w + a };
+                out[i] |= bit;
+            }
+        }
+    }
+    out
+}
+
+/// A pixel of [`printed`] on a near-horizontal line.
+pub const ACROSS: u8 = 1;
+/// A pixel of [`printed`] on a near-vertical line.
+pub const DOWN: u8 = 2;
+
 /// The sizes of a ruling in the map's pixels.
 #[derive(Clone, Copy, Debug)]
 struct Sizes {
