@@ -608,6 +608,96 @@ mod tests {
         assert_eq!(lower.and_then(|o| o.label.clone()), d.label, "{lower:?}");
     }
 
+    /// Quick writing runs digits together along a baseline that drifts (issue 13): a run of
+    /// four touching digits, each a fifth of its height above the last, makes a blob taller
+    /// than one digit and still is cut into its digits, each judged by a digit's height.
+    #[test]
+    fn issue13_a_run_of_touching_digits_on_a_rising_baseline_is_cut() {
+        let (reader, clean, before) = seed_on_sample();
+        let (w, h) = clean.dimensions();
+        let d = before
+            .digits
+            .iter()
+            .filter(|d| d.confidence > 0.99 && d.rect.w * 2 > d.rect.h)
+            .filter(|d| matches!(d.label.as_deref(), Some("3" | "7")))
+            .max_by_key(|d| d.rect.h)
+            .expect("a sure digit in the sample frame");
+        // The digit's ink (darker than mid-grey) within its box.
+        let ink: Vec<(u32, u32)> = (d.rect.y..d.rect.y + d.rect.h)
+            .flat_map(|y| (d.rect.x..d.rect.x + d.rect.w).map(move |x| (x, y)))
+            .filter(|&(x, y)| clean.get_pixel(x, y)[0] < 100)
+            .collect();
+        let (x0, x1) = ink
+            .iter()
+            .fold((u32::MAX, 0), |(a, b), &(x, _)| (a.min(x), b.max(x)));
+        let r = Rect {
+            x: x0,
+            w: x1 + 1 - x0,
+            ..d.rect
+        };
+        let (step, rise) = (r.w - r.w / 10, r.h / 5);
+        let run = Rect {
+            x: 0,
+            y: 0,
+            w: 3 * step + r.w,
+            h: r.h + 3 * rise,
+        };
+        // Paper for the run: on the sample's sheet (x 40-600, y 30-440), nowhere near its
+        // digits.
+        let spot = (10..(600 - run.w) / 4)
+            .flat_map(|i| (8..(440 - run.h) / 4).map(move |j| (i * 4, j * 4)))
+            .find(|&(x, y)| {
+                let around = Rect {
+                    x: x.saturating_sub(8),
+                    y: y.saturating_sub(8),
+                    w: run.w + 16,
+                    h: run.h + 16,
+                };
+                before.digits.iter().all(|o| o.rect.iou(around) == 0.0)
+                    && around.x + around.w < w
+                    && around.y + around.h < h
+            })
+            .expect("blank paper for the run");
+        let mut frame = clean.clone();
+        let mut places = Vec::new();
+        for k in 0..4 {
+            let (x0, y0) = (spot.0 + k * step, spot.1 + (3 - k) * rise);
+            for y in 0..r.h {
+                for x in 0..r.w {
+                    let ink = clean.get_pixel(r.x + x, r.y + y)[0];
+                    let at = frame.get_pixel_mut(x0 + x, y0 + y);
+                    at[0] = at[0].min(ink);
+                }
+            }
+            places.push(Rect { x: x0, y: y0, ..r });
+        }
+        let read = reader.read(&frame).unwrap();
+        let right = places
+            .iter()
+            .filter(|p| {
+                read.digits
+                    .iter()
+                    .any(|o| o.rect.iou(**p) > 0.5 && o.label == d.label)
+            })
+            .count();
+        let near: Vec<_> = read
+            .digits
+            .iter()
+            .filter(|o| {
+                places.iter().any(|p| o.rect.iou(*p) > 0.0)
+                    || o.rect.iou(Rect {
+                        x: spot.0,
+                        y: spot.1,
+                        ..run
+                    }) > 0.0
+            })
+            .collect();
+        assert!(
+            right >= 3,
+            "{right} of 4 read as {d:?} at {places:?}: {near:?}"
+        );
+    }
+
     #[test]
     fn the_second_look_averages_the_one_pixel_shifts_of_unsure_digits_only() {
         let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/seed.onnx");

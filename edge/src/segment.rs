@@ -22,8 +22,9 @@ const PER_DIGIT: f32 = 0.45;
 /// Slants tried for the cuts (horizontal shift per row).
 const SLANTS: [f32; 3] = [-0.25, 0.0, 0.25];
 
-/// Each piece must span this fraction of the blob's height: every digit spans most of the
-/// line's height, so a cut that leaves a short piece has cut a stroke off, not a digit.
+/// Each piece must span this fraction of a digit's height (the blob's, or the writing's typical
+/// digit where the blob is taller): every digit spans most of the line's height, so a cut that
+/// leaves a short piece has cut a stroke off, not a digit.
 const PIECE_HEIGHT: f32 = 0.7;
 
 /// Candidate segmentations of one blob: the distinct pieces, and each segmentation as the
@@ -48,14 +49,15 @@ const MOST: usize = 6;
 /// Candidate segmentations of `blob` into 2–`MOST` pieces, cut at the deepest minima of its
 /// column profile anywhere but its outer eighths (a "1" beside an "8" is cut at a third of
 /// the width, not the half); none for a blob too narrow to hold two digits or not of the
-/// frame's digit height (`typical`, the median height of its digits, see [`LINE_HEIGHT`]).
+/// frame's digit height (`typical`, the median height of its digits, see [`LINE_HEIGHT`];
+/// taller by [`RISE`] along its width).
 pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     let mut out = Candidates::default();
     let r = blob.rect;
     let aspect = r.w as f32 / r.h.max(1) as f32;
     let h = r.h as f32;
-    if aspect < TWO_DIGITS || r.h < 8 || h < LINE_HEIGHT.0 * typical || h > LINE_HEIGHT.1 * typical
-    {
+    let tallest = LINE_HEIGHT.1 * typical + RISE * r.w as f32;
+    if aspect < TWO_DIGITS || r.h < 8 || h < LINE_HEIGHT.0 * typical || h > tallest {
         return out;
     }
     let most = (2.0 + ((aspect - TWO_DIGITS) / PER_DIGIT).floor()).clamp(2.0, MOST as f32) as usize;
@@ -76,6 +78,9 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
         return out;
     }
     let y_mid = r.y as f32 + r.h as f32 / 2.0;
+    // A digit's height: the blob's, or the writing's where the blob is taller (digits run
+    // together along a drifting baseline stand at different heights).
+    let digit_h = h.min(typical.max(1.0));
     for slant in SLANTS {
         let sheared: Vec<f32> = ink.iter().map(|&(x, y)| x - slant * (y - y_mid)).collect();
         let lo = sheared.iter().copied().fold(f32::MAX, f32::min) - 1.0;
@@ -112,7 +117,8 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
             let mut bounds = vec![lo];
             bounds.extend(chosen.iter().map(|&i| lo + 2.0 * cuts[i] as f32 + 1.0));
             bounds.push(hi);
-            let Some(pieces) = pieces(&ink, &sheared, &bounds, slant, y_mid, r, px) else {
+            let Some(pieces) = pieces(&ink, &sheared, &bounds, (slant, y_mid), r, digit_h, px)
+            else {
                 continue;
             };
             let indices: Vec<usize> = pieces
@@ -139,9 +145,9 @@ fn pieces(
     ink: &[(f32, f32)],
     sheared: &[f32],
     bounds: &[f32],
-    slant: f32,
-    y_mid: f32,
+    (slant, y_mid): (f32, f32),
     r: Rect,
+    digit_h: f32,
     px: f32,
 ) -> Option<Vec<Cut>> {
     let mut out = Vec::with_capacity(bounds.len() - 1);
@@ -157,7 +163,7 @@ fn pieces(
             }
         }
         // At least 6 half-resolution pixels of ink (24 frame pixels).
-        if (n as f32) * px * px < 24.0 || (y1 - y0 + px) < PIECE_HEIGHT * r.h as f32 {
+        if (n as f32) * px * px < 24.0 || (y1 - y0 + px) < PIECE_HEIGHT * digit_h {
             return None;
         }
         // Back to frame pixels: each map pixel covers `px`.
@@ -306,6 +312,11 @@ pub const SURE_OF_DOUBTED: f32 = 0.7;
 /// digits that touch stand on one line of writing and share its height; what is much
 /// taller or shorter is something else (an edge, a scribble, a speck).
 pub const LINE_HEIGHT: (f32, f32) = (0.7, 1.5);
+
+/// Rise of a line of writing per pixel along it that a run of touching digits may add to its
+/// height ([`LINE_HEIGHT`]): a page held up to 10° askew, or a writer's drifting baseline,
+/// lifts a number's last digit above its first by up to a fifth of its length.
+pub const RISE: f32 = 0.18;
 
 /// Which reading of a blob to keep: `whole` is the model's confidence in the blob as one
 /// digit, `splits[i]` the confidences of candidate `i`'s pieces, `aspect` the blob's width
