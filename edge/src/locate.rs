@@ -193,6 +193,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         faint: level(cfg.faint),
         mark: level(cfg.threshold),
         edge: cfg.edge,
+        ridges: scale == 2,
     }
     .above_ground(&strength);
     let (mut mask, mut whole) = ink::masks(&strength, &local, levels);

@@ -619,8 +619,8 @@ mod tests {
             .digits
             .iter()
             .filter(|d| d.confidence > 0.99 && d.rect.w * 2 > d.rect.h)
-            .filter(|d| matches!(d.label.as_deref(), Some("3" | "7")))
-            .max_by_key(|d| d.rect.h)
+            .filter(|d| d.label.as_deref() == Some("3"))
+            .max_by_key(|d| (d.rect.w, d.rect.h))
             .expect("a sure digit in the sample frame");
         // The digit's ink (darker than mid-grey) within its box.
         let ink: Vec<(u32, u32)> = (d.rect.y..d.rect.y + d.rect.h)

@@ -10,7 +10,8 @@
 //! ([`InkLevels::edge`] of the local core: the half-maximum width of a blurred stroke). A
 //! pencil digit and a marker digit come out as strokes of their drawn width, a digit half in
 //! shadow keeps both halves, and the blurred halos by which two dark strokes nearly touch
-//! fall away.
+//! fall away. A stroke's middle line is kept further down ([`InkLevels::ridges`]): a pen
+//! that fades along a stroke leaves a weaker stretch beside a strong one, not an edge.
 
 use image::GrayImage;
 
@@ -25,6 +26,12 @@ pub struct InkLevels {
     pub mark: u8,
     /// A mark's pixels under this fraction of its core's strength are its blurred edge.
     pub edge: f32,
+    /// Keep the middle line of a stroke that fades along its length (a ballpoint under lighter
+    /// pressure) down to half the edge fraction, where it is at least a mark's core: a stretch
+    /// of stroke under half the strength of the stretch beside it is otherwise cut away as that
+    /// stretch's blurred edge, and the digit falls apart. Off on the full-resolution map of
+    /// small writing, where a pixel either side is the whole gap between two digits.
+    pub ridges: bool,
 }
 
 impl InkLevels {
@@ -50,7 +57,7 @@ impl InkLevels {
         InkLevels {
             faint,
             mark: self.mark.max(faint.saturating_mul(2)),
-            edge: self.edge,
+            ..self
         }
     }
 }
@@ -96,6 +103,26 @@ pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> (GrayImag
         })
         .collect();
     let (mut out, mut all) = (vec![0u8; labels.len()], vec![0u8; labels.len()]);
+    let raw = strength.as_raw();
+    let (wu, hu) = (w as usize, h as usize);
+    // The middle of a stroke across its width: in some direction no weaker than the two
+    // pixels either side of it and stronger than both pixels two away (the rim of a stroke's
+    // blur, or of the halo between two strokes, has more of it on one side), and in no
+    // direction weaker than both its neighbours (a saddle, where two strokes' blurred edges
+    // meet).
+    let ridge = |i: usize| {
+        let (x, y) = (i % wu, i / wu);
+        if x < 2 || y < 2 || x + 2 >= wu || y + 2 >= hu {
+            return false;
+        }
+        let s = raw[i];
+        let at = |k: isize| raw[(i as isize + k) as usize];
+        let steps = [1isize, wu as isize, wu as isize + 1, wu as isize - 1];
+        steps
+            .iter()
+            .any(|&d| s >= at(-d).max(at(d)) && s > at(-2 * d).max(at(2 * d)))
+            && !steps.iter().any(|&d| s < at(-d) && s < at(d))
+    };
     for (i, ((&l, &s), &m)) in labels
         .as_raw()
         .iter()
@@ -103,7 +130,13 @@ pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> (GrayImag
         .zip(local)
         .enumerate()
     {
-        if l != 0 && f32::from(s) >= levels.edge * f32::from(m) {
+        if l != 0
+            && (f32::from(s) >= levels.edge * f32::from(m)
+                || (levels.ridges
+                    && s >= levels.mark
+                    && f32::from(s) >= 0.5 * levels.edge * f32::from(m)
+                    && ridge(i)))
+        {
             all[i] = 1;
             out[i] = u8::from(keep[l as usize]);
         }
@@ -121,6 +154,7 @@ mod tests {
         faint: 18,
         mark: 36,
         edge: 0.5,
+        ridges: true,
     };
 
     /// A vertical stroke of `core` strength, 3 pixels wide, with 2 pixels of half-strength
@@ -173,6 +207,31 @@ mod tests {
         // Grain just over the faint level everywhere, never reaching a mark's core.
         let img = GrayImage::from_fn(60, 60, |x, y| Luma([18 + ((x * 7 + y * 13) % 15) as u8]));
         assert!(mask(&img, LEVELS).as_raw().iter().all(|&v| v == 0));
+    }
+
+    /// A ballpoint that fades under lighter pressure (issue 13): a stroke whose lower half is
+    /// under half as strong as its upper half stays one mark, its faded stretch no longer cut
+    /// away as the blurred edge of the strong one beside it.
+    #[test]
+    fn issue13_a_stroke_that_fades_along_its_length_stays_whole() {
+        let mut img = GrayImage::new(40, 60);
+        for y in 10..45 {
+            let core = if y < 25 { 240 } else { 90 };
+            for dx in 0..7u32 {
+                let v = if (2..5).contains(&dx) { core } else { core / 3 };
+                img.put_pixel(10 + dx, y, Luma([v]));
+            }
+        }
+        let count = |levels: InkLevels| components::label(&mask(&img, levels)).1.len();
+        assert_eq!(count(LEVELS), 1);
+        assert_eq!(
+            count(InkLevels {
+                ridges: false,
+                ..LEVELS
+            }),
+            2,
+            "without ridges the faded stretch next to the strong one is cut"
+        );
     }
 
     #[test]
