@@ -227,7 +227,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
     let (mut digits, marks) = select(components, map.width(), map.height(), &map_cfg, per_half);
     let marks = marks.into_iter().map(|h| h * scale).collect();
     digits.retain(|d| {
-        let keep = bordered_by_ground(&map, &ground, &labels, d, ink);
+        let keep = bordered_by_ground(&map, &ground, &labels, &printed, d, ink);
         logged(keep, "not bordered by ground", d.rect, scale)
     });
     if !lines.is_empty() {

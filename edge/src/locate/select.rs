@@ -167,14 +167,23 @@ pub(super) const INSIDE_SHARE: f32 = 0.5;
 /// quarter of the box next to it and with the ground under its ink ([`GROUND_SHARE`]), so a
 /// shadow falling across a digit (darkening ink and ground alike) does not count against it.
 /// The box's other pixels (inside loops, around strokes) must be ground too: in a solid blob
-/// wider than a stroke only the rim reads as ink and the inside is as dark as the rim.
+/// wider than a stroke only the rim reads as ink and the inside is as dark as the rim. The
+/// paper's printed lines (`printed`, see [`rulings::printed`]) are left out of the box and of
+/// the sides they run along: a rule along a digit's foot or through it is the paper's, as dark
+/// as pencil, not more of the mark.
 pub(super) fn bordered_by_ground(
     gray: &GrayImage,
     ground: &GrayImage,
     labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
+    printed: &[u8],
     blob: &Blob,
     ink: Ink,
 ) -> bool {
+    let on_print = |x: u32, y: u32, which: u8| {
+        printed
+            .get((y * gray.width() + x) as usize)
+            .is_some_and(|&p| p & which != 0)
+    };
     let r = blob.rect;
     let (w, h) = gray.dimensions();
     // Ink sums of the whole blob and of its four edge bands: left, right, top, bottom.
@@ -187,8 +196,10 @@ pub(super) fn bordered_by_ground(
         for x in r.x..r.x + r.w {
             let v = f32::from(gray.get_pixel(x, y)[0]);
             if !blob.labels.contains(&labels.get_pixel(x, y)[0]) {
-                rest += v;
-                m += 1.0;
+                if !on_print(x, y, rulings::ACROSS | rulings::DOWN) {
+                    rest += v;
+                    m += 1.0;
+                }
                 continue;
             }
             ground_sum += f32::from(ground.get_pixel(x, y)[0]);
@@ -220,25 +231,49 @@ pub(super) fn bordered_by_ground(
         }
     };
     let d = (r.h / 8).max(2);
-    let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>| {
-        let (mut s, mut k) = (0f32, 0f32);
+    // The mean grey of a side's ground pixels off the print running along it, or (`Err`) that
+    // of the print when all of it is print.
+    let mean = |pts: &mut dyn Iterator<Item = (u32, u32)>, along: u8| {
+        let (mut s, mut k, mut sp, mut kp) = (0f32, 0f32, 0f32, 0f32);
         for (x, y) in pts {
             // Other components' ink next to a digit (its neighbours) says nothing of the ground.
             if x < w && y < h && labels.get_pixel(x, y)[0] == 0 {
-                s += f32::from(gray.get_pixel(x, y)[0]);
-                k += 1.0;
+                let v = f32::from(gray.get_pixel(x, y)[0]);
+                if on_print(x, y, along) {
+                    (sp, kp) = (sp + v, kp + 1.0);
+                } else {
+                    (s, k) = (s + v, k + 1.0);
+                }
             }
         }
-        (k > 0.0).then(|| s / k)
+        (k > 0.0).then(|| s / k).ok_or((kp > 0.0).then(|| sp / kp))
     };
-    let sides = [
+    let (down, across) = (rulings::DOWN, rulings::ACROSS);
+    let read = [
         r.x.checked_sub(d)
-            .and_then(|x| mean(&mut (r.y..r.y + r.h).map(|y| (x, y)))),
-        mean(&mut (r.y..r.y + r.h).map(|y| (r.x + r.w + d, y))),
+            .map(|x| mean(&mut (r.y..r.y + r.h).map(|y| (x, y)), down)),
+        Some(mean(
+            &mut (r.y..r.y + r.h).map(|y| (r.x + r.w + d, y)),
+            down,
+        )),
         r.y.checked_sub(d)
-            .and_then(|y| mean(&mut (r.x..r.x + r.w).map(|x| (x, y)))),
-        mean(&mut (r.x..r.x + r.w).map(|x| (x, r.y + r.h + d))),
+            .map(|y| mean(&mut (r.x..r.x + r.w).map(|x| (x, y)), across)),
+        Some(mean(
+            &mut (r.x..r.x + r.w).map(|x| (x, r.y + r.h + d)),
+            across,
+        )),
     ];
+    // A side wholly on a printed line running along it is not judged (a digit's foot on a
+    // rule); both opposite sides so, the mark is a stretch of line between two others (a grid
+    // line's piece between two crossings), and the print counts.
+    let all_print = |k: usize| matches!(read[k], Some(Err(_)));
+    let sides: Vec<Option<f32>> = (0..4)
+        .map(|k| match read[k] {
+            Some(Ok(v)) => Some(v),
+            Some(Err(p)) if all_print(k ^ 1) => p,
+            _ => None,
+        })
+        .collect();
     if sides.iter().all(Option::is_none) {
         return false;
     }
@@ -294,6 +329,12 @@ mod tests {
     /// `ink` in a 12×20 box, the paper inside the ring at `inside` and a 3-pixel band around
     /// the box at `beside` (the blurred edge of the strokes, or what lies next to the mark).
     fn ring(paper: u8, ink: u8, inside: u8, beside: u8) -> bool {
+        ring_ruled(paper, ink, inside, beside, &[], true)
+    }
+
+    /// [`ring`] with printed lines across the map at `rules` (rows, as dark as the ink), marked
+    /// as print when the finder found them (`found`).
+    fn ring_ruled(paper: u8, ink: u8, inside: u8, beside: u8, rules: &[u32], found: bool) -> bool {
         let r = Rect {
             x: 14,
             y: 10,
@@ -326,13 +367,39 @@ mod tests {
                 gray.put_pixel(x, y, Luma([v]));
             }
         }
+        let mut printed = vec![0u8; 40 * 40];
+        for &y in rules {
+            for x in 0..40u32 {
+                if labels.get_pixel(x, y)[0] == 0 {
+                    gray.put_pixel(x, y, Luma([ink]));
+                }
+                for yy in y.saturating_sub(2)..(y + 3).min(40) {
+                    if found {
+                        printed[(yy * 40 + x) as usize] |= rulings::ACROSS;
+                    }
+                }
+            }
+        }
         let ground = GrayImage::from_pixel(40, 40, Luma([paper]));
         let blob = Blob {
             rect: r,
             labels: vec![1],
             area,
         };
-        bordered_by_ground(&gray, &ground, &labels, &blob, Ink::Dark)
+        bordered_by_ground(&gray, &ground, &labels, &printed, &blob, Ink::Dark)
+    }
+
+    /// Pencil on ruled paper with its foot on a rule (issue 13): the rule beside its bottom
+    /// side is the paper's print, not more of the mark. A stretch of line with print beyond
+    /// both its ends (a grid line's piece between two crossings) is still not a digit.
+    #[test]
+    fn issue13_a_digit_standing_on_a_printed_rule_is_bordered_by_ground() {
+        // The row 2 below the box: the bottom side's.
+        assert!(ring_ruled(200, 175, 200, 190, &[32], true));
+        // A rule the finder did not find is judged as more of the mark.
+        assert!(!ring_ruled(200, 175, 200, 190, &[32], false));
+        // Print on the rows beyond both the top and the bottom: the print counts.
+        assert!(!ring_ruled(200, 175, 200, 190, &[7, 32], true));
     }
 
     /// Pencil 0.125 darker than its paper, the paper beside it darkened by the blur to 0.4 of
