@@ -18,10 +18,8 @@ pub use geometry::{Blob, Rect};
 pub use ground::strength_of;
 pub use select::WIDEST;
 
-use ground::{
-    downsample, extreme_filter, full_resolution, ground_level, ink_strength, noise_sigma,
-    vote_polarity,
-};
+pub(crate) use ground::extreme_filter;
+use ground::{downsample, full_resolution, ground_level, ink_strength, noise_sigma, vote_polarity};
 pub(crate) use group::group;
 use select::{along_a_ruling, bordered_by_ground, select, ON_RULING};
 

@@ -6,7 +6,7 @@
 use image::imageops::{resize, FilterType};
 use image::GrayImage;
 
-use crate::locate::{strength_of, Blob, Ink, Located};
+use crate::locate::{extreme_filter, strength_of, Blob, Ink, Located};
 
 /// Frame pixels off a digit's strokes that its input keeps whatever their strength: the soft
 /// edge the camera's blur gives a stroke.
@@ -88,19 +88,17 @@ pub fn piece(
         ((y1 as usize - 1) / scale + 2).min(hh),
     );
     let mwid = mx1 - mx0;
-    let ring = (EDGE_WIDTH / scale).max(1);
-    let mut beside = vec![false; mwid * (my1 - my0)];
-    for my in my0..my1 {
-        for mx in mx0..mx1 {
-            if ours(labels[my * hw + mx]) {
-                for yy in my.saturating_sub(ring).max(my0)..(my + ring + 1).min(my1) {
-                    for xx in mx.saturating_sub(ring).max(mx0)..(mx + ring + 1).min(mx1) {
-                        beside[(yy - my0) * mwid + xx - mx0] = true;
-                    }
-                }
-            }
-        }
-    }
+    let mut beside: Vec<u8> = (my0..my1)
+        .flat_map(|my| labels[my * hw + mx0..my * hw + mx1].iter())
+        .map(|&l| u8::from(ours(l)))
+        .collect();
+    extreme_filter(
+        &mut beside,
+        mwid,
+        my1 - my0,
+        (EDGE_WIDTH / scale).max(1),
+        true,
+    );
     let strength = found.strength.as_raw();
     let mut own = Vec::with_capacity(cw * ch);
     let mut raw = vec![0u8; cw * ch];
@@ -127,7 +125,7 @@ pub fn piece(
             // stroke is the digit's; paper texture, and the paper's printed lines, are not.
             let m = hy * hw + hx;
             if label == 0
-                && !beside[(hy - my0) * mwid + hx - mx0]
+                && beside[(hy - my0) * mwid + hx - mx0] == 0
                 && (strength[m] < found.faint || found.printed.get(m).is_some_and(|&p| p != 0))
             {
                 continue;

@@ -188,7 +188,7 @@ pub(super) fn ink_strength(img: &GrayImage, ground: &GrayImage, ink: Ink, floor:
 /// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of its
 /// `(2r+1) × (2r+1)` neighbourhood (clipped to the image): rows, then columns, each as
 /// [`window_extreme`] over the whole image at once, padded with the neutral value.
-pub(super) fn extreme_filter(img: &mut [u8], w: usize, h: usize, r: usize, max: bool) {
+pub(crate) fn extreme_filter(img: &mut [u8], w: usize, h: usize, r: usize, max: bool) {
     let neutral = if max { 0u8 } else { 255 };
     let k = 2 * r + 1;
     // Rows: each padded by r on both sides, laid end to end; a window never leaves its row.
