@@ -93,7 +93,7 @@ pub struct Located {
     /// Strength from which a pixel may be ink, above the frame's paper texture
     /// ([`ink::InkLevels::above_ground`]).
     pub faint: u8,
-    /// Map pixels on the paper's printed lines ([`rulings::printed`]).
+    /// Map pixels on the paper's printed lines ([`rulings::printed`]); empty where none were found.
     pub printed: Vec<u8>,
     /// Connected-component label of each ink pixel of the map, 0 for ground.
     pub labels: ImageBuffer<Luma<u32>, Vec<u32>>,

@@ -72,8 +72,7 @@ pub fn piece(
     let (pixels, labels, ground) = (frame.as_raw(), found.labels.as_raw(), found.ground.as_raw());
     let floor = 2.0 * found.floor;
     let scale = found.scale.max(1) as usize;
-    // Map pixels of the crop next to the digit's own ink (or to stray pieces of it): the
-    // ground pixels among them hold its strokes' soft edges.
+    // The digit's own ink, or stray pieces of ink no digit owns (broken off its strokes).
     let ours = |label: u32| {
         label != 0
             && (blob.labels.contains(&label)
@@ -88,6 +87,8 @@ pub fn piece(
         ((y1 as usize - 1) / scale + 2).min(hh),
     );
     let mwid = mx1 - mx0;
+    // Map pixels of the crop next to that ink: the ground pixels among them hold its strokes'
+    // soft edges.
     let mut beside: Vec<u8> = (my0..my1)
         .flat_map(|my| labels[my * hw + mx0..my * hw + mx1].iter())
         .map(|&l| u8::from(ours(l)))
@@ -117,8 +118,8 @@ pub fn piece(
             }
             let hx = (fx / scale).min(hw - 1);
             let label = label_row[hx];
-            let of_another = found.owned.get(label as usize).copied().unwrap_or(true);
-            if label != 0 && of_another && !blob.labels.contains(&label) {
+            // Another digit's ink.
+            if label != 0 && !ours(label) {
                 continue;
             }
             // Off the strokes and their soft edges, only ink as strong as a faded stretch of

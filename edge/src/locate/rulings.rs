@@ -97,8 +97,11 @@ pub fn remove(
 /// Which map pixels lie within `near` of one of `lines` on a `w × h` map, where the paper's
 /// print lies (the thin pixels taken out of the ink and the blurred edges beside them alike):
 /// [`ACROSS`] for a near-horizontal line, [`DOWN`] for a near-vertical one, both where they
-/// cross.
+/// cross; empty where there are no lines (read it with `get`).
 pub fn printed(lines: &[Line], w: usize, h: usize, near: f32) -> Vec<u8> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
     let mut out = vec![0u8; w * h];
     for l in lines {
         // Along the line: columns of a near-horizontal one, rows of a near-vertical one.

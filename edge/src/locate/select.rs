@@ -267,13 +267,11 @@ pub(super) fn bordered_by_ground(
     // rule); both opposite sides so, the mark is a stretch of line between two others (a grid
     // line's piece between two crossings), and the print counts.
     let all_print = |k: usize| matches!(read[k], Some(Err(_)));
-    let sides: Vec<Option<f32>> = (0..4)
-        .map(|k| match read[k] {
-            Some(Ok(v)) => Some(v),
-            Some(Err(p)) if all_print(k ^ 1) => p,
-            _ => None,
-        })
-        .collect();
+    let sides: [Option<f32>; 4] = std::array::from_fn(|k| match read[k] {
+        Some(Ok(v)) => Some(v),
+        Some(Err(p)) if all_print(k ^ 1) => p,
+        _ => None,
+    });
     if sides.iter().all(Option::is_none) {
         return false;
     }
