@@ -194,7 +194,11 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         ridges: scale == 2,
     }
     .above_ground(&strength);
-    let (mut mask, mut whole) = ink::masks(&strength, &local, levels);
+    let ink::Masks {
+        ink: mut mask,
+        seen: mut whole,
+        marks: faint_marks,
+    } = ink::masks(&strength, &local, levels);
     let lines = if cfg.rulings {
         rulings::remove(
             mask.as_mut(),
@@ -222,7 +226,15 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         min_height: cfg.min_height.div_ceil(scale),
         ..cfg.clone()
     };
-    let (mut digits, marks) = select(components, map.width(), map.height(), &map_cfg, per_half);
+    // The mark at the faint level that each component's pixels belong to.
+    let mut mark_of = vec![0u32; labels.as_raw().iter().max().map_or(1, |&m| m as usize + 1)];
+    for (&l, &m) in labels.as_raw().iter().zip(&faint_marks) {
+        if l != 0 {
+            mark_of[l as usize] = m;
+        }
+    }
+    let map_size = (map.width(), map.height());
+    let (mut digits, marks) = select(components, map_size, &map_cfg, per_half, &mark_of);
     let marks = marks.into_iter().map(|h| h * scale).collect();
     digits.retain(|d| {
         let keep = bordered_by_ground(&map, &ground, &labels, &printed, d, ink);

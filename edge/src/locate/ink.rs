@@ -65,12 +65,23 @@ impl InkLevels {
 /// The ink mask (1 = ink) of `strength` under `levels`; `local` is the strongest ink within a
 /// stroke's reach of each pixel (a maximum filter of `strength`).
 pub fn mask(strength: &GrayImage, local: &[u8], levels: InkLevels) -> GrayImage {
-    masks(strength, local, levels).0
+    masks(strength, local, levels).ink
 }
 
-/// The ink mask of [`mask`], and the mask of every mark whatever its core (paper texture
-/// included), cut at its edges alike: in it a printed line as pale as the texture is whole.
-pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> (GrayImage, GrayImage) {
+/// The masks of one ink decision ([`masks`]).
+pub struct Masks {
+    /// The ink mask of [`mask`].
+    pub ink: GrayImage,
+    /// Every mark whatever its core (paper texture included), cut at its edges alike: in it a
+    /// printed line as pale as the texture is whole.
+    pub seen: GrayImage,
+    /// Per pixel, the mark it belongs to at the faint level (connected pixels at or above
+    /// [`InkLevels::faint`], before the cut at the edges), 0 for none.
+    pub marks: Vec<u32>,
+}
+
+/// The ink mask of [`mask`], the mask of every mark, and the marks at the faint level.
+pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> Masks {
     let (w, h) = strength.dimensions();
     let faint: Vec<u8> = strength
         .as_raw()
@@ -142,7 +153,11 @@ pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> (GrayImag
         }
     }
     let image = |v: Vec<u8>| GrayImage::from_raw(w, h, v).unwrap_or_else(|| GrayImage::new(w, h));
-    (image(out), image(all))
+    Masks {
+        ink: image(out),
+        seen: image(all),
+        marks: labels.into_raw(),
+    }
 }
 
 #[cfg(test)]

@@ -13,16 +13,32 @@ pub(super) const STACKED: f32 = 1.4;
 /// Widest blob kept, over its height: four touching digits.
 pub const WIDEST: f32 = 4.5;
 
+/// Tallest merge of the pieces of one faint-level mark, over the page's typical mark height
+/// ([`select`]): one digit, not a digit and the stroke of the line above or below.
+pub(super) const ONE_MARK_TALLEST: f32 = 1.15;
+
+/// Height, over the page's typical mark height, under which a piece cannot be a digit of its
+/// own: it is merged into the piece of the same faint-level mark beside it ([`select`]).
+pub(super) const PIECE_SHORT: f32 = 0.6;
+
 /// Merges the strokes of one digit, then keeps what is shaped like a digit; also gives the
-/// heights of the marks at least a digit tall (map pixels). `per_half` is the map's pixels per
-/// half-resolution pixel.
+/// heights of the marks at least a digit tall (map pixels). `(width, height)` is the map's
+/// size, `per_half` its pixels per half-resolution pixel, and `mark_of` the faint-level mark
+/// ([`super::ink::Masks::marks`]) of each component label.
 pub(super) fn select(
     mut blobs: Vec<Blob>,
-    width: u32,
-    height: u32,
+    (width, height): (u32, u32),
     cfg: &LocateConfig,
     per_half: u32,
+    mark_of: &[u32],
 ) -> (Vec<Blob>, Vec<u32>) {
+    let mark = |b: &Blob| {
+        b.labels
+            .first()
+            .and_then(|&l| mark_of.get(l as usize))
+            .copied()
+            .unwrap_or(0)
+    };
     let speck = 4 * per_half * per_half;
     let max_h = (cfg.max_height * height as f32) as u32;
     let touches_border =
@@ -56,14 +72,30 @@ pub(super) fn select(
     // Merge pieces that overlap a larger piece horizontally and nearly touch it vertically: a
     // pen that skips or fades breaks one digit's stroke, with gaps of up to a quarter of the
     // writing's height (not of the broken pieces', which are shorter than a digit).
+    //
+    // Pieces of one mark at the faint level are merged too where one of them is too short to
+    // be a digit and together they are one digit's size: the strength between them fell under
+    // half of the strokes beside it, so the cut at a stroke's edges parted them, but ink ran
+    // on between them (a stroke that thins where the pen lifts, the flag of a "5" drawn apart
+    // from its body). Two digits that touch are each a digit tall, and side by side wider
+    // than they are tall.
     let mut merged: Vec<Blob> = Vec::new();
     for blob in blobs {
         let r = blob.rect;
         let host = merged.iter_mut().find(|m| {
             let o = m.rect;
+            let union = o.union(r);
+            let one_mark = typical > 0
+                && mark(&blob) != 0
+                && mark(m) == mark(&blob)
+                && union.h as f32 <= ONE_MARK_TALLEST * typical as f32
+                && union.w <= union.h
+                && (r.h.min(o.h) as f32) < PIECE_SHORT * typical as f32;
+            if one_mark {
+                return true;
+            }
             let overlap = (r.x + r.w).min(o.x + o.w) as i64 - r.x.max(o.x) as i64;
             let gap = r.y.max(o.y) as i64 - (r.y + r.h).min(o.y + o.h) as i64;
-            let union = o.union(r);
             overlap as f32 >= 0.3 * r.w.min(o.w) as f32
                 && gap as f32 <= 0.25 * o.h.max(r.h).max(typical) as f32
                 && union.h <= line_h
@@ -419,15 +451,76 @@ mod tests {
         };
         let cfg = LocateConfig::default();
         // On a 320×240 map the tallest digit is 96 pixels (0.4 of the height).
-        let (kept, _) = select(vec![blob(150, 60)], 320, 240, &cfg, 1);
+        let (kept, _) = select(vec![blob(150, 60)], (320, 240), &cfg, 1, &[]);
         assert_eq!(kept.len(), 1);
         // Taller than a digit, or wider than four digits: not writing.
-        let (kept, _) = select(vec![blob(150, 100), blob(280, 60)], 320, 240, &cfg, 1);
+        let (kept, _) = select(
+            vec![blob(150, 100), blob(280, 60)],
+            (320, 240),
+            &cfg,
+            1,
+            &[],
+        );
         assert!(
             kept.is_empty(),
             "{:?}",
             kept.iter().map(|b| b.rect).collect::<Vec<_>>()
         );
+    }
+
+    /// Issue 13: the flag of a "5" that the cut at the strokes' edges parted from its body
+    /// (the two still one mark at the faint level) is merged into it, though the gap between
+    /// them is wider than the gap a skipping pen leaves; a piece of another mark is not, nor
+    /// are two digits of one mark that are each a digit tall.
+    #[test]
+    fn issue13_a_short_piece_joins_the_digit_of_its_faint_mark() {
+        let blob = |label: u32, x: u32, y: u32, w: u32, h: u32| Blob {
+            rect: Rect { x, y, w, h },
+            labels: vec![label],
+            area: w * h / 3,
+        };
+        // Three digits 20 pixels tall set the writing's size; the "5" is a body 11 tall and a
+        // flag 3 tall 6 pixels above it (more than a quarter of the digits' height).
+        let blobs = vec![
+            blob(3, 10, 50, 12, 20),
+            blob(4, 40, 50, 12, 20),
+            blob(5, 200, 50, 12, 20),
+            blob(1, 100, 59, 8, 11),
+            blob(2, 101, 50, 11, 3),
+        ];
+        let cfg = LocateConfig::default();
+        let five = |marks: &[u32]| {
+            let (kept, _) = select(blobs.clone(), (320, 240), &cfg, 1, marks);
+            kept.iter().map(|b| b.rect).find(|r| r.x >= 90 && r.x < 120)
+        };
+        let whole = Rect {
+            x: 100,
+            y: 50,
+            w: 12,
+            h: 20,
+        };
+        assert_eq!(five(&[0, 7, 7, 3, 4, 5]), Some(whole));
+        let body = Rect {
+            x: 100,
+            y: 59,
+            w: 8,
+            h: 11,
+        };
+        assert_eq!(
+            five(&[0, 7, 8, 3, 4, 5]),
+            Some(body),
+            "the flag is another mark"
+        );
+        // Two touching digits, one mark at the faint level: each a digit tall, kept apart.
+        let pair = vec![
+            blob(3, 10, 50, 12, 20),
+            blob(4, 40, 50, 12, 20),
+            blob(5, 200, 50, 12, 20),
+            blob(1, 100, 50, 12, 20),
+            blob(2, 112, 50, 8, 20),
+        ];
+        let (kept, _) = select(pair, (320, 240), &cfg, 1, &[0, 7, 7, 3, 4, 5]);
+        assert_eq!(kept.len(), 5);
     }
 
     #[test]
