@@ -214,6 +214,8 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
     };
     let printed = rulings::printed(&lines, mw, mh, ON_RULING * per_half as f32);
     let (labels, components) = components::label(&mask);
+    // Labels run from 1 to the number of components.
+    let label_count = components.len() + 1;
     // Faint ink: no stronger stroke within reach of the pixel (pencil's darkest, see
     // `FAINT_STROKE`).
     let faint: Vec<bool> = local
@@ -227,10 +229,12 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         ..cfg.clone()
     };
     // The mark at the faint level that each component's pixels belong to.
-    let mut mark_of = vec![0u32; labels.as_raw().iter().max().map_or(1, |&m| m as usize + 1)];
+    let mut mark_of = vec![0u32; label_count];
     for (&l, &m) in labels.as_raw().iter().zip(&faint_marks) {
         if l != 0 {
-            mark_of[l as usize] = m;
+            if let Some(k) = mark_of.get_mut(l as usize) {
+                *k = m;
+            }
         }
     }
     let map_size = (map.width(), map.height());
@@ -279,7 +283,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         digits.extend(number.iter().filter_map(|&i| slots[i].take()));
         numbers.push((start..digits.len()).collect());
     }
-    let mut owned = vec![false; labels.as_raw().iter().max().map_or(1, |&m| m as usize + 1)];
+    let mut owned = vec![false; label_count];
     for d in &digits {
         for &l in &d.labels {
             if let Some(o) = owned.get_mut(l as usize) {

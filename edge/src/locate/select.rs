@@ -479,15 +479,19 @@ mod tests {
             labels: vec![label],
             area: w * h / 3,
         };
-        // Three digits 20 pixels tall set the writing's size; the "5" is a body 11 tall and a
-        // flag 3 tall 6 pixels above it (more than a quarter of the digits' height).
-        let blobs = vec![
-            blob(3, 10, 50, 12, 20),
-            blob(4, 40, 50, 12, 20),
-            blob(5, 200, 50, 12, 20),
-            blob(1, 100, 59, 8, 11),
-            blob(2, 101, 50, 11, 3),
-        ];
+        // Three digits 20 pixels tall set the writing's size.
+        let page = |pieces: [Blob; 2]| {
+            let mut blobs = vec![
+                blob(3, 10, 50, 12, 20),
+                blob(4, 40, 50, 12, 20),
+                blob(5, 200, 50, 12, 20),
+            ];
+            blobs.extend(pieces);
+            blobs
+        };
+        // The "5": a body 11 tall and a flag 3 tall 6 pixels above it (more than a quarter
+        // of the digits' height).
+        let blobs = page([blob(1, 100, 59, 8, 11), blob(2, 101, 50, 11, 3)]);
         let cfg = LocateConfig::default();
         let five = |marks: &[u32]| {
             let (kept, _) = select(blobs.clone(), (320, 240), &cfg, 1, marks);
@@ -512,13 +516,7 @@ mod tests {
             "the flag is another mark"
         );
         // Two touching digits, one mark at the faint level: each a digit tall, kept apart.
-        let pair = vec![
-            blob(3, 10, 50, 12, 20),
-            blob(4, 40, 50, 12, 20),
-            blob(5, 200, 50, 12, 20),
-            blob(1, 100, 50, 12, 20),
-            blob(2, 112, 50, 8, 20),
-        ];
+        let pair = page([blob(1, 100, 50, 12, 20), blob(2, 112, 50, 8, 20)]);
         let (kept, _) = select(pair, (320, 240), &cfg, 1, &[0, 7, 7, 3, 4, 5]);
         assert_eq!(kept.len(), 5);
     }
