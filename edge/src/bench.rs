@@ -27,6 +27,8 @@ pub struct Stream {
 pub struct Row {
     /// The model.
     pub model: PathBuf,
+    /// The kernels that ran its convolutions ([`crate::infer::Kernels::name`]).
+    pub kernels: &'static str,
     /// `files`, or `stream FORMAT` for the frames of a stream.
     pub input: String,
     /// Frames read per pass.
@@ -118,10 +120,11 @@ pub fn run(
             (Some(st), 1) => (format!("stream {:?}", st.format), stream_frames),
             _ => ("files".to_string(), files.len()),
         };
-        for ((model, _), s) in readers.iter().zip(per_model.iter_mut()) {
+        for ((model, reader), s) in readers.iter().zip(per_model.iter_mut()) {
             let ms: Vec<f64> = s.iter_mut().map(|v| median_ms(v)).collect();
             rows.push(Row {
                 model: model.clone(),
+                kernels: reader.classifier.kernels().name(),
                 input: label.clone(),
                 frames: count,
                 decode: ms[0],

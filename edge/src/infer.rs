@@ -16,6 +16,29 @@ use tract_onnx::tract_hir::infer::Factoid;
 use crate::contract::Contract;
 use crate::{Error, Result};
 
+mod float_form;
+
+/// Which of tract's kernels run a quantized model's convolutions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kernels {
+    /// Its f32 kernels, on the model's own quantization grid ([`float_form`]): tuned for every
+    /// SIMD level.
+    #[default]
+    Float,
+    /// Its integer kernels, as the ONNX file states them (`QLinearConv`).
+    Integer,
+}
+
+impl Kernels {
+    /// The name printed beside a model.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Float => "float",
+            Kernels::Integer => "integer",
+        }
+    }
+}
+
 /// Metadata property prefix under which tract keeps ONNX `metadata_props`.
 const PROPS: &str = "onnx.metadata_props.";
 
@@ -34,25 +57,44 @@ pub struct Classifier {
     contract: Contract,
     metadata: HashMap<String, String>,
     path: PathBuf,
+    kernels: Kernels,
 }
 
 impl Classifier {
     /// Loads and optimises the ONNX model at `path`.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, Kernels::default())
+    }
+
+    /// Loads and optimises the ONNX model at `path`, its convolutions run by `kernels`.
+    pub fn load_with(path: &Path, kernels: Kernels) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| model_error(path, e.to_string()))?;
-        Self::from_bytes(&bytes, path)
+        Self::from_bytes_with(&bytes, path, kernels)
     }
 
     /// Loads and optimises an ONNX model held in memory; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(|e| {
-                model_error(
-                    path,
-                    format!("not a readable ONNX model ({})", first_line(&e)),
-                )
-            })?;
+        Self::from_bytes_with(bytes, path, Kernels::default())
+    }
+
+    /// [`Classifier::from_bytes`], its convolutions run by `kernels`.
+    pub fn from_bytes_with(bytes: &[u8], path: &Path, kernels: Kernels) -> Result<Self> {
+        let onnx = tract_onnx::onnx();
+        let unreadable = |e: &dyn std::fmt::Display| {
+            model_error(
+                path,
+                format!("not a readable ONNX model ({})", first_line(e)),
+            )
+        };
+        let mut proto = onnx
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| unreadable(&e))?;
+        if kernels == Kernels::Float {
+            float_form::float_form(&mut proto).map_err(|e| unreadable(&e))?;
+        }
+        let model = onnx
+            .model_for_proto_model(&proto)
+            .map_err(|e| unreadable(&e))?;
         let metadata: HashMap<String, String> = model
             .properties
             .iter()
@@ -136,6 +178,7 @@ impl Classifier {
             contract,
             metadata,
             path: path.to_path_buf(),
+            kernels,
         })
     }
 
@@ -152,6 +195,11 @@ impl Classifier {
     /// The file the model came from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The kernels that run its convolutions.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// Logits `[N × classes]` for `N` normalised images laid one after the other.
@@ -233,7 +281,7 @@ fn model_error(path: &Path, reason: String) -> Error {
 }
 
 /// tract's errors carry a chain of contexts; the first line says what failed.
-fn first_line(e: &impl std::fmt::Display) -> String {
+fn first_line(e: &(impl std::fmt::Display + ?Sized)) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
 

@@ -198,6 +198,11 @@ pub enum Command {
         /// Passes over the frames; medians are taken over all frames of all passes.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Also run each model's quantized convolutions on tract's integer kernels, as its ONNX
+        /// file states them (the reader runs them on its float kernels, on the same grid):
+        /// a row after each model's own.
+        #[arg(long)]
+        integer_kernels: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,

@@ -122,12 +122,14 @@ fn run(cli: Cli) -> Result<()> {
             stream,
             stream_format,
             repeats,
+            integer_kernels,
             json,
         } => bench(
             &model,
             &input,
             stream.as_deref().map(|p| (p, &stream_format)),
             repeats,
+            integer_kernels,
             json,
         ),
         Command::Mnist {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use edge::capture;
-use edge::infer::Classifier;
+use edge::infer::{Classifier, Kernels};
 use edge::read::Reader;
 
 use crate::args::StreamArgs;
@@ -129,6 +129,7 @@ pub fn bench(
     input: &[PathBuf],
     stream: Option<(&Path, &StreamArgs)>,
     repeats: usize,
+    integer_kernels: bool,
     json: bool,
 ) -> Result<()> {
     let paths = capture::expand_inputs(input)?;
@@ -155,9 +156,14 @@ pub fn bench(
     } else {
         models.to_vec()
     };
+    let mut kernels = vec![Kernels::Float];
+    if integer_kernels {
+        kernels.push(Kernels::Integer);
+    }
     let readers: Vec<(PathBuf, Reader)> = models
         .iter()
-        .map(|m| Ok((m.clone(), Reader::new(Classifier::load(m)?))))
+        .flat_map(|m| kernels.iter().map(move |&k| (m, k)))
+        .map(|(m, k)| Ok((m.clone(), Reader::new(Classifier::load_with(m, k)?))))
         .collect::<Result<_>>()?;
     let bar = indicatif::ProgressBar::new((repeats.max(1) * files.len()) as u64);
     let rows = edge::bench::run(&readers, &files, stream.as_ref(), repeats, || bar.inc(1))?;
@@ -173,8 +179,9 @@ pub fn bench(
         edge::machine::Cpu::detect()
     );
     edge::say!(
-        "{:<28} {:<14} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",
+        "{:<28} {:<8} {:<14} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>8}",
         "model",
+        "kernels",
         "input",
         "decode",
         "locate",
@@ -186,8 +193,9 @@ pub fn bench(
     );
     for r in &rows {
         edge::say!(
-            "{:<28} {:<14} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>7.0} {:>7.2}×",
+            "{:<28} {:<8} {:<14} {:>7.3} {:>7.3} {:>9.3} {:>7.3} {:>7.3} {:>7.0} {:>7.2}×",
             r.model.display().to_string(),
+            r.kernels,
             r.input,
             r.decode,
             r.locate,

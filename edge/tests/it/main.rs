@@ -3,6 +3,7 @@
 mod agree;
 mod common;
 mod errors;
+mod kernels;
 mod live;
 #[path = "../support/mnist.rs"]
 mod mnist_support;

@@ -1,0 +1,216 @@
+//! A quantized ONNX graph's `QLinearConv` nodes `[N, C, H, W] u8 → [N, M, H', W'] u8` rewritten
+//! as `DequantizeLinear → Conv → QuantizeLinear`, with the weights `[M, C/group, kh, kw]` and
+//! the bias `[M]` dequantized once, at load.
+//!
+//! The arithmetic is the model's own: the same u8 activations on the same grid between layers,
+//! the same saturation at the output's zero point (the ReLU folded into it), the products
+//! summed in f32 instead of i32 (exact for these sizes but for the last bit of a sum over
+//! thousands of terms). What changes is the kernels tract runs: its f32 convolutions and
+//! matrix products are tuned for every SIMD level, while its integer ones are not everywhere
+//! (on an AVX2 CPU without AVX-512 the page-trained default read a batch 16 times slower
+//! through them, see README "Notebook pages").
+
+use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
+
+/// The nodes rewritten, or why a node could not be (a weight, scale or zero point that is not
+/// a constant of the graph, of a type ONNX does not allow there).
+pub fn float_form(model: &mut ModelProto) -> Result<usize, String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Ok(0);
+    };
+    let constant = |name: &str| graph.initializer.iter().find(|t| t.name == name);
+    let mut nodes = Vec::with_capacity(graph.node.len());
+    let mut weights = Vec::new();
+    let mut rewritten = 0;
+    for node in &graph.node {
+        if node.op_type != "QLinearConv" || !node.domain.is_empty() {
+            nodes.push(node.clone());
+            continue;
+        }
+        let (inputs, out) = match (node.input.as_slice(), node.output.first()) {
+            ([_, _, _, _, _, _, _, _] | [_, _, _, _, _, _, _, _, _], Some(out)) => {
+                (&node.input, out)
+            }
+            _ => {
+                return Err(format!(
+                    "QLinearConv {:?} has {} inputs",
+                    node.name,
+                    node.input.len()
+                ))
+            }
+        };
+        let value = |k: usize| -> Result<Vec<f32>, String> {
+            let t = constant(&inputs[k])
+                .ok_or_else(|| format!("QLinearConv input {:?} is not a constant", inputs[k]))?;
+            values(t)
+        };
+        let (w, w_scale, w_zero) = (value(3)?, value(4)?, value(5)?);
+        let x_scale = value(1)?;
+        let w_dims = constant(&inputs[3])
+            .map(|t| t.dims.clone())
+            .unwrap_or_default();
+        let m = w_dims.first().copied().unwrap_or(0).max(0) as usize;
+        if m == 0 || w.len() % m != 0 || x_scale.len() != 1 {
+            return Err(format!("QLinearConv {:?}: weights {w_dims:?}", node.name));
+        }
+        // Scale and zero point are one for the tensor or one per output channel.
+        let per = |v: &[f32], c: usize| if v.len() == m { v[c] } else { v[0] };
+        if ![w_scale.len(), w_zero.len()]
+            .iter()
+            .all(|&n| n == 1 || n == m)
+        {
+            return Err(format!(
+                "QLinearConv {:?}: scales for {m} channels",
+                node.name
+            ));
+        }
+        let each = w.len() / m;
+        let w_float: Vec<f32> = w
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| (q - per(&w_zero, i / each)) * per(&w_scale, i / each))
+            .collect();
+        let (x_float, y_float) = (format!("{out}.x_float"), format!("{out}.y_float"));
+        let (w_name, b_name) = (format!("{out}.w_float"), format!("{out}.b_float"));
+        weights.push(float_tensor(&w_name, &w_dims, &w_float));
+        let mut conv_inputs = vec![x_float.clone(), w_name];
+        if inputs.get(8).is_some_and(|b| !b.is_empty()) {
+            let bias = value(8)?;
+            let b_float: Vec<f32> = bias
+                .iter()
+                .enumerate()
+                .map(|(c, &q)| q * x_scale[0] * per(&w_scale, c))
+                .collect();
+            weights.push(float_tensor(&b_name, &[b_float.len() as i64], &b_float));
+            conv_inputs.push(b_name);
+        }
+        let op = |op_type: &str, input: Vec<String>, output: String| NodeProto {
+            op_type: op_type.to_string(),
+            name: format!("{}.{op_type}", node.name),
+            input,
+            output: vec![output],
+            ..Default::default()
+        };
+        nodes.push(op(
+            "DequantizeLinear",
+            inputs[..3].to_vec(),
+            x_float.clone(),
+        ));
+        nodes.push(NodeProto {
+            attribute: node.attribute.clone(),
+            ..op("Conv", conv_inputs, y_float.clone())
+        });
+        nodes.push(op(
+            "QuantizeLinear",
+            vec![y_float, inputs[6].clone(), inputs[7].clone()],
+            out.clone(),
+        ));
+        rewritten += 1;
+    }
+    graph.node = nodes;
+    graph.initializer.extend(weights);
+    Ok(rewritten)
+}
+
+/// The values of a constant of integer or float type, as f32.
+fn values(t: &TensorProto) -> Result<Vec<f32>, String> {
+    let raw = &t.raw_data;
+    let typed = DataType::try_from(t.data_type).ok();
+    let v: Vec<f32> = match typed {
+        Some(DataType::Int8) if !raw.is_empty() => {
+            raw.iter().map(|&b| f32::from(b as i8)).collect()
+        }
+        Some(DataType::Uint8) if !raw.is_empty() => raw.iter().map(|&b| f32::from(b)).collect(),
+        Some(DataType::Int8 | DataType::Uint8 | DataType::Int32) if raw.is_empty() => {
+            t.int32_data.iter().map(|&v| v as f32).collect()
+        }
+        Some(DataType::Int32) => raw
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32)
+            .collect(),
+        Some(DataType::Float) if raw.is_empty() => t.float_data.clone(),
+        Some(DataType::Float) => raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        _ => {
+            return Err(format!(
+                "constant {:?} of ONNX type {}",
+                t.name, t.data_type
+            ))
+        }
+    };
+    let want: i64 = t.dims.iter().product();
+    if v.len() as i64 != want.max(1) {
+        return Err(format!(
+            "constant {:?}: {} values for {:?}",
+            t.name,
+            v.len(),
+            t.dims
+        ));
+    }
+    Ok(v)
+}
+
+fn float_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims: dims.to_vec(),
+        data_type: DataType::Float as i32,
+        float_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::prelude::Framework;
+
+    fn ops(model: &ModelProto) -> Vec<String> {
+        model
+            .graph
+            .iter()
+            .flat_map(|g| &g.node)
+            .map(|n| n.op_type.clone())
+            .collect()
+    }
+
+    #[test]
+    fn issue13_every_qlinearconv_of_the_default_model_becomes_a_float_conv_on_its_grid() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
+        let mut model = tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .unwrap();
+        let before = ops(&model);
+        let convs = before.iter().filter(|o| *o == "QLinearConv").count();
+        assert_eq!(convs, 3);
+        assert_eq!(float_form(&mut model), Ok(3));
+        let after = ops(&model);
+        assert!(!after.iter().any(|o| o == "QLinearConv"), "{after:?}");
+        // Each one dequantizes its input, convolves in f32 and quantizes its output again.
+        let triple = ["DequantizeLinear", "Conv", "QuantizeLinear"];
+        assert_eq!(
+            after.windows(3).filter(|w| *w == triple).count(),
+            3,
+            "{after:?}"
+        );
+        // The model still loads and reads as one.
+        assert!(tract_onnx::onnx().model_for_proto_model(&model).is_ok());
+    }
+
+    #[test]
+    fn a_weight_that_is_not_a_constant_is_named() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
+        let mut model = tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .unwrap();
+        if let Some(g) = model.graph.as_mut() {
+            g.initializer.retain(|t| t.name != "conv2.weight_q");
+        }
+        let why = float_form(&mut model).unwrap_err();
+        assert!(why.contains("conv2.weight_q"), "{why}");
+    }
+}
