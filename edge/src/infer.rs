@@ -90,7 +90,9 @@ impl Classifier {
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| unreadable(&e))?;
         if kernels == Kernels::Float {
-            float_form::float_form(&mut proto).map_err(|e| unreadable(&e))?;
+            float_form::float_form(&mut proto, |why| {
+                tracing::debug!("{}: left on the integer kernels, {why}", path.display())
+            });
         }
         let model = onnx
             .model_for_proto_model(&proto)

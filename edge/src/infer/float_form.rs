@@ -12,13 +12,13 @@
 
 use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
 
-/// The nodes rewritten, or why a node could not be (a weight, scale or zero point that is not
-/// a constant of the graph, of a type ONNX does not allow there).
-pub fn float_form(model: &mut ModelProto) -> Result<usize, String> {
+/// Rewrites every `QLinearConv` of `model` whose weights, scales and zero points are constants
+/// of the graph; returns how many. One that is not (a weight fed at run time, an unknown
+/// type) stays as it is, on the integer kernels, and `skipped` says why.
+pub fn float_form(model: &mut ModelProto, mut skipped: impl FnMut(String)) -> usize {
     let Some(graph) = model.graph.as_mut() else {
-        return Ok(0);
+        return 0;
     };
-    let constant = |name: &str| graph.initializer.iter().find(|t| t.name == name);
     let mut nodes = Vec::with_capacity(graph.node.len());
     let mut weights = Vec::new();
     let mut rewritten = 0;
@@ -27,89 +27,95 @@ pub fn float_form(model: &mut ModelProto) -> Result<usize, String> {
             nodes.push(node.clone());
             continue;
         }
-        let (inputs, out) = match (node.input.as_slice(), node.output.first()) {
-            ([_, _, _, _, _, _, _, _] | [_, _, _, _, _, _, _, _, _], Some(out)) => {
-                (&node.input, out)
+        match rewrite(node, &graph.initializer) {
+            Ok((three, constants)) => {
+                nodes.extend(three);
+                weights.extend(constants);
+                rewritten += 1;
             }
-            _ => {
-                return Err(format!(
-                    "QLinearConv {:?} has {} inputs",
-                    node.name,
-                    node.input.len()
-                ))
+            Err(why) => {
+                skipped(format!("QLinearConv {:?}: {why}", node.name));
+                nodes.push(node.clone());
             }
-        };
-        let value = |k: usize| -> Result<Vec<f32>, String> {
-            let t = constant(&inputs[k])
-                .ok_or_else(|| format!("QLinearConv input {:?} is not a constant", inputs[k]))?;
-            values(t)
-        };
-        let (w, w_scale, w_zero) = (value(3)?, value(4)?, value(5)?);
-        let x_scale = value(1)?;
-        let w_dims = constant(&inputs[3])
-            .map(|t| t.dims.clone())
-            .unwrap_or_default();
-        let m = w_dims.first().copied().unwrap_or(0).max(0) as usize;
-        if m == 0 || w.len() % m != 0 || x_scale.len() != 1 {
-            return Err(format!("QLinearConv {:?}: weights {w_dims:?}", node.name));
         }
-        // Scale and zero point are one for the tensor or one per output channel.
-        let per = |v: &[f32], c: usize| if v.len() == m { v[c] } else { v[0] };
-        if ![w_scale.len(), w_zero.len()]
-            .iter()
-            .all(|&n| n == 1 || n == m)
-        {
-            return Err(format!(
-                "QLinearConv {:?}: scales for {m} channels",
-                node.name
-            ));
-        }
-        let each = w.len() / m;
-        let w_float: Vec<f32> = w
-            .iter()
-            .enumerate()
-            .map(|(i, &q)| (q - per(&w_zero, i / each)) * per(&w_scale, i / each))
-            .collect();
-        let (x_float, y_float) = (format!("{out}.x_float"), format!("{out}.y_float"));
-        let (w_name, b_name) = (format!("{out}.w_float"), format!("{out}.b_float"));
-        weights.push(float_tensor(&w_name, &w_dims, &w_float));
-        let mut conv_inputs = vec![x_float.clone(), w_name];
-        if inputs.get(8).is_some_and(|b| !b.is_empty()) {
-            let bias = value(8)?;
-            let b_float: Vec<f32> = bias
-                .iter()
-                .enumerate()
-                .map(|(c, &q)| q * x_scale[0] * per(&w_scale, c))
-                .collect();
-            weights.push(float_tensor(&b_name, &[b_float.len() as i64], &b_float));
-            conv_inputs.push(b_name);
-        }
-        let op = |op_type: &str, input: Vec<String>, output: String| NodeProto {
-            op_type: op_type.to_string(),
-            name: format!("{}.{op_type}", node.name),
-            input,
-            output: vec![output],
-            ..Default::default()
-        };
-        nodes.push(op(
-            "DequantizeLinear",
-            inputs[..3].to_vec(),
-            x_float.clone(),
-        ));
-        nodes.push(NodeProto {
-            attribute: node.attribute.clone(),
-            ..op("Conv", conv_inputs, y_float.clone())
-        });
-        nodes.push(op(
-            "QuantizeLinear",
-            vec![y_float, inputs[6].clone(), inputs[7].clone()],
-            out.clone(),
-        ));
-        rewritten += 1;
     }
     graph.node = nodes;
     graph.initializer.extend(weights);
-    Ok(rewritten)
+    rewritten
+}
+
+/// `node` (a `QLinearConv`) as DequantizeLinear → Conv → QuantizeLinear, with the float
+/// weights and bias they need, or why not.
+fn rewrite(
+    node: &NodeProto,
+    initializers: &[TensorProto],
+) -> Result<(Vec<NodeProto>, Vec<TensorProto>), String> {
+    let inputs = &node.input;
+    let out = match (inputs.len(), node.output.first()) {
+        (8 | 9, Some(out)) => out,
+        (n, _) => return Err(format!("{n} inputs")),
+    };
+    let constant = |k: usize| {
+        initializers
+            .iter()
+            .find(|t| t.name == inputs[k])
+            .ok_or_else(|| format!("input {:?} is not a constant", inputs[k]))
+    };
+    let value = |k: usize| constant(k).and_then(values);
+    let (w, w_scale, w_zero, x_scale) = (value(3)?, value(4)?, value(5)?, value(1)?);
+    let w_dims = constant(3)?.dims.clone();
+    let m = w_dims.first().copied().unwrap_or(0).max(0) as usize;
+    // Scale and zero point are one for the tensor or one per output channel.
+    let fits = |n: usize| n == 1 || n == m;
+    if m == 0
+        || w.len() % m != 0
+        || x_scale.len() != 1
+        || !fits(w_scale.len())
+        || !fits(w_zero.len())
+    {
+        return Err(format!("weights {w_dims:?} with {} scales", w_scale.len()));
+    }
+    let per = |v: &[f32], c: usize| if v.len() == m { v[c] } else { v[0] };
+    let each = w.len() / m;
+    let w_float: Vec<f32> = w
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| (q - per(&w_zero, i / each)) * per(&w_scale, i / each))
+        .collect();
+    let (x_float, y_float) = (format!("{out}.x_float"), format!("{out}.y_float"));
+    let (w_name, b_name) = (format!("{out}.w_float"), format!("{out}.b_float"));
+    let mut constants = vec![float_tensor(&w_name, &w_dims, &w_float)];
+    let mut conv_inputs = vec![x_float.clone(), w_name];
+    if inputs.get(8).is_some_and(|b| !b.is_empty()) {
+        // The bias is in units of the input's scale times the weights'.
+        let b_float: Vec<f32> = value(8)?
+            .iter()
+            .enumerate()
+            .map(|(c, &q)| q * x_scale[0] * per(&w_scale, c))
+            .collect();
+        constants.push(float_tensor(&b_name, &[b_float.len() as i64], &b_float));
+        conv_inputs.push(b_name);
+    }
+    let op = |op_type: &str, input: Vec<String>, output: String| NodeProto {
+        op_type: op_type.to_string(),
+        name: format!("{}.{op_type}", node.name),
+        input,
+        output: vec![output],
+        ..Default::default()
+    };
+    let three = vec![
+        op("DequantizeLinear", inputs[..3].to_vec(), x_float),
+        NodeProto {
+            attribute: node.attribute.clone(),
+            ..op("Conv", conv_inputs, y_float.clone())
+        },
+        op(
+            "QuantizeLinear",
+            vec![y_float, inputs[6].clone(), inputs[7].clone()],
+            out.clone(),
+        ),
+    ];
+    Ok((three, constants))
 }
 
 /// The values of a constant of integer or float type, as f32.
@@ -186,7 +192,7 @@ mod tests {
         let before = ops(&model);
         let convs = before.iter().filter(|o| *o == "QLinearConv").count();
         assert_eq!(convs, 3);
-        assert_eq!(float_form(&mut model), Ok(3));
+        assert_eq!(float_form(&mut model, |why| panic!("{why}")), 3);
         let after = ops(&model);
         assert!(!after.iter().any(|o| o == "QLinearConv"), "{after:?}");
         // Each one dequantizes its input, convolves in f32 and quantizes its output again.
@@ -201,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn a_weight_that_is_not_a_constant_is_named() {
+    fn a_convolution_whose_weight_is_not_a_constant_stays_on_the_integer_kernels() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
         let mut model = tract_onnx::onnx()
@@ -210,7 +216,17 @@ mod tests {
         if let Some(g) = model.graph.as_mut() {
             g.initializer.retain(|t| t.name != "conv2.weight_q");
         }
-        let why = float_form(&mut model).unwrap_err();
-        assert!(why.contains("conv2.weight_q"), "{why}");
+        let mut why = Vec::new();
+        assert_eq!(float_form(&mut model, |w| why.push(w)), 2);
+        assert!(
+            why.len() == 1 && why[0].contains("conv2.weight_q"),
+            "{why:?}"
+        );
+        let ops = ops(&model);
+        assert_eq!(
+            ops.iter().filter(|o| *o == "QLinearConv").count(),
+            1,
+            "{ops:?}"
+        );
     }
 }
