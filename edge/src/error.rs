@@ -30,6 +30,9 @@ pub enum Error {
     /// A data file (MNIST in IDX format) is missing, truncated, corrupt or inconsistent.
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
+    /// A setting (an environment variable) holds a value it cannot take.
+    #[error("{0}")]
+    Setting(String),
     /// Reading or writing a file failed.
     #[error("{path}: {error}")]
     Io {

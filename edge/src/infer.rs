@@ -19,14 +19,30 @@ use crate::{Error, Result};
 mod float_form;
 
 /// Which of tract's kernels run a quantized model's convolutions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernels {
-    /// Its f32 kernels, on the model's own quantization grid ([`float_form`]): tuned for every
-    /// SIMD level.
-    #[default]
+    /// Its f32 kernels, on the model's own quantization grid ([`float_form`]): on an x86 CPU
+    /// without AVX-512 tract's integer kernels read the default 14–17 times slower.
     Float,
-    /// Its integer kernels, as the ONNX file states them (`QLinearConv`).
+    /// Its integer kernels, as the ONNX file states them (`QLinearConv`): on ARM, where
+    /// tract's integer kernels are its own (dot-product instructions on a Pi 5 or a Jetson)
+    /// and the float form has not been timed on a board.
     Integer,
+}
+
+/// Environment variable that picks the kernels (`float` or `integer`) over this CPU's
+/// default: the cross builds' reference answers are computed on the boards' kernels.
+pub const KERNELS_ENV: &str = "EDGE_KERNELS";
+
+impl Default for Kernels {
+    /// Float kernels on x86, integer kernels elsewhere.
+    fn default() -> Self {
+        if cfg!(any(target_arch = "x86_64", target_arch = "x86")) {
+            Kernels::Float
+        } else {
+            Kernels::Integer
+        }
+    }
 }
 
 impl Kernels {
@@ -35,6 +51,21 @@ impl Kernels {
         match self {
             Kernels::Float => "float",
             Kernels::Integer => "integer",
+        }
+    }
+
+    /// The kernels [`KERNELS_ENV`] names, else this CPU's default; a value that is neither
+    /// name is an error naming the variable.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(KERNELS_ENV) {
+            Err(_) => Ok(Kernels::default()),
+            Ok(v) => match v.as_str() {
+                "float" => Ok(Kernels::Float),
+                "integer" => Ok(Kernels::Integer),
+                other => Err(Error::Setting(format!(
+                    "{KERNELS_ENV}={other:?}: expected float or integer"
+                ))),
+            },
         }
     }
 }
@@ -63,7 +94,7 @@ pub struct Classifier {
 impl Classifier {
     /// Loads and optimises the ONNX model at `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        Self::load_with(path, Kernels::default())
+        Self::load_with(path, Kernels::from_env()?)
     }
 
     /// Loads and optimises the ONNX model at `path`, its convolutions run by `kernels`.
@@ -74,7 +105,7 @@ impl Classifier {
 
     /// Loads and optimises an ONNX model held in memory; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        Self::from_bytes_with(bytes, path, Kernels::default())
+        Self::from_bytes_with(bytes, path, Kernels::from_env()?)
     }
 
     /// [`Classifier::from_bytes`], its convolutions run by `kernels`.

@@ -156,8 +156,8 @@ pub fn bench(
     } else {
         models.to_vec()
     };
-    let mut kernels = vec![Kernels::Float];
-    if integer_kernels {
+    let mut kernels = vec![Kernels::from_env()?];
+    if integer_kernels && kernels[0] != Kernels::Integer {
         kernels.push(Kernels::Integer);
     }
     let readers: Vec<(PathBuf, Reader)> = models

@@ -212,3 +212,17 @@ fn issue17_a_binary_run_outside_cargo_looks_for_no_source_tree() {
         "{err}"
     );
 }
+
+#[test]
+fn issue13_an_unknown_kernels_setting_is_named() {
+    let err = one_line_error(
+        edge()
+            .env("EDGE_KERNELS", "fast")
+            .args(["run", "--input"])
+            .arg(samples().join("scene-0001.jpg")),
+    );
+    assert!(
+        err.contains("EDGE_KERNELS=\"fast\": expected float or integer"),
+        "{err}"
+    );
+}
