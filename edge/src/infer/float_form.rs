@@ -173,6 +173,15 @@ mod tests {
     use super::*;
     use tract_onnx::prelude::Framework;
 
+    /// The shipped default, `strided-pages-int8`, as ONNX protobuf.
+    fn default_model() -> ModelProto {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
+        tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .unwrap()
+    }
+
     fn ops(model: &ModelProto) -> Vec<String> {
         model
             .graph
@@ -184,11 +193,7 @@ mod tests {
 
     #[test]
     fn issue13_every_qlinearconv_of_the_default_model_becomes_a_float_conv_on_its_grid() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
-        let mut model = tract_onnx::onnx()
-            .proto_model_for_read(&mut &bytes[..])
-            .unwrap();
+        let mut model = default_model();
         let before = ops(&model);
         let convs = before.iter().filter(|o| *o == "QLinearConv").count();
         assert_eq!(convs, 3);
@@ -208,11 +213,7 @@ mod tests {
 
     #[test]
     fn a_convolution_whose_weight_is_not_a_constant_stays_on_the_integer_kernels() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
-        let mut model = tract_onnx::onnx()
-            .proto_model_for_read(&mut &bytes[..])
-            .unwrap();
+        let mut model = default_model();
         if let Some(g) = model.graph.as_mut() {
             g.initializer.retain(|t| t.name != "conv2.weight_q");
         }
