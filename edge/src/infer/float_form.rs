@@ -10,7 +10,9 @@
 //! (on an AVX2 CPU without AVX-512 the page-trained default read a batch 16 times slower
 //! through them, see README "Notebook pages").
 
+use tract_onnx::data_resolver::FopenDataResolver;
 use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
+use tract_onnx::tensor::load_tensor;
 
 /// Rewrites every `QLinearConv` of `model` whose weights, scales and zero points are constants
 /// of the graph; returns how many. One that is not (a weight fed at run time, an unknown
@@ -118,44 +120,15 @@ fn rewrite(
     Ok((three, constants))
 }
 
-/// The values of a constant of integer or float type, as f32.
+/// The values of a constant, as f32 (tract's own reading of an ONNX tensor, every type and
+/// layout, then a cast).
 fn values(t: &TensorProto) -> Result<Vec<f32>, String> {
-    let raw = &t.raw_data;
-    let typed = DataType::try_from(t.data_type).ok();
-    let v: Vec<f32> = match typed {
-        Some(DataType::Int8) if !raw.is_empty() => {
-            raw.iter().map(|&b| f32::from(b as i8)).collect()
-        }
-        Some(DataType::Uint8) if !raw.is_empty() => raw.iter().map(|&b| f32::from(b)).collect(),
-        Some(DataType::Int8 | DataType::Uint8 | DataType::Int32) if raw.is_empty() => {
-            t.int32_data.iter().map(|&v| v as f32).collect()
-        }
-        Some(DataType::Int32) => raw
-            .chunks_exact(4)
-            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32)
-            .collect(),
-        Some(DataType::Float) if raw.is_empty() => t.float_data.clone(),
-        Some(DataType::Float) => raw
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        _ => {
-            return Err(format!(
-                "constant {:?} of ONNX type {}",
-                t.name, t.data_type
-            ))
-        }
-    };
-    let want: i64 = t.dims.iter().product();
-    if v.len() as i64 != want.max(1) {
-        return Err(format!(
-            "constant {:?}: {} values for {:?}",
-            t.name,
-            v.len(),
-            t.dims
-        ));
-    }
-    Ok(v)
+    let why = |e: &dyn std::fmt::Display| format!("constant {:?}: {e}", t.name);
+    let tensor = load_tensor(&FopenDataResolver, t, None).map_err(|e| why(&e))?;
+    let floats = tensor.cast_to::<f32>().map_err(|e| why(&e))?;
+    let plain = floats.try_as_plain_ram().map_err(|e| why(&e))?;
+    let v = plain.as_slice::<f32>().map_err(|e| why(&e))?;
+    Ok(v.to_vec())
 }
 
 fn float_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
