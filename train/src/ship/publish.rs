@@ -112,7 +112,8 @@ pub fn publish(p: &Publish, data: &Mnist, device: &Device) -> Result<Value> {
         "arch": ckpt.header.arch.arch().to_string(),
         "precision": precision,
         "quantization": quantization,
-        "min_confidence": p.min_confidence,
+        // As given on the command line, not the f32's binary expansion (0.4000000059604645).
+        "min_confidence": p.min_confidence.map(|c| (f64::from(c) * 1e4).round() / 1e4),
         "accuracy": v.accuracy,
         "checkpoint_accuracy": eval.accuracy,
         "bytes": v.bytes,
