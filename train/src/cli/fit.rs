@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use train::data::augment::{AugmentConfig, Handwriting};
+use train::data::styles::Styles;
 use train::fit::bench::{self, BenchConfig};
 use train::fit::checkpoint;
 use train::fit::config::TrainConfig;
@@ -42,6 +43,7 @@ pub fn train_command(a: TrainArgs) -> Result<()> {
         seed: a.seed,
         augment: (!a.no_augment).then(|| AugmentConfig {
             handwriting: a.handwriting.then(Handwriting::default),
+            styles: a.styles.then(Styles::default),
             ..AugmentConfig::default()
         }),
         train_limit: a.train_limit,

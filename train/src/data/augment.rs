@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::mnist::SIDE;
+use crate::data::styles::Styles;
 
 /// Ranges of the random transform.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,6 +22,10 @@ pub struct AugmentConfig {
     /// own.
     #[serde(default)]
     pub handwriting: Option<Handwriting>,
+    /// Sevens crossed and ones with a flag ([`Styles`]), drawn before the transform; `None`
+    /// (and in runs written before it) keeps MNIST's styles.
+    #[serde(default)]
+    pub styles: Option<Styles>,
 }
 
 impl Default for AugmentConfig {
@@ -29,6 +34,7 @@ impl Default for AugmentConfig {
             max_rotation_deg: 10.0,
             max_shift: 0.1,
             handwriting: None,
+            styles: None,
         }
     }
 }

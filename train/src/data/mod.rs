@@ -9,3 +9,4 @@ pub mod harvest;
 pub mod mnist;
 pub mod page;
 pub mod scene;
+pub mod styles;

@@ -18,6 +18,7 @@ use crate::data::augment::augment;
 use crate::data::batch;
 use crate::data::extra::NOT_A_DIGIT;
 use crate::data::mnist::{Digits, Mnist, PIXELS};
+use crate::data::styles::restyle;
 use crate::error::{Error, Result};
 use crate::fit::checkpoint::{self, Header};
 use crate::fit::config::{Distill, TrainConfig};
@@ -259,7 +260,14 @@ fn batch_images(
     let mut images = Vec::with_capacity(idx.len() * PIXELS);
     for &i in idx {
         match how {
-            Some(a) => images.extend(augment(set.image(i), a, rng)),
+            Some(a) => match &a.styles {
+                Some(styles) => {
+                    let mut digit = set.image(i).to_vec();
+                    restyle(&mut digit, set.labels[i], styles, rng);
+                    images.extend(augment(&digit, a, rng));
+                }
+                None => images.extend(augment(set.image(i), a, rng)),
+            },
             None => images.extend_from_slice(set.image(i)),
         }
     }

@@ -211,6 +211,14 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
                             h.wobble
                         ));
                     }
+                    if let Some(st) = &a.styles {
+                        s.push_str(&format!(
+                            ", a crossbar on {:.0}% of the sevens and a flag on {:.0}% of the ones ({:.0}% of those with a foot)",
+                            100.0 * st.chance,
+                            100.0 * st.chance,
+                            100.0 * st.foot
+                        ));
+                    }
                     s
                 }
                 None => "off".into(),
