@@ -10,3 +10,4 @@ mod mnist_support;
 mod pages;
 mod pipe;
 mod run;
+mod styles;
