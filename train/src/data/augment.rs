@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::mnist::SIDE;
-use crate::data::styles::Styles;
+use crate::data::styles::{restyle, Styles};
 
 /// Ranges of the random transform.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,6 +108,24 @@ pub fn augment(pixels: &[u8], config: &AugmentConfig, rng: &mut impl Rng) -> Vec
         out = restroke(&out, rng.random_range(0..3) != 0);
     }
     out.into_raw()
+}
+
+/// Applies `config` to a 784-pixel digit labelled `label`: its style redrawn first when the
+/// config asks for [`Styles`], then the random transform of [`augment`].
+pub fn augment_labelled(
+    pixels: &[u8],
+    label: u8,
+    config: &AugmentConfig,
+    rng: &mut impl Rng,
+) -> Vec<u8> {
+    match &config.styles {
+        Some(styles) => {
+            let mut digit = pixels.to_vec();
+            restyle(&mut digit, label, styles, rng);
+            augment(&digit, config, rng)
+        }
+        None => augment(pixels, config, rng),
+    }
 }
 
 /// The shear by `slant` (horizontal shift per row, rows counted down from the origin).
@@ -218,6 +236,28 @@ mod tests {
                 0
             }])
         })
+    }
+
+    #[test]
+    fn styles_in_the_config_redraw_sevens_only() {
+        // A stem 3 pixels wide; no rotation or shift, so only the style can change it.
+        let stem = GrayImage::from_fn(28, 28, |x, y| {
+            Luma([u8::from((13..16).contains(&x) && (4..24).contains(&y)) * 255])
+        })
+        .into_raw();
+        let config = AugmentConfig {
+            max_rotation_deg: 0.0,
+            max_shift: 0.0,
+            handwriting: None,
+            styles: Some(Styles {
+                chance: 1.0,
+                foot: 0.0,
+            }),
+        };
+        let rng = || rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let plain = augment(&stem, &config, &mut rng());
+        assert_ne!(augment_labelled(&stem, 7, &config, &mut rng()), plain);
+        assert_eq!(augment_labelled(&stem, 3, &config, &mut rng()), plain);
     }
 
     fn centroid(img: &GrayImage) -> (f32, f32) {

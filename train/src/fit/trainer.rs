@@ -14,11 +14,10 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::augment::augment;
+use crate::data::augment::augment_labelled;
 use crate::data::batch;
 use crate::data::extra::NOT_A_DIGIT;
 use crate::data::mnist::{Digits, Mnist, PIXELS};
-use crate::data::styles::restyle;
 use crate::error::{Error, Result};
 use crate::fit::checkpoint::{self, Header};
 use crate::fit::config::{Distill, TrainConfig};
@@ -260,14 +259,7 @@ fn batch_images(
     let mut images = Vec::with_capacity(idx.len() * PIXELS);
     for &i in idx {
         match how {
-            Some(a) => match &a.styles {
-                Some(styles) => {
-                    let mut digit = set.image(i).to_vec();
-                    restyle(&mut digit, set.labels[i], styles, rng);
-                    images.extend(augment(&digit, a, rng));
-                }
-                None => images.extend(augment(set.image(i), a, rng)),
-            },
+            Some(a) => images.extend(augment_labelled(set.image(i), set.labels[i], a, rng)),
             None => images.extend_from_slice(set.image(i)),
         }
     }
