@@ -81,20 +81,11 @@ fn flagged(img: &mut [u8], foot: bool) {
 
 /// Share of `digits` the default model reads as `label` at its own confidence threshold.
 fn read_as(model: &Classifier, digits: &[Vec<u8>], label: usize) -> f32 {
-    let pixels: Vec<u8> = digits.concat();
-    let mut input = Vec::new();
-    model.contract().normalise(&pixels, &mut input);
-    let logits = model.logits(&input).unwrap();
-    let classes = logits.len() / digits.len();
     let threshold = model.contract().min_confidence.unwrap_or(0.5);
-    let right = logits
-        .chunks(classes)
-        .filter(|row| {
-            let top = row.iter().copied().fold(f32::MIN, f32::max);
-            let sum: f32 = row.iter().map(|v| (v - top).exp()).sum();
-            let best = (0..classes).fold(0, |b, i| if row[i] > row[b] { i } else { b });
-            best == label && 1.0 / sum >= threshold
-        })
+    let read = model.classify(&digits.concat()).unwrap();
+    let right = read
+        .iter()
+        .filter(|p| p.class == label && p.confidence >= threshold)
         .count();
     right as f32 / digits.len() as f32
 }
