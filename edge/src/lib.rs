@@ -18,6 +18,7 @@ pub mod error;
 pub mod evaluate;
 pub mod idx;
 pub mod infer;
+pub mod join;
 pub mod locate;
 pub mod machine;
 pub mod models;

@@ -1,5 +1,6 @@
-//! The whole reading of one frame: locate → normalise → infer (all digits as one batch, then
-//! a second look at the unsure ones) → numbers, timed per stage.
+//! The whole reading of one frame: locate → normalise → infer (all digits as one batch; the
+//! wholes of digits in pieces, [`join`]; the pieces of touching digits, [`segment`]; then a
+//! second look at the unsure ones) → numbers, timed per stage.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use image::GrayImage;
 
 use crate::contract::Polarity;
 use crate::infer::{Classifier, Prediction};
+use crate::join;
 use crate::locate::{locate, Blob, LocateConfig, Located, Rect};
 use crate::normalise::{self, Cut};
 use crate::segment;
@@ -85,6 +87,9 @@ pub struct Reader {
     pub second_look: bool,
     /// Try cutting blobs wide enough for two digits into touching digits ([`segment`]).
     pub split_touching: bool,
+    /// Try the whole of digits that the finder parted at a faded stretch of stroke
+    /// ([`join`]).
+    pub join_pieces: bool,
 }
 
 impl Reader {
@@ -138,6 +143,78 @@ impl Reader {
         Ok(())
     }
 
+    /// Replaces the digits of `found` that are pieces of one faint-level mark by their whole
+    /// where the model reads the whole more surely ([`join`]): one more batch, of the wholes.
+    /// `predictions` and `batch` (the digits' inputs, `input` makes one) follow the digits, and
+    /// the numbers their new indices; gives the number of digits and the time the batch took.
+    fn join(
+        &self,
+        found: &mut Located,
+        predictions: &mut Vec<Prediction>,
+        batch: &mut Vec<u8>,
+        typical: f32,
+        input: impl Fn(&Located, &Blob) -> Vec<u8>,
+    ) -> Result<(usize, Duration)> {
+        let n = found.digits.len();
+        let groups = join::groups(&found.digits, typical);
+        if groups.is_empty() {
+            return Ok((n, Duration::ZERO));
+        }
+        let image = self.classifier.contract().side.pow(2);
+        let wholes: Vec<Blob> = groups
+            .iter()
+            .map(|(mark, members)| join::whole(*mark, members, &found.digits))
+            .collect();
+        let inputs: Vec<u8> = wholes.iter().flat_map(|b| input(found, b)).collect();
+        let start = Instant::now();
+        let read = self.classifier.classify(&inputs)?;
+        let took = start.elapsed();
+        // Per digit: the whole that takes its place, or whether it went into one.
+        let mut becomes: Vec<Option<usize>> = vec![None; n];
+        let mut gone = vec![false; n];
+        for (g, ((_, members), p)) in groups.iter().zip(&read).enumerate() {
+            let pieces = members.iter().map(|&i| predictions[i].confidence);
+            if join::take(p.confidence, pieces, self.min_confidence) {
+                becomes[members[0]] = Some(g);
+                members[1..].iter().for_each(|&i| gone[i] = true);
+            }
+        }
+        let mut index = vec![None; n];
+        let (mut digits, mut kept, mut images) = (Vec::new(), Vec::new(), Vec::new());
+        for i in (0..n).filter(|&i| !gone[i]) {
+            index[i] = Some(digits.len());
+            let (blob, p, img) = match becomes[i] {
+                Some(g) => (&wholes[g], &read[g], &inputs[g * image..(g + 1) * image]),
+                None => (
+                    &found.digits[i],
+                    &predictions[i],
+                    &batch[i * image..(i + 1) * image],
+                ),
+            };
+            digits.push(blob.clone());
+            kept.push(p.clone());
+            images.extend_from_slice(img);
+        }
+        // A whole stands where its first piece stood, in that piece's number.
+        let mut placed = vec![false; digits.len()];
+        found.numbers = found
+            .numbers
+            .iter()
+            .map(|number| {
+                number
+                    .iter()
+                    .filter_map(|&i| index.get(i).copied().flatten())
+                    .filter(|&k| !std::mem::replace(&mut placed[k], true))
+                    .collect::<Vec<usize>>()
+            })
+            .filter(|number| !number.is_empty())
+            .collect();
+        found.digits = digits;
+        *predictions = kept;
+        *batch = images;
+        Ok((found.digits.len(), took))
+    }
+
     /// A reader with default finder settings and the model's confidence threshold (from its
     /// metadata; [`MIN_CONFIDENCE`] for a model without one).
     pub fn new(classifier: Classifier) -> Self {
@@ -151,6 +228,7 @@ impl Reader {
             min_confidence,
             second_look: true,
             split_touching: true,
+            join_pieces: true,
         }
     }
 
@@ -206,6 +284,13 @@ impl Reader {
             median(sure.iter().map(|d| d.rect.w).collect()).map_or(f32::INFINITY, |w| w as f32)
         } else {
             f32::INFINITY
+        };
+        let sure_count = sure.len();
+        let (wholes, joining) = if self.join_pieces {
+            let input = |found: &Located, blob: &Blob| input(found, blob, None);
+            self.join(&mut found, &mut predictions, &mut batch, typical, input)?
+        } else {
+            (wholes, Duration::ZERO)
         };
         let wider = |r: Rect| r.w as f32 / typical_width;
         // Two lines of writing run together (`segment::TALLEST`), no wider than one digit.
@@ -322,6 +407,7 @@ impl Reader {
                             rect: cands.pieces[k].rect,
                             labels: blob.labels.clone(),
                             area: blob.area / seg.len() as u32,
+                            mark: cands.pieces[k].rect,
                         });
                     }
                 }
@@ -354,7 +440,7 @@ impl Reader {
         // A "1" spans its line of writing as every digit does; a lone stroke much shorter
         // than the frame's digits is something else (a stem broken off a digit, a stretch of
         // ruling, a scratch), however surely the model takes it for a "1".
-        if sure.len() >= 3 {
+        if sure_count >= 3 {
             for (p, blob) in kept.iter_mut().zip(&blobs) {
                 let one = contract.labels.get(p.class).is_some_and(|l| l == "1");
                 if one && (blob.rect.h as f32) < SHORT_ONE * typical {
@@ -413,9 +499,10 @@ impl Reader {
             numbers: found.numbers.clone(),
             times: StageTimes {
                 locate: t1 - t0,
-                // The wholes' inference ran between ta and tb, inside the normalising.
-                normalise: (t2 - t1) - (tb - ta),
-                infer: (t3 - t2) + (tb - ta),
+                // The wholes' inference ran between ta and tb, inside the normalising, and so
+                // did the joined pieces'.
+                normalise: (t2 - t1) - (tb - ta) - joining,
+                infer: (t3 - t2) + (tb - ta) + joining,
             },
             found,
             inputs,

@@ -83,14 +83,10 @@ pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) 
         let r = root(&mut parent, i as u32) as usize;
         if r == i {
             blobs.push(Blob {
-                rect: Rect {
-                    x: 0,
-                    y: 0,
-                    w: 0,
-                    h: 0,
-                },
+                rect: Rect::default(),
                 labels: vec![blobs.len() as u32 + 1],
                 area: 0,
+                mark: Rect::default(),
             });
             extent.push([u32::MAX, u32::MAX, 0, 0]);
             label_of[i] = blobs.len() as u32;
@@ -115,6 +111,7 @@ pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) 
             w: e[2] + 1 - e[0],
             h: e[3] + 1 - e[1],
         };
+        blob.mark = blob.rect;
     }
     let labels = ImageBuffer::from_raw(w, h, pixels).unwrap_or_else(|| ImageBuffer::new(w, h));
     (labels, blobs)
@@ -178,6 +175,7 @@ pub fn join_faint(
         } else {
             let m = &mut out[slot[r]];
             m.rect = m.rect.union(blob.rect);
+            m.mark = m.mark.union(blob.mark);
             m.labels.extend(blob.labels);
             m.area += blob.area;
         }

@@ -2,7 +2,7 @@
 //! components.
 
 /// An axis-aligned box in frame pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rect {
     /// Left column.
     pub x: u32,
@@ -54,4 +54,8 @@ pub struct Blob {
     pub labels: Vec<u32>,
     /// Ink pixels.
     pub area: u32,
+    /// Box in frame pixels of the faint-level marks its components belong to (see
+    /// [`super::ink`]), its own box at least: where the edge cut parted a digit at a faded
+    /// stretch of stroke, the whole digit ([`crate::join`]).
+    pub mark: Rect,
 }

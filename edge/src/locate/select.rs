@@ -104,6 +104,7 @@ pub(super) fn select(
         match host {
             Some(m) => {
                 m.rect = m.rect.union(r);
+                m.mark = m.mark.union(blob.mark);
                 m.labels.extend(blob.labels);
                 m.area += blob.area;
             }
@@ -415,6 +416,7 @@ mod tests {
             rect: r,
             labels: vec![1],
             area,
+            mark: r,
         };
         bordered_by_ground(&gray, &ground, &labels, &printed, &blob, Ink::Dark)
     }
@@ -448,6 +450,7 @@ mod tests {
             rect: Rect { x: 20, y: 50, w, h },
             labels: vec![1],
             area: w * h / 3,
+            mark: Rect { x: 20, y: 50, w, h },
         };
         let cfg = LocateConfig::default();
         // On a 320×240 map the tallest digit is 96 pixels (0.4 of the height).
@@ -478,6 +481,7 @@ mod tests {
             rect: Rect { x, y, w, h },
             labels: vec![label],
             area: w * h / 3,
+            mark: Rect { x, y, w, h },
         };
         // Three digits 20 pixels tall set the writing's size.
         let page = |pieces: [Blob; 2]| {

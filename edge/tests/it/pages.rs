@@ -61,6 +61,19 @@ fn sheet(paper: f32, grid: Option<u32>) -> Vec<f32> {
 /// Writes `digit` `height` pixels tall with its left edge at `x` and its bottom on `base`,
 /// darkening the paper by `contrast` where the ink is full; returns its right edge.
 fn write(page: &mut [f32], digit: &[u8], x: f32, base: f32, height: f32, contrast: f32) -> f32 {
+    write_with(page, digit, x, base, height, |_, _| contrast)
+}
+
+/// [`write`] with the contrast of the pen at each point of the digit, given as fractions of
+/// its width and height from its top left corner.
+fn write_with(
+    page: &mut [f32],
+    digit: &[u8],
+    x: f32,
+    base: f32,
+    height: f32,
+    contrast: impl Fn(f32, f32) -> f32,
+) -> f32 {
     let (crop, cw, ch) = tight(digit);
     let k = height / ch as f32;
     let w = cw as f32 * k;
@@ -79,7 +92,8 @@ fn write(page: &mut [f32], digit: &[u8], x: f32, base: f32, height: f32, contras
                 |a: usize, b: usize| f32::from(crop[b.min(ch - 1) * cw + a.min(cw - 1)]) / 255.0;
             let a = (at(iu, iv) * (1.0 - fu) + at(iu + 1, iv) * fu) * (1.0 - fv)
                 + (at(iu, iv + 1) * (1.0 - fu) + at(iu + 1, iv + 1) * fu) * fv;
-            page[py * 640 + px] *= 1.0 - contrast * a;
+            let c = contrast(u / cw as f32, v / ch as f32);
+            page[py * 640 + px] *= 1.0 - c * a;
         }
     }
     x + w
@@ -227,4 +241,36 @@ fn issue13_specks_beside_the_writing_do_not_make_its_digits_too_tall() {
     save(&page, &dir.path().join("specks.png"));
     let read = &numbers(dir.path())[0].1;
     assert!(read.contains(&"6029".to_string()), "{read:?}");
+}
+
+/// A ballpoint that fades under lighter pressure leaves a stretch of stroke under a third as
+/// dark as the rest: the finder's cut at a stroke's edges parts the digit there, and its strong
+/// part alone reads as another digit or not at all (a "3" as a "1", a "9" as a "0"). Each
+/// digit is read whole, its faded stretch included.
+#[test]
+fn issue13_a_digit_whose_stroke_fades_is_read_whole() {
+    let (images, labels) = edge::idx::test_set(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // MNIST's fourth and fifth test digit of each label, the right two fifths of each faded.
+    for nth in [3, 4] {
+        let mut page = sheet(225.0, None);
+        let mut x = 40.0;
+        for d in 0..10u8 {
+            let (i, _) = labels
+                .iter()
+                .enumerate()
+                .filter(|(_, &l)| l == d)
+                .nth(nth)
+                .unwrap();
+            let digit = &images[i * 784..(i + 1) * 784];
+            let pen = |u: f32, _| if u > 0.6 { 0.25 } else { 0.85 };
+            x = write_with(&mut page, digit, x, 250.0, 45.0, pen) + 14.0;
+        }
+        save(&page, &dir.path().join(format!("faded-{nth}.png")));
+    }
+    let read: Vec<String> = numbers(dir.path())
+        .into_iter()
+        .map(|(_, n)| n.concat())
+        .collect();
+    assert_eq!(read, ["0123456789", "0123456789"], "{read:?}");
 }
