@@ -96,7 +96,8 @@ pub(super) fn noise_sigma(gray: &GrayImage) -> f32 {
 /// closing with a stroke-wide square, which fills dark strokes) lifts its darkest pixel, or
 /// `opened` (the opening, which removes light strokes) lowers its brightest one, by at least
 /// half the block's range. On a dim, shadowed pencil page the pencil blocks are too faint to
-/// vote, and without this the shadow's edge alone decided for chalk.
+/// vote, and without this the shadow's edge alone decided for chalk. Light ink needs a clear
+/// majority of the votes ([`polarity_of`]).
 pub(super) fn vote_polarity(
     gray: &GrayImage,
     floor: f32,
@@ -144,12 +145,25 @@ pub(super) fn vote_polarity(
             }
         }
     }
-    if light > dark {
+    polarity_of(dark, light)
+}
+
+/// The polarity of a frame whose blocks voted `dark` and `light` ([`vote_polarity`]): chalk on
+/// a board makes every block that holds writing vote light and hardly any vote dark, while on
+/// paper the light votes come from what is not writing (a printed grid's cells, a band of
+/// glare, a sliver of paper beside the table) and compete with the ink's dark ones. Light ink
+/// needs a clear majority ([`LIGHT_MAJORITY`] times the dark votes): a page read as chalk
+/// loses all its writing, and votes split nearly evenly are a page.
+fn polarity_of(dark: i64, light: i64) -> Ink {
+    if light > LIGHT_MAJORITY * dark {
         Ink::Light
     } else {
         Ink::Dark
     }
 }
+
+/// How many times the dark votes the light votes must be for light ink ([`polarity_of`]).
+const LIGHT_MAJORITY: i64 = 2;
 
 /// Noise floors (see [`LocateConfig::noise_floor`]) a block's range must exceed to vote on the
 /// polarity.
@@ -231,4 +245,21 @@ pub(super) fn window_extreme(src: Vec<u8>, k: usize, step: usize, max: bool) -> 
         cur = pass(&cur, (k - span) * step);
     }
     cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: squared pages with a band of glare or a strip of table beside them split
+    /// their votes nearly evenly (5 dark to 6 light on one, 2 to 3 on another) and were read
+    /// as chalk, losing every digit; a board's writing votes light nearly alone.
+    #[test]
+    fn issue13_votes_split_nearly_evenly_are_a_page_of_dark_ink() {
+        assert_eq!(polarity_of(5, 6), Ink::Dark);
+        assert_eq!(polarity_of(2, 3), Ink::Dark);
+        assert_eq!(polarity_of(0, 0), Ink::Dark);
+        assert_eq!(polarity_of(0, 12), Ink::Light);
+        assert_eq!(polarity_of(3, 30), Ink::Light);
+    }
 }
