@@ -198,6 +198,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         ink: mut mask,
         seen: mut whole,
         marks: faint_marks,
+        mark_boxes: faint_boxes,
     } = ink::masks(&strength, &local, levels);
     let lines = if cfg.rulings {
         rulings::remove(
@@ -273,7 +274,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
             h: (r.h * scale).min(fh - y),
         };
     }
-    mark_boxes(&mut digits, &mark_of, &faint_marks, mw, scale, (fw, fh));
+    mark_boxes(&mut digits, &mark_of, &faint_boxes, scale, (fw, fh));
     // Digits in reading order: number after number, each left to right.
     let order = group(&digits);
     let mut slots: Vec<Option<Blob>> = digits.into_iter().map(Some).collect();
@@ -313,53 +314,32 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
 }
 
 /// Sets each digit's [`Blob::mark`]: its own box joined with the boxes, in frame pixels, of the
-/// faint-level marks (`faint_marks`, a label per map pixel, `mw` wide; `mark_of` gives each
-/// component's) its components belong to.
+/// faint-level marks its components belong to (`mark_of` gives each component's mark,
+/// `faint_boxes` each mark's box on the map, `scale` frame pixels to the map pixel).
 fn mark_boxes(
     digits: &mut [Blob],
     mark_of: &[u32],
-    faint_marks: &[u32],
-    mw: usize,
+    faint_boxes: &[Rect],
     scale: u32,
     (fw, fh): (u32, u32),
 ) {
-    let of = |d: &Blob| -> Vec<usize> {
-        d.labels
-            .iter()
-            .filter_map(|&l| mark_of.get(l as usize))
-            .filter(|&&m| m != 0)
-            .map(|&m| m as usize)
-            .collect()
-    };
-    // The boxes so far are on the map: start again from the digit's own box in frame pixels.
     for d in digits.iter_mut() {
+        // The box so far is on the map: start again from the digit's own in frame pixels.
         d.mark = d.rect;
-    }
-    let wanted: Vec<Vec<usize>> = digits.iter().map(of).collect();
-    let most = wanted.iter().flatten().copied().max().unwrap_or(0);
-    if most == 0 || mw == 0 {
-        return;
-    }
-    // [x0, y0, x1, y1) on the map, for the marks some digit belongs to.
-    let mut boxes = vec![None::<[u32; 4]>; most + 1];
-    for &m in wanted.iter().flatten() {
-        boxes[m] = Some([u32::MAX, u32::MAX, 0, 0]);
-    }
-    for (i, &m) in faint_marks.iter().enumerate() {
-        if let Some(Some(b)) = boxes.get_mut(m as usize) {
-            let (x, y) = ((i % mw) as u32, (i / mw) as u32);
-            *b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
-        }
-    }
-    for (d, ms) in digits.iter_mut().zip(&wanted) {
-        for &m in ms {
-            if let Some([x0, y0, x1, y1]) = boxes[m].filter(|b| b[0] < b[2]) {
-                let (x, y) = ((x0 * scale).min(fw - 1), (y0 * scale).min(fh - 1));
+        for &l in &d.labels {
+            let Some(&m) = mark_of.get(l as usize).filter(|&&m| m != 0) else {
+                continue;
+            };
+            if let Some(r) = faint_boxes
+                .get(m as usize - 1)
+                .filter(|r| r.w > 0 && r.h > 0)
+            {
+                let (x, y) = ((r.x * scale).min(fw - 1), (r.y * scale).min(fh - 1));
                 d.mark = d.mark.union(Rect {
                     x,
                     y,
-                    w: ((x1 - x0) * scale).min(fw - x),
-                    h: ((y1 - y0) * scale).min(fh - y),
+                    w: (r.w * scale).min(fw - x),
+                    h: (r.h * scale).min(fh - y),
                 });
             }
         }

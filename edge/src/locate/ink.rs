@@ -16,6 +16,7 @@
 use image::GrayImage;
 
 use super::components;
+use super::geometry::Rect;
 
 /// The three levels of the ink decision, as strength values (0..=255).
 #[derive(Clone, Copy, Debug)]
@@ -78,6 +79,8 @@ pub struct Masks {
     /// Per pixel, the mark it belongs to at the faint level (connected pixels at or above
     /// [`InkLevels::faint`], before the cut at the edges), 0 for none.
     pub marks: Vec<u32>,
+    /// The box of each mark on the map (mark `m` at index `m − 1`).
+    pub mark_boxes: Vec<Rect>,
 }
 
 /// The ink mask of [`mask`], the mask of every mark, and the marks at the faint level.
@@ -157,6 +160,7 @@ pub fn masks(strength: &GrayImage, local: &[u8], levels: InkLevels) -> Masks {
         ink: image(out),
         seen: image(all),
         marks: labels.into_raw(),
+        mark_boxes: blobs.into_iter().map(|b| b.rect).collect(),
     }
 }
 
