@@ -346,6 +346,13 @@ fn mark_boxes(
     }
 }
 
+/// Map pixels across the band that [`Located::printed`] marks along each printed line, on a
+/// map of `scale` frame pixels to the map pixel.
+pub fn printed_band(scale: u32) -> usize {
+    let per_half = 2 / scale.clamp(1, 2);
+    (2.0 * ON_RULING * per_half as f32) as usize + 1
+}
+
 /// `keep`, after logging (at debug level) a mark the finder drops, `why`, with its map box
 /// `r` as `[x,y,w,h]` in frame pixels: matched against a scene's truth, the log says which
 /// rule lost a written digit.

@@ -156,7 +156,8 @@ impl Reader {
         input: impl Fn(&Located, &Blob) -> Vec<u8>,
     ) -> Result<(usize, Duration)> {
         let n = found.digits.len();
-        let groups = join::groups(&found.digits, typical);
+        let marks = join::marks(found, typical);
+        let groups = join::groups(&found.digits, &marks, typical);
         if groups.is_empty() {
             return Ok((n, Duration::ZERO));
         }
