@@ -3,7 +3,8 @@
 //! seven's stem, and a flag at the top of a one, sometimes with a foot. The stroke is as wide
 //! as the digit's own (the median run of ink across a row) and as bright as its brightest ink,
 //! so the added stroke is written with the same pen as the rest. Other digits are left as they
-//! are: MNIST already holds open and closed fours and both kinds of nine.
+//! are: MNIST holds both kinds of nine, but few closed fours (5.5% of its training fours
+//! enclose a hole), which are not drawn here yet.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
