@@ -252,6 +252,7 @@ mod tests {
             styles: Some(Styles {
                 chance: 1.0,
                 foot: 0.0,
+                four: 1.0,
             }),
         };
         let rng = || rand_chacha::ChaCha8Rng::seed_from_u64(5);

@@ -12,3 +12,4 @@ mod pipeline;
 mod resume;
 mod scenes;
 mod shipped;
+mod styles;
