@@ -86,7 +86,15 @@ fn issue14_raw_gray_i420_nv12_yuyv_y4m_and_mjpeg_pipes_read_as_the_file_does() {
         ]));
         assert_eq!(got.len(), 2, "{args}");
         for r in &got {
-            assert_eq!(r.numbers, expected, "{args}");
+            if format == "gray8" {
+                assert_eq!(r.numbers, expected, "{args}");
+            } else {
+                // ffmpeg's YUV carries video-range luma (16-235), a grey level or so off the
+                // file's, its converters rounding apart by one more: a digit read at the
+                // threshold may go either way, a misread layout would lose every number.
+                assert_eq!(r.numbers.len(), expected.len(), "{args}");
+                assert_reads_nearly(std::slice::from_ref(r), &expected);
+            }
             assert!(r.source.starts_with("pipe `"), "{}", r.source);
         }
         // A live source: the second frame read is a later one, perhaps after drops.
