@@ -24,6 +24,7 @@ use frames::{cameras, open_source, run_frames};
 use print::{bench, eval};
 
 fn main() -> ExitCode {
+    edge::machine::keep_freed_memory();
     edge::out::logs_to_stderr();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
