@@ -25,9 +25,27 @@ fn root(parent: &mut [u32], mut i: u32) -> u32 {
     i
 }
 
+/// The first index from `x` on where `row` is not zero (`row.len()` if none), reading eight
+/// bytes at a time.
+fn next_ink(row: &[u8], mut x: usize) -> usize {
+    while x + 8 <= row.len() {
+        let word = u64::from_ne_bytes(row[x..x + 8].try_into().unwrap_or([1; 8]));
+        if word != 0 {
+            break;
+        }
+        x += 8;
+    }
+    while x < row.len() && row[x] == 0 {
+        x += 1;
+    }
+    x
+}
+
 /// Labels the non-zero pixels of `mask` (8-connectivity, labels 1, 2, … in raster order of
 /// each component's first run) and returns the labels with one [`Blob`] per label, in label
 /// order (`blobs[l − 1]` has label `l`).
+///
+/// Most of a page is ground: rows are skipped eight zero bytes at a time ([`next_ink`]).
 pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) {
     let (w, h) = mask.dimensions();
     let mut runs: Vec<Run> = Vec::new();
@@ -39,7 +57,7 @@ pub fn label(mask: &GrayImage) -> (ImageBuffer<Luma<u32>, Vec<u32>>, Vec<Blob>) 
         let mut x = 0usize;
         while x < row.len() {
             if row[x] == 0 {
-                x += 1;
+                x = next_ink(row, x + 1);
                 continue;
             }
             let x0 = x;

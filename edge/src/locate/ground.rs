@@ -14,12 +14,14 @@ pub(super) fn full_resolution(frame: &GrayImage) -> GrayImage {
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     let raw = frame.as_raw();
     let at = |x: usize, y: usize| u16::from(raw[y.min(h - 1) * w + x.min(w - 1)]);
-    let out: Vec<u8> = (0..w * h)
-        .map(|i| {
-            let (x, y) = (i % w, i / w);
-            ((at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1) + 2) / 4) as u8
-        })
-        .collect();
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        out.extend(
+            (0..w).map(|x| {
+                ((at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1) + 2) / 4) as u8
+            }),
+        );
+    }
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| frame.clone())
 }
 

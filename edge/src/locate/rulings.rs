@@ -154,34 +154,79 @@ impl Sizes {
     }
 }
 
+/// The `h × w` transpose of a `w × h` map, eight rows at a time: an 8×8 block of bytes is
+/// read as eight words and turned in registers, where a byte-by-byte loop writes every
+/// output byte to a different row.
 fn transpose(v: &[u8], w: usize, h: usize) -> Vec<u8> {
     let mut out = vec![0u8; w * h];
+    let (bw, bh) = (w - w % 8, h - h % 8);
+    let word = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
+    for y in (0..bh).step_by(8) {
+        for x in (0..bw).step_by(8) {
+            let block = transpose8(std::array::from_fn(|k| word((y + k) * w + x)));
+            for (k, row) in block.iter().enumerate() {
+                let at = (x + k) * h + y;
+                out[at..at + 8].copy_from_slice(&row.to_le_bytes());
+            }
+        }
+    }
+    // The rows and columns past the last whole block.
     for y in 0..h {
-        for x in 0..w {
+        let from = if y < bh { bw } else { 0 };
+        for x in from..w {
             out[x * h + y] = v[y * w + x];
         }
     }
     out
 }
 
-/// Length of the vertical run of ink through each pixel (0 for ground), capped at 255.
+/// Transposes an 8×8 block of bytes held as eight little-endian words (row `i`, byte `k` is
+/// element `(i, k)`): swapping 4×4, then 2×2, then 1×1 sub-blocks across the diagonal.
+fn transpose8(mut r: [u64; 8]) -> [u64; 8] {
+    for (shift, mask, pairs) in [
+        (
+            32,
+            0x0000_0000_FFFF_FFFF_u64,
+            [(0, 4), (1, 5), (2, 6), (3, 7)],
+        ),
+        (16, 0x0000_FFFF_0000_FFFF, [(0, 2), (1, 3), (4, 6), (5, 7)]),
+        (8, 0x00FF_00FF_00FF_00FF, [(0, 1), (2, 3), (4, 5), (6, 7)]),
+    ] {
+        for (i, j) in pairs {
+            let t = ((r[i] >> shift) ^ r[j]) & mask;
+            r[i] ^= t << shift;
+            r[j] ^= t;
+        }
+    }
+    r
+}
+
+/// Length of the vertical run of ink through each pixel (0 for ground), capped at 255. Row by
+/// row, so every pass reads memory in order and without branches: down, the length of the run
+/// so far; up, the length of the whole run, which its last pixel holds.
 fn vertical_runs(mask: &[u8], w: usize, h: usize) -> Vec<u8> {
     let mut run = vec![0u8; w * h];
-    for x in 0..w {
-        let mut y = 0;
-        while y < h {
-            if mask[y * w + x] == 0 {
-                y += 1;
-                continue;
-            }
-            let start = y;
-            while y < h && mask[y * w + x] != 0 {
-                y += 1;
-            }
-            let len = (y - start).min(255) as u8;
-            for yy in start..y {
-                run[yy * w + x] = len;
-            }
+    if w == 0 || h == 0 {
+        return run;
+    }
+    // 0xFF where `m` is ink, 0 where not.
+    let ink = |m: u8| 0u8.wrapping_sub(u8::from(m != 0));
+    for (r, &m) in run[..w].iter_mut().zip(&mask[..w]) {
+        *r = 1 & ink(m);
+    }
+    for y in 1..h {
+        let (done, rest) = run.split_at_mut(y * w);
+        let above = &done[(y - 1) * w..];
+        let row = &mask[y * w..(y + 1) * w];
+        for ((r, &a), &m) in rest[..w].iter_mut().zip(above).zip(row) {
+            *r = a.saturating_add(1) & ink(m);
+        }
+    }
+    for y in (0..h - 1).rev() {
+        let (upper, lower) = run.split_at_mut((y + 1) * w);
+        for (r, &b) in upper[y * w..].iter_mut().zip(&lower[..w]) {
+            // Below a pixel of a run lies more of it (longer) or ground (0).
+            *r = (*r).max(b) & ink(*r);
         }
     }
     run
@@ -206,21 +251,24 @@ fn remove_horizontal(
     let mask_runs = vertical_runs(mask, w, h);
     // Every second thin pixel votes (a line's votes halve with them, so its run is checked in
     // full in `proves`); a pixel with ink neither left nor right of it is no line's.
-    let thin: Vec<(f32, f32)> = (0..w * h)
-        .step_by(2)
-        .filter(|&i| {
-            let (x, y) = (i % w, i / w);
-            let beside =
-                |xx: usize| (y.saturating_sub(1)..(y + 2).min(h)).any(|yy| seen[yy * w + xx] != 0);
-            runs[i] != 0
-                && u32::from(runs[i]) <= sizes.thin
+    let beside =
+        |x: usize, y: usize| (y.saturating_sub(1)..(y + 2).min(h)).any(|yy| seen[yy * w + x] != 0);
+    let mut thin: Vec<(f32, f32)> = Vec::new();
+    for y in 0..h {
+        // The pixels of even index `y·w + x`, row by row.
+        for x in ((y * w) % 2..w).step_by(2) {
+            let r = runs[y * w + x];
+            if r != 0
+                && u32::from(r) <= sizes.thin
                 && x > 0
                 && x + 1 < w
-                && beside(x - 1)
-                && beside(x + 1)
-        })
-        .map(|i| ((i % w) as f32, (i / w) as f32))
-        .collect();
+                && beside(x - 1, y)
+                && beside(x + 1, y)
+            {
+                thin.push((x as f32, y as f32));
+            }
+        }
+    }
     let votes = sizes.long / 2;
     if thin.len() < votes as usize {
         return Vec::new();
@@ -477,6 +525,38 @@ mod tests {
             }
         }
         (mask, strength)
+    }
+
+    /// The run lengths and the transpose against the plain column walk and index swap, on a
+    /// map with runs of every length up to past the 255 cap, touching the top and bottom.
+    #[test]
+    fn runs_and_transpose_match_the_plain_loops() {
+        let (w, h) = (37, 300);
+        let mask: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                u8::from(x == 0 || (x > 2 && (y * 7 + x * x) % (x + 2) != 0))
+            })
+            .collect();
+        let mut plain = vec![0u8; w * h];
+        for x in 0..w {
+            let mut y = 0;
+            while y < h {
+                let start = y;
+                while y < h && mask[y * w + x] != 0 {
+                    y += 1;
+                }
+                for yy in start..y {
+                    plain[yy * w + x] = (y - start).min(255) as u8;
+                }
+                y = y.max(start + 1);
+            }
+        }
+        assert_eq!(vertical_runs(&mask, w, h), plain);
+        assert_eq!(plain[0], 255, "the full column is capped");
+        let t = transpose(&mask, w, h);
+        assert!((0..w * h).all(|i| t[(i % w) * h + i / w] == mask[i]));
+        assert_eq!(transpose(&t, h, w), mask);
     }
 
     #[test]
