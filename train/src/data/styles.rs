@@ -46,7 +46,9 @@ pub fn restyle(pixels: &mut [u8], label: u8, styles: &Styles, rng: &mut impl Rng
         4 => styles.four,
         _ => return false,
     };
-    if pixels.len() != SIDE * SIDE || rng.random::<f32>() >= chance {
+    // No draw from `rng` for a style never drawn: a run saved before closed fours (`four` 0)
+    // and resumed goes on with the same random stream.
+    if pixels.len() != SIDE * SIDE || chance <= 0.0 || rng.random::<f32>() >= chance {
         return false;
     }
     let Some(ink) = Extent::of(pixels) else {
@@ -450,9 +452,15 @@ mod tests {
     }
 
     #[test]
-    fn styles_saved_before_closed_fours_close_none() {
+    fn styles_saved_before_closed_fours_close_none_and_draw_as_before() {
         let old: Styles = serde_json::from_str(r#"{"chance":0.3,"foot":0.5}"#).unwrap();
         assert_eq!(old.four, 0.0);
+        // A four leaves the random stream where it was, as before fours had a style.
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut p = open_four();
+        assert!(!restyle(&mut p, 4, &old, &mut rng));
+        let next: u64 = rng.random();
+        assert_eq!(next, ChaCha8Rng::seed_from_u64(6).random::<u64>());
     }
 
     #[test]
