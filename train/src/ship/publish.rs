@@ -218,6 +218,12 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
                             100.0 * st.chance,
                             100.0 * st.foot
                         ));
+                        if st.four > 0.0 {
+                            s.push_str(&format!(
+                                ", {:.0}% of the open fours closed at the top",
+                                100.0 * st.four
+                            ));
+                        }
                     }
                     s
                 }
