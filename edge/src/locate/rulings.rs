@@ -385,6 +385,22 @@ fn round(v: f32) -> i32 {
     t + i32::from(f >= 0.5) - i32::from(f <= -0.5)
 }
 
+/// `v.floor()` as an index (0 below 0) without the C library's `floorf`, which the baseline
+/// x86-64 target calls per column of every candidate line: for v ≥ 0 the cast truncates,
+/// which is the floor, and a negative v casts to 0.
+#[inline]
+fn floor_index(v: f32) -> usize {
+    v as usize
+}
+
+/// `v.ceil()` as an index (0 below 0) without `ceilf`: the truncation, one more where `v` has a
+/// fraction (exact below 2²⁴).
+#[inline]
+fn ceil_index(v: f32) -> usize {
+    let t = v as usize;
+    t + usize::from((t as f32) < v)
+}
+
 /// The line `y·cos θ − x·sin θ = ρ` on a map.
 #[derive(Clone, Copy)]
 struct Along {
@@ -406,10 +422,7 @@ impl Along {
     ) -> Vec<Option<(usize, usize)>> {
         let on_line = |x: usize| -> Option<(usize, usize)> {
             let y = (self.rho + x as f32 * self.s) / self.c;
-            let (lo, hi) = (
-                (y - sizes.near).floor().max(0.0) as usize,
-                (y + sizes.near).ceil() as usize,
-            );
+            let (lo, hi) = (floor_index(y - sizes.near), ceil_index(y + sizes.near));
             let hit = (lo..=hi.min(h - 1)).filter(|&yy| {
                 let i = yy * w + x;
                 mask[i] != 0 && u32::from(runs[i]) <= sizes.thin
@@ -557,6 +570,16 @@ mod tests {
         let t = transpose(&mask, w, h);
         assert!((0..w * h).all(|i| t[(i % w) * h + i / w] == mask[i]));
         assert_eq!(transpose(&t, h, w), mask);
+    }
+
+    #[test]
+    fn floor_and_ceil_indices_match_the_library_on_fractions_and_whole_numbers() {
+        for i in -4000..4000 {
+            for v in [i as f32 * 0.25, i as f32 * 0.37 + 0.001, i as f32] {
+                assert_eq!(floor_index(v), v.floor().max(0.0) as usize, "{v}");
+                assert_eq!(ceil_index(v), v.ceil() as usize, "{v}");
+            }
+        }
     }
 
     #[test]
