@@ -13,14 +13,21 @@ use super::{Ink, FULL};
 pub(super) fn full_resolution(frame: &GrayImage) -> GrayImage {
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     let raw = frame.as_raw();
-    let at = |x: usize, y: usize| u16::from(raw[y.min(h - 1) * w + x.min(w - 1)]);
     let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        out.extend(
-            (0..w).map(|x| {
-                ((at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1) + 2) / 4) as u8
-            }),
-        );
+    if w > 0 {
+        // The last row and column stand in for the ones past the frame's edge.
+        for (y, top) in raw.chunks_exact(w).enumerate() {
+            let below = &raw[(y + 1).min(h - 1) * w..][..w];
+            let sum = |a: u8, b: u8, c: u8, d: u8| {
+                ((u16::from(a) + u16::from(b) + u16::from(c) + u16::from(d) + 2) / 4) as u8
+            };
+            out.extend(
+                top.windows(2)
+                    .zip(below.windows(2))
+                    .map(|(t, b)| sum(t[0], t[1], b[0], b[1])),
+            );
+            out.push(sum(top[w - 1], top[w - 1], below[w - 1], below[w - 1]));
+        }
     }
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| frame.clone())
 }
@@ -252,6 +259,28 @@ pub(super) fn window_extreme(src: Vec<u8>, k: usize, step: usize, max: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each full-resolution pixel is the rounded mean of the 2×2 block it starts, the last
+    /// row and column standing in past the edge, on frames of odd sizes and of one row or one
+    /// column.
+    #[test]
+    fn the_full_resolution_map_is_the_mean_of_each_pixels_block() {
+        for (w, h) in [(7usize, 5usize), (1, 1), (9, 1), (1, 6), (640, 3)] {
+            let frame = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+                image::Luma([((x * 37 + y * 91 + x * y * 7) % 256) as u8])
+            });
+            let at = |x: usize, y: usize| {
+                u16::from(frame.get_pixel(x.min(w - 1) as u32, y.min(h - 1) as u32)[0])
+            };
+            let map = full_resolution(&frame);
+            for y in 0..h {
+                for x in 0..w {
+                    let mean = (at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1) + 2) / 4;
+                    assert_eq!(u16::from(map.get_pixel(x as u32, y as u32)[0]), mean);
+                }
+            }
+        }
+    }
 
     /// Issue 13: squared pages with a band of glare or a strip of table beside them split
     /// their votes nearly evenly (5 dark to 6 light on one, 2 to 3 on another) and were read
