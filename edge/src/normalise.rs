@@ -22,18 +22,18 @@ pub fn digit(frame: &GrayImage, found: &Located, blob: &Blob, side: usize) -> Ve
     piece(frame, found, blob, None, side)
 }
 
-/// A part of a blob cut out by two parallel slanted lines: the pixels whose
-/// `x − slant · (y − y_mid)` lies in `[from, to)` (frame pixels), and its box.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A part of a blob: the pixels between two cuts' courses down the blob (and within `rows`),
+/// and its box. A course bends around the strokes of neighbouring digits that lean over each
+/// other, so each row of the finder's map has its own span.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Cut {
-    /// Horizontal shift per row below `y_mid` (writing's slant).
-    pub slant: f32,
-    /// Row the slant turns about.
-    pub y_mid: f32,
-    /// Left edge of the part, sheared.
-    pub from: f32,
-    /// Right edge, sheared.
-    pub to: f32,
+    /// Frame row of `spans`' first entry.
+    pub top: u32,
+    /// Frame rows per entry of `spans` (the finder's map scale).
+    pub step: u32,
+    /// Per map row from `top`, the frame columns `[from, to)` the part holds; rows above or
+    /// below take the nearest entry; empty: every column.
+    pub spans: Vec<(u32, u32)>,
     /// Rows `[top, bottom)` of the part, frame pixels: a line of writing cut from the one
     /// below it ([`crate::segment::stacked`]); unbounded for a cut across a line.
     pub rows: (f32, f32),
@@ -44,9 +44,17 @@ pub struct Cut {
 impl Cut {
     /// Whether frame pixel `(x, y)` lies in the part.
     #[inline]
-    pub fn holds(&self, x: f32, y: f32) -> bool {
-        let s = x - self.slant * (y - self.y_mid);
-        s >= self.from && s < self.to && y >= self.rows.0 && y < self.rows.1
+    pub fn holds(&self, x: u32, y: u32) -> bool {
+        let yc = y as f32 + 0.5;
+        if yc < self.rows.0 || yc >= self.rows.1 {
+            return false;
+        }
+        let Some(last) = self.spans.len().checked_sub(1) else {
+            return true;
+        };
+        let i = ((y.saturating_sub(self.top) / self.step.max(1)) as usize).min(last);
+        let (from, to) = self.spans[i];
+        x >= from && x < to
     }
 }
 
@@ -113,7 +121,7 @@ pub fn piece(
         );
         for (x, o) in out.iter_mut().enumerate() {
             let fx = x0 as usize + x;
-            if cut.is_some_and(|c| !c.holds(fx as f32 + 0.5, fy as f32 + 0.5)) {
+            if cut.is_some_and(|c| !c.holds(fx as u32, fy as u32)) {
                 continue;
             }
             let hx = (fx / scale).min(hw - 1);
@@ -209,6 +217,32 @@ mod tests {
     use super::*;
     use crate::locate::{locate, LocateConfig};
     use image::Luma;
+
+    #[test]
+    fn a_cut_holds_the_columns_of_its_span_in_each_map_row() {
+        let cut = Cut {
+            top: 10,
+            step: 2,
+            spans: vec![(4, 8), (5, 9)],
+            rows: (f32::NEG_INFINITY, f32::INFINITY),
+            rect: crate::locate::Rect {
+                x: 4,
+                y: 10,
+                w: 5,
+                h: 4,
+            },
+        };
+        assert!(cut.holds(4, 10) && cut.holds(7, 11) && !cut.holds(8, 11));
+        assert!(!cut.holds(4, 12) && cut.holds(8, 13));
+        // Rows past either end take the nearest span.
+        assert!(cut.holds(4, 3) && cut.holds(8, 40) && !cut.holds(4, 40));
+        let rows = Cut {
+            spans: Vec::new(),
+            rows: (10.0, 12.0),
+            ..cut
+        };
+        assert!(rows.holds(100, 11) && !rows.holds(100, 12) && !rows.holds(0, 9));
+    }
 
     /// A "7" in pencil-grey strokes 4 pixels wide on paper, with or without a pale printed rule
     /// across its box and the whole frame.

@@ -1,8 +1,9 @@
 //! Touching digits: quick handwriting joins neighbouring digits, and a thick pen joins more of
 //! them, so one blob may hold two to four digits. Candidate segmentations cut the blob where
 //! its ink is thinnest across the writing direction (minima of the column profile of its own
-//! ink), along the writing's slant (three shears, since people slant their digits both ways);
-//! the reader classifies every candidate piece in the frame's one batch and keeps the
+//! ink), along the writing's slant (three shears, since people slant their digits both ways),
+//! each cut both straight and bent around the strokes of digits that lean over each other
+//! ([`course`]); the reader classifies every candidate piece in the frame's one batch and keeps the
 //! segmentation whose weakest piece the model is surest of ([`choose`]), and a piece the model
 //! does not take for a digit makes its segmentation fail. A run of digits that no cut parts
 //! wholly is taken in part ([`choose_in_part`]): its pieces read without ambiguity are
@@ -46,11 +47,12 @@ const CUTS: usize = 5;
 /// holds up to four wide digits, or six when some are ones.
 const MOST: usize = 6;
 
-/// Candidate segmentations of `blob` into 2–`MOST` pieces, cut at the deepest minima of its
+/// Candidate segmentations of `blob` into 2–`MOST` pieces, cut near the deepest minima of its
 /// column profile anywhere but its outer eighths (a "1" beside an "8" is cut at a third of
 /// the width, not the half); none for a blob too narrow to hold two digits or not of the
 /// frame's digit height (`typical`, the median height of its digits, see [`LINE_HEIGHT`];
-/// taller by [`RISE`] along its width).
+/// taller by [`RISE`] along its width). Each cut runs down the blob along the course that
+/// crosses the least ink ([`course`]).
 pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     let mut out = Candidates::default();
     let r = blob.rect;
@@ -61,15 +63,18 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
         return out;
     }
     let most = (2.0 + ((aspect - TWO_DIGITS) / PER_DIGIT).floor()).clamp(2.0, MOST as f32) as usize;
-    // The blob's own ink on the finder's map, as frame coordinates of pixel centres.
+    // The blob's own ink on the finder's map: a mask over its box, and its pixels.
     let scale = found.scale.max(1);
     let px = scale as f32;
     let MapBox { hx0, hy0, hx1, hy1 } = MapBox::of(found, r);
-    let mut ink = Vec::new();
+    let (mw, mh) = ((hx1 - hx0) as usize, (hy1 - hy0) as usize);
+    let mut mask = vec![false; mw * mh];
+    let mut ink: Vec<(u32, u32)> = Vec::new();
     for hy in hy0..hy1 {
         for hx in hx0..hx1 {
             if blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]) {
-                ink.push((px * (hx as f32 + 0.5), px * (hy as f32 + 0.5)));
+                mask[(hy - hy0) as usize * mw + (hx - hx0) as usize] = true;
+                ink.push((hx - hx0, hy - hy0));
             }
         }
     }
@@ -77,12 +82,23 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     if ink.len() * ((scale * scale) as usize) < 48 {
         return out;
     }
+    let map = MapBox { hx0, hy0, hx1, hy1 };
     let y_mid = r.y as f32 + r.h as f32 / 2.0;
     // A digit's height: the blob's, or the writing's where the blob is taller (digits run
     // together along a drifting baseline stand at different heights).
     let digit_h = h.min(typical.max(1.0));
+    let band = ((BEND * digit_h / px).round() as i32).max(1);
+    // Running through ink costs by the stroke's width: crossing one stroke costs the same
+    // whatever the pen.
+    let per_pixel = INK / stroke_width(&mask, mw);
+    // The ink each distinct piece holds, to classify a piece reached by several cuts once.
+    let mut held: Vec<Vec<u32>> = Vec::new();
     for slant in SLANTS {
-        let sheared: Vec<f32> = ink.iter().map(|&(x, y)| x - slant * (y - y_mid)).collect();
+        // Frame x of each ink pixel's centre, sheared along the slant.
+        let at = |(x, y): (u32, u32)| {
+            px * ((hx0 + x) as f32 + 0.5) - slant * (px * ((hy0 + y) as f32 + 0.5) - y_mid)
+        };
+        let sheared: Vec<f32> = ink.iter().map(|&p| at(p)).collect();
         let lo = sheared.iter().copied().fold(f32::MAX, f32::min) - 1.0;
         let hi = sheared.iter().copied().fold(f32::MIN, f32::max) + 1.0;
         // Column profile in bins of two frame pixels (one half-resolution column), smoothed.
@@ -108,79 +124,235 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
             }
         }
         cuts.sort_unstable();
-        let n = cuts.len();
-        for mask in 1u32..(1 << n) {
-            let chosen: Vec<usize> = (0..n).filter(|&i| mask & (1 << i) != 0).collect();
-            if chosen.len() + 1 > most {
-                continue;
-            }
-            let mut bounds = vec![lo];
-            bounds.extend(chosen.iter().map(|&i| lo + 2.0 * cuts[i] as f32 + 1.0));
-            bounds.push(hi);
-            let Some(pieces) = pieces(&ink, &sheared, &bounds, (slant, y_mid), r, digit_h, px)
-            else {
-                continue;
-            };
-            let indices: Vec<usize> = pieces
-                .into_iter()
-                .map(|p| match out.pieces.iter().position(|q| *q == p) {
-                    Some(i) => i,
-                    None => {
-                        out.pieces.push(p);
-                        out.pieces.len() - 1
-                    }
-                })
-                .collect();
-            if !out.segmentations.contains(&indices) {
-                out.segmentations.push(indices);
+        // Each cut's course: the sheared line through the valley, and that line bent around
+        // the strokes.
+        let lines: Vec<_> = cuts
+            .iter()
+            .map(|&c| {
+                let s = lo + 2.0 * c as f32 + 1.0;
+                move |y: usize| {
+                    let fy = px * ((hy0 as usize + y) as f32 + 0.5);
+                    (s + slant * (fy - y_mid)) / px - 0.5 - hx0 as f32
+                }
+            })
+            .collect();
+        let bent: Vec<Vec<u32>> = lines
+            .iter()
+            .map(|line| course(&mask, mw, line, band, per_pixel))
+            .collect();
+        // The straight cut too: on small digits the map is too coarse for a course to find
+        // its way between two strokes, and there the straight cut parts them.
+        let straight: Vec<Vec<u32>> = lines
+            .iter()
+            .map(|line| (0..mh).map(|y| line(y).ceil().max(0.0) as u32).collect())
+            .collect();
+        let kinds = [straight, bent];
+        for courses in &kinds {
+            let n = cuts.len();
+            for chosen in 1u32..(1 << n) {
+                let chosen: Vec<&Vec<u32>> = (0..n)
+                    .filter(|&i| chosen & (1 << i) != 0)
+                    .map(|i| &courses[i])
+                    .collect();
+                if chosen.len() + 1 > most {
+                    continue;
+                }
+                let Some(pieces) = pieces(&ink, &chosen, &map, r, digit_h, px) else {
+                    continue;
+                };
+                let indices: Vec<usize> = pieces
+                    .into_iter()
+                    .map(|(cut, ours)| match held.iter().position(|q| *q == ours) {
+                        Some(i) => i,
+                        None => {
+                            out.pieces.push(cut);
+                            held.push(ours);
+                            out.pieces.len() - 1
+                        }
+                    })
+                    .collect();
+                if !out.segmentations.contains(&indices) {
+                    out.segmentations.push(indices);
+                }
             }
         }
     }
     out
 }
 
-/// The pieces between consecutive `bounds`, or `None` when one is too short or too small;
-/// each ink point covers `px × px` frame pixels.
+/// How far a cut's course may bend from its straight line, as a fraction of the digit's
+/// height: neighbouring digits lean over each other (a "7"'s bar over the next digit, the
+/// tail of a "2" under it) by up to about a third of a digit.
+const BEND: f32 = 0.3;
+
+/// A course's cost for each stroke it enters ([`ENTER`]) and each ink pixel it runs through
+/// ([`INK`]); bending costs [`BENT`] per row at the edge of its band and [`STEP`] per sideways
+/// step. It crosses as few strokes as it can: two digits touch at one place, while a way
+/// around their contact would cut through a digit's loop twice; along one stroke, it
+/// crosses where the ink is shortest.
+const ENTER: f32 = 1.0;
+/// See [`ENTER`]: the cost of running through one stroke's width of ink.
+const INK: f32 = 0.5;
+
+/// The median length of the mask's horizontal runs of ink (`mw` columns a row): the pen's
+/// stroke width in map pixels, at least one.
+fn stroke_width(mask: &[bool], mw: usize) -> f32 {
+    let mut runs: Vec<u32> = Vec::new();
+    for row in mask.chunks_exact(mw.max(1)) {
+        let mut run = 0;
+        for &m in row {
+            if m {
+                run += 1;
+            } else if run > 0 {
+                runs.push(run);
+                run = 0;
+            }
+        }
+        if run > 0 {
+            runs.push(run);
+        }
+    }
+    runs.sort_unstable();
+    runs.get(runs.len() / 2).map_or(1.0, |&r| r.max(1) as f32)
+}
+/// See [`INK`].
+const BENT: f32 = 0.04;
+/// See [`INK`].
+const STEP: f32 = 0.01;
+
+/// The course of one cut down a blob's `mask` (`mw` columns, one row per map row): per row,
+/// the first column of the part right of it. It runs within `band` columns of `centre(row)`
+/// (the straight cut), moving at most one column a row, and crosses the least ink: where two
+/// digits touch it crosses the touching stroke, and where they only lean over each other it
+/// goes around their strokes, so neither digit keeps a stroke of the other.
+fn course(
+    mask: &[bool],
+    mw: usize,
+    centre: impl Fn(usize) -> f32,
+    band: i32,
+    per_pixel: f32,
+) -> Vec<u32> {
+    let mh = mask.len() / mw.max(1);
+    let width = 2 * band as usize + 1;
+    // Per row, the band's first column (clamped into the box) and the cost of reaching each.
+    let mut first = Vec::with_capacity(mh);
+    let mut cost = vec![f32::INFINITY; mh * width];
+    let mut back = vec![0i8; mh * width];
+    for y in 0..mh {
+        let c = centre(y).clamp(0.0, (mw - 1) as f32);
+        let f = (c.round() as i32 - band).max(0);
+        first.push(f);
+        for j in 0..width {
+            let x = f + j as i32;
+            if x as usize >= mw {
+                break;
+            }
+            let inked = mask[y * mw + x as usize];
+            let here =
+                if inked { per_pixel } else { 0.0 } + BENT * (x as f32 - c).abs() / band as f32;
+            if y == 0 {
+                cost[j] = here + if inked { ENTER } else { 0.0 };
+                continue;
+            }
+            let (mut best, mut from) = (f32::INFINITY, 0i8);
+            for d in -1i32..=1 {
+                let k = x + d - first[y - 1];
+                if k < 0 || k >= width as i32 || x + d >= mw as i32 {
+                    continue;
+                }
+                let entered = inked && !mask[(y - 1) * mw + (x + d) as usize];
+                // A sideways step parts the two pixels at its corners: where both are ink it
+                // cuts a diagonal stroke without running through a pixel of it.
+                let corner =
+                    d != 0 && mask[(y - 1) * mw + x as usize] && mask[y * mw + (x + d) as usize];
+                let v = cost[(y - 1) * width + k as usize]
+                    + if d == 0 { 0.0 } else { STEP }
+                    + if entered { ENTER } else { 0.0 }
+                    + if corner { ENTER + per_pixel } else { 0.0 };
+                if v < best {
+                    (best, from) = (v, d as i8);
+                }
+            }
+            cost[y * width + j] = here + best;
+            back[y * width + j] = from;
+        }
+    }
+    let mut out = vec![0u32; mh];
+    let Some(last) = mh.checked_sub(1) else {
+        return out;
+    };
+    let mut j = (0..width)
+        .min_by(|&a, &b| cost[last * width + a].total_cmp(&cost[last * width + b]))
+        .unwrap_or(0);
+    for y in (0..mh).rev() {
+        let x = first[y] + j as i32;
+        out[y] = x as u32;
+        if y > 0 {
+            let k = x + i32::from(back[y * width + j]) - first[y - 1];
+            j = k.clamp(0, width as i32 - 1) as usize;
+        }
+    }
+    out
+}
+
+/// The pieces between consecutive `courses` (left to right; a course that crosses the one
+/// before it is held at it), each with the indices of the `ink` (map pixels relative to `map`)
+/// it holds; `None` when a piece is too small or too short to be a digit (`digit_h`, see
+/// [`PIECE_HEIGHT`]).
 fn pieces(
-    ink: &[(f32, f32)],
-    sheared: &[f32],
-    bounds: &[f32],
-    (slant, y_mid): (f32, f32),
+    ink: &[(u32, u32)],
+    courses: &[&Vec<u32>],
+    map: &MapBox,
     r: Rect,
     digit_h: f32,
     px: f32,
-) -> Option<Vec<Cut>> {
+) -> Option<Vec<(Cut, Vec<u32>)>> {
+    let rows = (map.hy1 - map.hy0) as usize;
+    // Every boundary per row, kept in order.
+    let mut bounds: Vec<Vec<u32>> = Vec::with_capacity(courses.len() + 2);
+    bounds.push(vec![0; rows]);
+    for c in courses {
+        let before = &bounds[bounds.len() - 1];
+        let b: Vec<u32> = c.iter().zip(before).map(|(&x, &p)| x.max(p)).collect();
+        bounds.push(b);
+    }
+    bounds.push(vec![u32::MAX; rows]);
+    let scale = px as u32;
     let mut out = Vec::with_capacity(bounds.len() - 1);
     for w in bounds.windows(2) {
-        let (mut x0, mut y0, mut x1, mut y1, mut n) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN, 0);
-        for (&(x, y), &s) in ink.iter().zip(sheared) {
-            if s >= w[0] && s < w[1] {
-                x0 = x0.min(x);
-                y0 = y0.min(y);
-                x1 = x1.max(x);
-                y1 = y1.max(y);
-                n += 1;
+        let (left, right) = (&w[0], &w[1]);
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+        let mut ours = Vec::new();
+        for (i, &(x, y)) in ink.iter().enumerate() {
+            let row = y as usize;
+            if x >= left[row] && x < right[row] {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                ours.push(i as u32);
             }
         }
-        // At least 6 half-resolution pixels of ink (24 frame pixels).
-        if (n as f32) * px * px < 24.0 || (y1 - y0 + px) < PIECE_HEIGHT * digit_h {
+        let n = ours.len() as f32;
+        let tall = px * (y1 + 1).saturating_sub(y0) as f32;
+        if ours.is_empty() || n * px * px < 24.0 || tall < PIECE_HEIGHT * digit_h {
             return None;
         }
-        // Back to frame pixels: each map pixel covers `px`.
-        let e = px / 2.0;
+        let frame_x = |b: u32| (map.hx0.saturating_add(b)).saturating_mul(scale);
+        let spans = left
+            .iter()
+            .zip(right)
+            .map(|(&a, &b)| (if a == 0 { 0 } else { frame_x(a) }, frame_x(b)))
+            .collect();
         let (bx, by) = (
-            (x0 - e).max(r.x as f32) as u32,
-            (y0 - e).max(r.y as f32) as u32,
+            ((map.hx0 + x0) * scale).max(r.x),
+            ((map.hy0 + y0) * scale).max(r.y),
         );
         let (ex, ey) = (
-            ((x1 + e).ceil() as u32).min(r.x + r.w),
-            ((y1 + e).ceil() as u32).min(r.y + r.h),
+            ((map.hx0 + x1 + 1) * scale).min(r.x + r.w),
+            ((map.hy0 + y1 + 1) * scale).min(r.y + r.h),
         );
-        out.push(Cut {
-            slant,
-            y_mid,
-            from: w[0],
-            to: w[1],
+        let cut = Cut {
+            top: map.hy0 * scale,
+            step: scale,
+            spans,
             rows: (f32::NEG_INFINITY, f32::INFINITY),
             rect: Rect {
                 x: bx,
@@ -188,12 +360,12 @@ fn pieces(
                 w: ex.saturating_sub(bx).max(1),
                 h: ey.saturating_sub(by).max(1),
             },
-        });
+        };
+        out.push((cut, ours));
     }
     Some(out)
 }
 
-/// A frame box's pixels on the finder's map: columns `hx0..hx1`, rows `hy0..hy1`.
 struct MapBox {
     hx0: u32,
     hy0: u32,
@@ -263,10 +435,9 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
             h: ((y1 + 1 - y0) * scale).max(1),
         };
         Some(Cut {
-            slant: 0.0,
-            y_mid: 0.0,
-            from: f32::NEG_INFINITY,
-            to: f32::INFINITY,
+            top: 0,
+            step: 1,
+            spans: Vec::new(),
             rows: (top, bottom),
             rect,
         })
@@ -399,6 +570,77 @@ pub fn may_cut(aspect: f32, wider: f32, doubted: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mask from rows of `#` (ink) and `.` (ground), and its width.
+    fn mask(rows: &[&str]) -> (Vec<bool>, usize) {
+        let mw = rows[0].len();
+        (
+            rows.iter()
+                .flat_map(|r| r.bytes().map(|b| b == b'#'))
+                .collect(),
+            mw,
+        )
+    }
+
+    /// Ink pixels the course runs through, and the diagonal strokes its sideways steps part.
+    fn crossed(mask: &[bool], mw: usize, course: &[u32]) -> usize {
+        let at = |x: u32, y: usize| mask[y * mw + x as usize];
+        let through = course
+            .iter()
+            .enumerate()
+            .filter(|&(y, &x)| at(x, y))
+            .count();
+        let corners = course
+            .windows(2)
+            .enumerate()
+            .filter(|&(y, w)| w[0] != w[1] && at(w[1], y) && at(w[0], y + 1))
+            .count();
+        through + corners
+    }
+
+    #[test]
+    fn issue13_a_cut_bends_around_a_bar_leaning_over_the_next_digit() {
+        // A "7" whose bar reaches over the "0" beside it without touching it: the straight
+        // cut at column 6 would give the bar's end to the "0".
+        let (m, mw) = mask(&[
+            "#######.....",
+            ".....#..###.",
+            "....#..#...#",
+            "...#...#...#",
+            "..#....#...#",
+            "..#.....###.",
+        ]);
+        let course = course(&m, mw, |_| 6.0, 3, INK / stroke_width(&m, mw));
+        assert_eq!(crossed(&m, mw, &course), 0, "{course:?}");
+        assert!(course[0] >= 7, "the bar stays whole with the 7: {course:?}");
+        assert!(
+            course[2..5].iter().all(|&x| x <= 7),
+            "the 0 stays whole: {course:?}"
+        );
+    }
+
+    #[test]
+    fn issue13_a_cut_parts_two_touching_rings_at_their_contact_not_through_a_ring() {
+        // Two zeros touching along a short stretch: slipping diagonally into a ring and out
+        // again crosses no ink pixel but cuts the ring twice; the contact is crossed once.
+        let (m, mw) = mask(&[
+            ".###..###.",
+            "#...##...#",
+            "#...##...#",
+            "#...##...#",
+            ".###..###.",
+        ]);
+        let course = course(&m, mw, |_| 5.0, 3, INK / stroke_width(&m, mw));
+        assert!(course.iter().all(|&x| x == 4 || x == 5), "{course:?}");
+        assert_eq!(crossed(&m, mw, &course), 3, "{course:?}");
+    }
+
+    #[test]
+    fn the_stroke_width_is_the_median_run_of_ink_across_a_row() {
+        let (m, mw) = mask(&["..###..", ".###...", "..###..", "...###."]);
+        assert_eq!(stroke_width(&m, mw), 3.0);
+        assert_eq!(stroke_width(&[false; 6], 3), 1.0);
+    }
 
     #[test]
     fn a_split_is_kept_only_when_every_piece_is_a_surer_digit() {
