@@ -415,8 +415,8 @@ impl Reader {
                 None => {
                     inputs.extend_from_slice(&batch[i * image..(i + 1) * image]);
                     let stacked = wholes >= 3 && blob.rect.h as f32 > segment::TALLEST * typical;
-                    if aspect > segment::ONE_DIGIT_WIDEST || stacked {
-                        // No single digit is this wide, or this much taller than the frame's
+                    if segment::too_wide(aspect, whole) || stacked {
+                        // A digit this wide the model is not sure of, or one this much taller than the frame's
                         // others: left whole, it is not read.
                         too_wide.push(kept.len());
                     }
@@ -646,6 +646,69 @@ mod tests {
         assert_eq!((short.label, short.confidence), (None, 0.0));
         let tall = reading(typical).expect("the tall stroke is found");
         assert_eq!(tall.label.as_deref(), Some("1"), "{tall:?}");
+    }
+
+    /// Some hands write zeros wide (issue 13): a "0" drawn 1.6 times as wide as tall, which
+    /// the model reads surely, is reported as that "0", not as unknown for its width nor cut
+    /// into pieces read in part.
+    #[test]
+    fn issue13_a_wide_zero_the_model_is_sure_of_is_read_as_one_digit() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let model = dir.join("../models/strided-pages-int8.onnx");
+        let reader = Reader::new(Classifier::load(&model).unwrap());
+        let bytes = std::fs::read(dir.join("samples/scene-0001.jpg")).unwrap();
+        let clean = crate::capture::decode(&bytes, "scene-0001.jpg").unwrap();
+        let before = reader.read(&clean).unwrap();
+        let d = before
+            .digits
+            .iter()
+            .filter(|d| d.label.as_deref() == Some("0") && d.confidence > 0.99)
+            .max_by_key(|d| d.rect.h)
+            .expect("a sure zero in the sample frame");
+        let r = d.rect;
+        let wide = Rect {
+            w: r.h * 8 / 5,
+            ..r
+        };
+        // Blank paper for it, on the sample's sheet (x 40-600, y 30-440).
+        let spot = (10..(600 - wide.w) / 4)
+            .flat_map(|i| (8..(440 - wide.h) / 4).map(move |j| (i * 4, j * 4)))
+            .find(|&(x, y)| {
+                let around = Rect {
+                    x: x.saturating_sub(12),
+                    y: y.saturating_sub(12),
+                    w: wide.w + 24,
+                    h: wide.h + 24,
+                };
+                before.digits.iter().all(|o| o.rect.iou(around) == 0.0)
+            })
+            .expect("blank paper for the wide zero");
+        // The zero's ink (darker than mid-grey) stretched across: each column takes the
+        // original's nearest column.
+        let mut frame = clean.clone();
+        for y in 0..wide.h {
+            for x in 0..wide.w {
+                let ink = clean.get_pixel(r.x + x * r.w / wide.w, r.y + y)[0];
+                let at = frame.get_pixel_mut(spot.0 + x, spot.1 + y);
+                if ink < 128 {
+                    at[0] = at[0].min(ink);
+                }
+            }
+        }
+        let placed = Rect {
+            x: spot.0,
+            y: spot.1,
+            ..wide
+        };
+        let read = reader.read(&frame).unwrap();
+        let found: Vec<&ReadDigit> = read
+            .digits
+            .iter()
+            .filter(|o| o.rect.iou(placed) > 0.0)
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].label.as_deref(), Some("0"), "{found:?}");
+        assert!(found[0].rect.iou(placed) > 0.7, "{found:?}");
     }
 
     /// Lines of writing close together touch where a stroke of one reaches the next (issue

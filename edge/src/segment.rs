@@ -461,9 +461,17 @@ pub const WIDER_THAN_ONE: f32 = 1.1;
 /// [`WIDER_THAN_ONE`] alone would never cut.
 pub const WIDER_THAN_TYPICAL: f32 = 1.7;
 
-/// Width over height beyond which a blob is never one digit; left uncut, it is reported as
-/// unknown.
+/// Width over height beyond which a blob is rarely one digit; left uncut, it is reported as
+/// unknown unless the model is sure of it (see [`too_wide`]).
 pub const ONE_DIGIT_WIDEST: f32 = 1.5;
+
+/// Whether a blob `aspect` times as wide as tall, whose whole the model reads at `whole`, is
+/// too wide to be one digit: wider than [`ONE_DIGIT_WIDEST`] and not read [`SURE`]ly. Some
+/// hands write zeros, twos and fives wide, and the model reads those surely, while two or
+/// more digits run together it almost never takes surely for one.
+pub fn too_wide(aspect: f32, whole: f32) -> bool {
+    aspect > ONE_DIGIT_WIDEST && whole < SURE
+}
 
 /// Height over the frame's median digit height beyond which a blob is not one digit but
 /// digits of two lines of writing run together (one writer writes one size on a page); it is
@@ -533,8 +541,8 @@ pub const MOSTLY_SURE: f32 = 0.7;
 pub const CERTAIN: f32 = 0.97;
 
 /// The segmentation to take in part when [`choose`] keeps none, for a blob that is not one
-/// digit anyway (the model doubts the whole at `whole`, or it is wider than
-/// [`ONE_DIGIT_WIDEST`]) and would be reported unknown: the candidate whose pieces read best
+/// digit anyway (the model doubts the whole at `whole`, or it is [`too_wide`]) and would be
+/// reported unknown: the candidate whose pieces read best
 /// on average, when that mean reaches [`MOSTLY_SURE`] and half of its pieces or more are sure
 /// ([`SURE_OF_DOUBTED`]). The reader reports its pieces under [`CERTAIN`] as unknown.
 pub fn choose_in_part(
@@ -543,7 +551,7 @@ pub fn choose_in_part(
     splits: &[Vec<f32>],
     min_confidence: f32,
 ) -> Option<usize> {
-    if whole >= min_confidence && aspect <= ONE_DIGIT_WIDEST {
+    if whole >= min_confidence && !too_wide(aspect, whole) {
         return None;
     }
     let (best, mean) = splits
@@ -633,6 +641,16 @@ mod tests {
         let course = course(&m, mw, |_| 5.0, 3, INK / stroke_width(&m, mw));
         assert!(course.iter().all(|&x| x == 4 || x == 5), "{course:?}");
         assert_eq!(crossed(&m, mw, &course), 3, "{course:?}");
+    }
+
+    #[test]
+    fn a_blob_wider_than_a_digit_is_one_only_when_the_model_is_sure_of_it() {
+        assert!(!too_wide(1.4, 0.1));
+        assert!(too_wide(1.6, 0.85));
+        assert!(!too_wide(1.6, 0.95));
+        // Not taken in part: the sure whole stands.
+        assert_eq!(choose_in_part(0.95, 1.7, &[vec![0.99, 0.8]], 0.4), None);
+        assert_eq!(choose_in_part(0.85, 1.7, &[vec![0.99, 0.8]], 0.4), Some(0));
     }
 
     #[test]
