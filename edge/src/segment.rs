@@ -239,7 +239,7 @@ fn course(
     let mut cost = vec![f32::INFINITY; mh * width];
     let mut back = vec![0i8; mh * width];
     for y in 0..mh {
-        let c = centre(y).clamp(0.0, (mw - 1) as f32);
+        let c = centre(y).clamp(0.0, mw.saturating_sub(1) as f32);
         let f = (c.round() as i32 - band).max(0);
         first.push(f);
         for j in 0..width {
