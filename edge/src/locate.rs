@@ -14,7 +14,7 @@ mod select;
 
 use image::{GrayImage, ImageBuffer, Luma};
 
-pub use geometry::{Blob, Rect};
+pub use geometry::{ink_runs, Blob, Rect};
 pub use ground::strength_of;
 pub use select::WIDEST;
 

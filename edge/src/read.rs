@@ -24,6 +24,12 @@ pub const MIN_CONFIDENCE: f32 = 0.8;
 /// median height of the other digits of their page).
 pub const SHORT_ONE: f32 = 0.6;
 
+/// Stroke width, over the pen's (the median over the frame's sure digits), under which a
+/// stroke is not a "1": one pen writes a page, and a "1" is a stroke of it, while a stroke
+/// far thinner than the writing's is printed (a ruling or grid line left by the finder) or the
+/// paper's edge, however surely the model takes it for a "1".
+pub const THIN_ONE: f32 = 0.5;
+
 /// One digit read in a frame.
 #[derive(Clone, Debug)]
 pub struct ReadDigit {
@@ -449,6 +455,23 @@ impl Reader {
                 }
             }
         }
+        // One pen writes a page (see `THIN_ONE`).
+        if sure_count >= 3 {
+            let widths: Vec<f32> = blobs.iter().map(|b| stroke_width(&found, b)).collect();
+            let sure: Vec<bool> = kept
+                .iter()
+                .map(|p| p.confidence >= self.min_confidence)
+                .collect();
+            let ones: Vec<bool> = kept
+                .iter()
+                .map(|p| contract.labels.get(p.class).is_some_and(|l| l == "1"))
+                .collect();
+            for (p, thin) in kept.iter_mut().zip(thin_ones(&widths, &sure, &ones)) {
+                if thin {
+                    p.confidence = 0.0;
+                }
+            }
+        }
         let t3 = Instant::now();
         found.numbers = found
             .numbers
@@ -509,6 +532,43 @@ impl Reader {
             inputs,
         })
     }
+}
+
+/// Which digits are "1"s far thinner than the pen ([`THIN_ONE`]), given each digit's stroke
+/// width, whether the model is sure of it and whether it reads "1"; the pen's width is the
+/// median of the sure digits'.
+fn thin_ones(widths: &[f32], sure: &[bool], ones: &[bool]) -> Vec<bool> {
+    let mut pen: Vec<f32> = widths
+        .iter()
+        .zip(sure)
+        .filter(|(_, &s)| s)
+        .map(|(&w, _)| w)
+        .collect();
+    pen.sort_by(f32::total_cmp);
+    let pen = pen.get(pen.len() / 2).copied().unwrap_or(0.0);
+    widths
+        .iter()
+        .zip(ones)
+        .map(|(&w, &one)| one && w < THIN_ONE * pen)
+        .collect()
+}
+
+/// The width of `blob`'s strokes on the finder's map, in map pixels: the first quartile of its
+/// ink's horizontal runs within its box (a row crossing a stroke at a slant, or running along
+/// a bar, gives a longer run, never a shorter one).
+fn stroke_width(found: &Located, blob: &Blob) -> f32 {
+    let scale = found.scale.max(1);
+    let (hw, hh) = found.labels.dimensions();
+    let r = blob.rect;
+    let (x0, y0) = (r.x / scale, r.y / scale);
+    let x1 = (r.x + r.w).div_ceil(scale).min(hw);
+    let y1 = (r.y + r.h).div_ceil(scale).min(hh);
+    let mask: Vec<bool> = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .map(|(x, y)| blob.labels.contains(&found.labels.get_pixel(x, y)[0]))
+        .collect();
+    let runs = crate::locate::ink_runs(&mask, x1.saturating_sub(x0) as usize);
+    runs.get(runs.len() / 4).map_or(0.0, |&r| r as f32)
 }
 
 /// Logs (at debug level, one JSON object after `segment `) a blob the reader tried to cut: its
@@ -646,6 +706,48 @@ mod tests {
         assert_eq!((short.label, short.confidence), (None, 0.0));
         let tall = reading(typical).expect("the tall stroke is found");
         assert_eq!(tall.label.as_deref(), Some("1"), "{tall:?}");
+    }
+
+    #[test]
+    fn issue13_a_one_far_thinner_than_the_pen_is_not_reported() {
+        // A marker page: strokes five map pixels wide; a grid line's stretch two.
+        let widths = [5.0, 6.0, 5.0, 2.0, 4.0, 2.0];
+        let sure = [true, true, true, true, true, false];
+        let ones = [false, false, true, true, true, false];
+        let thin = thin_ones(&widths, &sure, &ones);
+        assert_eq!(thin, [false, false, false, true, false, false]);
+        // A pencil page: every stroke as thin, nothing is thin against it.
+        assert!(thin_ones(&[1.0, 1.0, 2.0], &[true; 3], &[true; 3])
+            .iter()
+            .all(|&t| !t));
+        assert!(thin_ones(&[1.0], &[false], &[true]).iter().all(|&t| !t));
+    }
+
+    #[test]
+    fn a_marks_stroke_width_is_its_pens_width() {
+        // A ring drawn 6 pixels wide and a bar 2 pixels wide, both 44 tall, on plain paper.
+        let mut frame = GrayImage::from_pixel(320, 240, image::Luma([200]));
+        for y in 0..240u32 {
+            for x in 0..320u32 {
+                let (dx, dy) = (x as f32 - 120.0, y as f32 - 120.0);
+                let d = (dx * dx + dy * dy).sqrt();
+                let bar = (200..202).contains(&x) && (98..142).contains(&y);
+                if (16.0..22.0).contains(&d) || bar {
+                    frame.put_pixel(x, y, image::Luma([90]));
+                }
+            }
+        }
+        let found = crate::locate::locate(&frame, &crate::locate::LocateConfig::default());
+        let width = |x: u32| {
+            let blob = found
+                .digits
+                .iter()
+                .find(|b| b.rect.x <= x && x < b.rect.x + b.rect.w);
+            stroke_width(&found, blob.expect("the mark is found")) * found.scale as f32
+        };
+        let (ring, bar) = (width(120), width(200));
+        assert!((4.0..=8.0).contains(&ring), "ring {ring}");
+        assert!(bar <= 3.0, "bar {bar}");
     }
 
     /// Some hands write zeros wide (issue 13): a "0" drawn 1.6 times as wide as tall, which

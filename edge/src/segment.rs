@@ -9,7 +9,7 @@
 //! wholly is taken in part ([`choose_in_part`]): its pieces read without ambiguity are
 //! reported, the others as unknown.
 
-use crate::locate::{Blob, Located, Rect};
+use crate::locate::{ink_runs, Blob, Located, Rect};
 use crate::normalise::Cut;
 
 /// Width over height from which a blob may hold two digits: a single digit's ink is rarely
@@ -197,22 +197,7 @@ const INK: f32 = 0.5;
 /// The median length of the mask's horizontal runs of ink (`mw` columns a row): the pen's
 /// stroke width in map pixels, at least one.
 fn stroke_width(mask: &[bool], mw: usize) -> f32 {
-    let mut runs: Vec<u32> = Vec::new();
-    for row in mask.chunks_exact(mw.max(1)) {
-        let mut run = 0;
-        for &m in row {
-            if m {
-                run += 1;
-            } else if run > 0 {
-                runs.push(run);
-                run = 0;
-            }
-        }
-        if run > 0 {
-            runs.push(run);
-        }
-    }
-    runs.sort_unstable();
+    let runs = ink_runs(mask, mw);
     runs.get(runs.len() / 2).map_or(1.0, |&r| r.max(1) as f32)
 }
 /// See [`INK`].

@@ -59,3 +59,25 @@ pub struct Blob {
     /// stretch of stroke, the whole digit ([`crate::join`]).
     pub mark: Rect,
 }
+
+/// The lengths of the horizontal runs of ink in `mask` (`w` columns a row), shortest first:
+/// where a pen's stroke crosses a row, its run is about the stroke's width.
+pub fn ink_runs(mask: &[bool], w: usize) -> Vec<u32> {
+    let mut runs = Vec::new();
+    for row in mask.chunks_exact(w.max(1)) {
+        let mut run = 0;
+        for &m in row {
+            if m {
+                run += 1;
+            } else if run > 0 {
+                runs.push(run);
+                run = 0;
+            }
+        }
+        if run > 0 {
+            runs.push(run);
+        }
+    }
+    runs.sort_unstable();
+    runs
+}
