@@ -111,22 +111,8 @@ impl Pen {
     /// A stroke crosses most rows once, so the median run of core ink along a row is the
     /// pen's width.
     fn of(pixels: &[u8]) -> Self {
-        let mut runs = Vec::new();
-        for row in pixels.chunks_exact(SIDE) {
-            let mut n = 0;
-            for &v in row {
-                if v > CORE {
-                    n += 1;
-                } else if n > 0 {
-                    runs.push(n);
-                    n = 0;
-                }
-            }
-            if n > 0 {
-                runs.push(n);
-            }
-        }
-        runs.sort_unstable();
+        let core: Vec<bool> = pixels.iter().map(|&v| v > CORE).collect();
+        let runs = edge::locate::ink_runs(&core, SIDE);
         let width = runs.get(runs.len() / 2).copied().unwrap_or(2).max(1) as f32;
         let grey = f32::from(pixels.iter().copied().max().unwrap_or(255));
         Pen { width, grey }
