@@ -659,6 +659,30 @@ mod tests {
         (reader, clean, before)
     }
 
+    /// A place for a `w × h` mark on the sample's sheet (x 40-600, y 30-440) with `margin`
+    /// pixels of blank paper around it, nowhere near the digits `before` read in `frame`.
+    fn blank_paper(
+        before: &Reading,
+        frame: &GrayImage,
+        (w, h): (u32, u32),
+        margin: u32,
+    ) -> Option<(u32, u32)> {
+        let (fw, fh) = frame.dimensions();
+        (10..(600 - w) / 4)
+            .flat_map(|i| (8..(440 - h) / 4).map(move |j| (i * 4, j * 4)))
+            .find(|&(x, y)| {
+                let around = Rect {
+                    x: x.saturating_sub(margin),
+                    y: y.saturating_sub(margin),
+                    w: w + 2 * margin,
+                    h: h + 2 * margin,
+                };
+                before.digits.iter().all(|o| o.rect.iou(around) == 0.0)
+                    && around.x + around.w < fw
+                    && around.y + around.h < fh
+            })
+    }
+
     /// Spurious "1"s were the commonest wrong report on notebook pages (issue 13): a short
     /// stroke beside the writing is not reported as a "1"; one as tall as the digits is.
     #[test]
@@ -772,19 +796,7 @@ mod tests {
             w: r.h * 8 / 5,
             ..r
         };
-        // Blank paper for it, on the sample's sheet (x 40-600, y 30-440).
-        let spot = (10..(600 - wide.w) / 4)
-            .flat_map(|i| (8..(440 - wide.h) / 4).map(move |j| (i * 4, j * 4)))
-            .find(|&(x, y)| {
-                let around = Rect {
-                    x: x.saturating_sub(12),
-                    y: y.saturating_sub(12),
-                    w: wide.w + 24,
-                    h: wide.h + 24,
-                };
-                before.digits.iter().all(|o| o.rect.iou(around) == 0.0)
-            })
-            .expect("blank paper for the wide zero");
+        let spot = blank_paper(&before, &clean, (wide.w, wide.h), 12).expect("paper for it");
         // The zero's ink (darker than mid-grey) stretched across: each column takes the
         // original's nearest column.
         let mut frame = clean.clone();
@@ -867,7 +879,6 @@ mod tests {
     #[test]
     fn issue13_a_run_of_touching_digits_on_a_rising_baseline_is_cut() {
         let (reader, clean, before) = seed_on_sample();
-        let (w, h) = clean.dimensions();
         let d = before
             .digits
             .iter()
@@ -895,22 +906,7 @@ mod tests {
             w: 3 * step + r.w,
             h: r.h + 3 * rise,
         };
-        // Paper for the run: on the sample's sheet (x 40-600, y 30-440), nowhere near its
-        // digits.
-        let spot = (10..(600 - run.w) / 4)
-            .flat_map(|i| (8..(440 - run.h) / 4).map(move |j| (i * 4, j * 4)))
-            .find(|&(x, y)| {
-                let around = Rect {
-                    x: x.saturating_sub(8),
-                    y: y.saturating_sub(8),
-                    w: run.w + 16,
-                    h: run.h + 16,
-                };
-                before.digits.iter().all(|o| o.rect.iou(around) == 0.0)
-                    && around.x + around.w < w
-                    && around.y + around.h < h
-            })
-            .expect("blank paper for the run");
+        let spot = blank_paper(&before, &clean, (run.w, run.h), 8).expect("paper for the run");
         let mut frame = clean.clone();
         let mut places = Vec::new();
         for k in 0..4 {
