@@ -98,6 +98,10 @@ pub struct Reader {
     pub join_pieces: bool,
 }
 
+/// What [`Reader::part_lines`] gives: the time its batch took, and for each line's part of a
+/// blob of two lines its index among the digits and its rows `[top, bottom)` in frame pixels.
+type PartedLines = Result<(Duration, Vec<(usize, (f32, f32))>)>;
+
 impl Reader {
     /// Replaces the predictions under the threshold by the mean probabilities of the input and
     /// its four one-pixel shifts (one more batch, of the unsure digits only): an MNIST digit's
@@ -222,6 +226,118 @@ impl Reader {
         Ok((found.digits.len(), took))
     }
 
+    /// Parts the digits of `found` that are two lines of writing run together
+    /// ([`segment::two_lines`]) into their lines ([`segment::stacked`]), where the model's
+    /// reading of the parts says they are the lines' writing ([`segment::lines_parted`]): one
+    /// more batch, of the parts. Each part then stands as a digit of its own, read whole or
+    /// cut where its digits touch, so a line of several touching digits that reached into
+    /// the next is read, not only a digit above a digit. `predictions` and `batch` follow the
+    /// digits (`input` makes one's input, `wider` gives a box's width over the frame's typical
+    /// digit's) and the numbers their new indices; gives the number of digits, the time the
+    /// batch took and, for each part, its new index and its rows (frame pixels).
+    fn part_lines(
+        &self,
+        found: &mut Located,
+        predictions: &mut Vec<Prediction>,
+        batch: &mut Vec<u8>,
+        typical: f32,
+        wider: impl Fn(Rect) -> f32,
+        input: impl Fn(&Located, &Blob, Option<&Cut>) -> Vec<u8>,
+    ) -> PartedLines {
+        let n = found.digits.len();
+        let mut parted: Vec<(usize, [Blob; 2], [Cut; 2])> = Vec::new();
+        for (i, blob) in found.digits.iter().enumerate() {
+            if !segment::two_lines(blob.rect, typical) {
+                continue;
+            }
+            if let [up, down] = segment::stacked(found, blob).pieces.as_slice() {
+                let part = |rect: Rect, share: u32| Blob {
+                    rect,
+                    labels: blob.labels.clone(),
+                    area: share,
+                    mark: rect,
+                };
+                let up_share = blob.area / 2;
+                let parts = [
+                    part(up.rect, up_share),
+                    part(down.rect, blob.area - up_share),
+                ];
+                parted.push((i, parts, [up.clone(), down.clone()]));
+            }
+        }
+        if parted.is_empty() {
+            return Ok((Duration::ZERO, Vec::new()));
+        }
+        let contract = self.classifier.contract();
+        let image = contract.side.pow(2);
+        let inputs: Vec<u8> = parted
+            .iter()
+            .flat_map(|(_, parts, cuts)| {
+                parts
+                    .iter()
+                    .zip(cuts)
+                    .flat_map(|(b, c)| input(found, b, Some(c)))
+            })
+            .collect();
+        let start = Instant::now();
+        let read = self.classifier.classify(&inputs)?;
+        let took = start.elapsed();
+        let sure = self.min_confidence.max(segment::SURE);
+        // Per digit: the two parts that take its place.
+        let mut becomes: Vec<Option<usize>> = vec![None; n];
+        for (k, (i, parts, _)) in parted.iter().enumerate() {
+            let line = |j: usize| {
+                let (p, r) = (&read[2 * k + j], parts[j].rect);
+                segment::LinePart {
+                    sure: p.confidence >= sure,
+                    one: contract.labels.get(p.class).is_some_and(|l| l == "1"),
+                    aspect: r.w as f32 / r.h.max(1) as f32,
+                    wider: wider(r),
+                }
+            };
+            if segment::lines_parted([line(0), line(1)]) {
+                becomes[*i] = Some(k);
+            }
+        }
+        if becomes.iter().all(Option::is_none) {
+            return Ok((took, Vec::new()));
+        }
+        let mut lines = Vec::new();
+        let mut index: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let (mut digits, mut kept, mut images) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            match becomes[i] {
+                Some(k) => {
+                    for j in 0..2 {
+                        index[i].push(digits.len());
+                        lines.push((digits.len(), parted[k].2[j].rows));
+                        digits.push(parted[k].1[j].clone());
+                        kept.push(read[2 * k + j].clone());
+                        let at = (2 * k + j) * image;
+                        images.extend_from_slice(&inputs[at..at + image]);
+                    }
+                }
+                None => {
+                    index[i].push(digits.len());
+                    digits.push(found.digits[i].clone());
+                    kept.push(predictions[i].clone());
+                    images.extend_from_slice(&batch[i * image..(i + 1) * image]);
+                }
+            }
+        }
+        // The parts stand in the number of the blob for now: the reader groups the numbers
+        // again once every digit is read.
+        found.numbers = found
+            .numbers
+            .iter()
+            .map(|number| number.iter().flat_map(|&i| index[i].clone()).collect())
+            .collect();
+        found.digits = digits;
+        *predictions = kept;
+        *batch = images;
+        Ok((took, lines))
+    }
+
     /// A reader with default finder settings and the model's confidence threshold (from its
     /// metadata; [`MIN_CONFIDENCE`] for a model without one).
     pub fn new(classifier: Classifier) -> Self {
@@ -300,23 +416,38 @@ impl Reader {
             (wholes, Duration::ZERO)
         };
         let wider = |r: Rect| r.w as f32 / typical_width;
-        // Two lines of writing run together (`segment::TALLEST`), no wider than one digit.
-        let two_lines = |b: &Blob| {
-            wholes >= 3
-                && b.rect.h as f32 > segment::TALLEST * typical
-                && b.rect.w as f32 <= segment::ONE_DIGIT_WIDEST * b.rect.h as f32
+        // Two lines of writing run together are parted into their lines first, each then read
+        // like any blob.
+        let (parting, lines) = if self.split_touching && wholes >= 3 {
+            let width = |r: Rect| wider(r);
+            self.part_lines(
+                &mut found,
+                &mut predictions,
+                &mut batch,
+                typical,
+                width,
+                input,
+            )?
+        } else {
+            (Duration::ZERO, Vec::new())
         };
+        let (wholes, regroup) = (found.digits.len(), !lines.is_empty());
+        let joining = joining + parting;
         let candidates: Vec<segment::Candidates> = found
             .digits
             .iter()
             .zip(&predictions)
-            .map(|(b, p)| {
+            .enumerate()
+            .map(|(i, (b, p))| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
                 let doubted = p.confidence < self.min_confidence;
-                if self.split_touching && two_lines(b) {
-                    segment::stacked(&found, b)
-                } else if self.split_touching && segment::may_cut(aspect, wider(b.rect), doubted) {
-                    segment::candidates(&found, b, typical)
+                if self.split_touching && segment::may_cut(aspect, wider(b.rect), doubted) {
+                    let mut cands = segment::candidates(&found, b, typical);
+                    // A line's part keeps to its rows.
+                    if let Some(&(_, rows)) = lines.iter().find(|(k, _)| *k == i) {
+                        cands.pieces.iter_mut().for_each(|c| c.rows = rows);
+                    }
+                    cands
                 } else {
                     segment::Candidates::default()
                 }
@@ -343,8 +474,6 @@ impl Reader {
         let mut too_wide = Vec::new();
         // Pieces of segmentations taken in part (`segment::choose_in_part`).
         let mut taken_in_part = Vec::new();
-        // Whether two lines of writing were cut apart: their numbers are then grouped again.
-        let mut regroup = false;
         for (i, cands) in candidates.iter().enumerate() {
             let first = next;
             next += cands.pieces.len();
@@ -361,38 +490,18 @@ impl Reader {
             let start = kept.len();
             let aspect = blob.rect.w as f32 / blob.rect.h.max(1) as f32;
             let whole = predictions[i].confidence;
-            let (choice, in_part) = if self.split_touching && two_lines(blob) {
-                // Two lines cut apart: kept when both read as digits the model is sure of, and
-                // not both as ones: a straight stroke twice the digits' height (a paper edge, a
-                // stretch of margin line) cut in two reads as two ones, and two ones written
-                // one above the other and touching are far rarer.
-                let weakest = confidences
-                    .first()
-                    .map_or(0.0, |c| c.iter().copied().fold(f32::MAX, f32::min));
-                let sure = self.min_confidence.max(segment::SURE);
-                let ones = cands.segmentations.first().is_some_and(|seg| {
-                    seg.iter().all(|&k| {
-                        let class = predictions[first + k].class;
-                        contract.labels.get(class).is_some_and(|l| l == "1")
-                    })
-                });
-                let keep = weakest >= sure && !ones;
-                regroup |= keep;
-                (keep.then_some(0), false)
-            } else {
-                match segment::choose(
-                    whole,
-                    aspect,
-                    wider(blob.rect),
-                    &confidences,
-                    self.min_confidence,
-                ) {
-                    Some(c) => (Some(c), false),
-                    None => (
-                        segment::choose_in_part(whole, aspect, &confidences, self.min_confidence),
-                        true,
-                    ),
-                }
+            let (choice, in_part) = match segment::choose(
+                whole,
+                aspect,
+                wider(blob.rect),
+                &confidences,
+                self.min_confidence,
+            ) {
+                Some(c) => (Some(c), false),
+                None => (
+                    segment::choose_in_part(whole, aspect, &confidences, self.min_confidence),
+                    true,
+                ),
             };
             if !cands.segmentations.is_empty() && tracing::enabled!(tracing::Level::DEBUG) {
                 let pieces = &predictions[first..next];
@@ -871,6 +980,71 @@ mod tests {
         let lower = read.digits.iter().find(|o| o.rect.iou(lower_rect) > 0.5);
         assert_eq!(upper.and_then(|o| o.label.clone()), d.label, "{upper:?}");
         assert_eq!(lower.and_then(|o| o.label.clone()), d.label, "{lower:?}");
+    }
+
+    /// Two lines of writing run together where one line's digits also touch each other
+    /// (issue 13): the blob is parted into its lines, and the upper line's part, two touching
+    /// digits, is cut like any run, where before the whole blob was one unknown digit.
+    #[test]
+    fn issue13_two_touching_digits_above_a_third_are_read_as_three() {
+        let (reader, clean, before) = seed_on_sample();
+        let d = before
+            .digits
+            .iter()
+            .filter(|d| {
+                // As wide as most digits: two of them side by side are wider than tall.
+                let aspect = d.rect.w as f32 / d.rect.h as f32;
+                d.label.is_some() && (0.6..1.0).contains(&aspect)
+            })
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+            .expect("a sure digit");
+        let r = d.rect;
+        let (dx, dy) = (r.w - r.w / 4, r.h + 3);
+        let spot = blank_paper(&before, &clean, (r.w + dx, r.h + dy), 8).expect("paper");
+        // The digit written twice touching on one line, and once below the first, a stroke
+        // reaching down from the upper line into it as a descender does.
+        let places = [(0, 0), (dx, 0), (0, dy)];
+        let mut frame = clean.clone();
+        let mut darkest = 255;
+        for &(ox, oy) in &places {
+            for y in 0..r.h {
+                for x in 0..r.w {
+                    let ink = clean.get_pixel(r.x + x, r.y + y)[0];
+                    darkest = darkest.min(ink);
+                    let at = frame.get_pixel_mut(spot.0 + ox + x, spot.1 + oy + y);
+                    at[0] = at[0].min(ink);
+                }
+            }
+        }
+        let (sx, sy) = (spot.0 + r.w / 2, spot.1 + r.h - 6);
+        for y in sy..spot.1 + dy + 6 {
+            for x in sx..sx + 3 {
+                frame.put_pixel(x, y, image::Luma([darkest]));
+            }
+        }
+        let read = reader.read(&frame).unwrap();
+        // Each place is read by a digit of its own, not by one box over two.
+        let mut seen = Vec::new();
+        for (ox, oy) in places {
+            let place = Rect {
+                x: spot.0 + ox,
+                y: spot.1 + oy,
+                ..r
+            };
+            let got = read
+                .digits
+                .iter()
+                .max_by(|a, b| a.rect.iou(place).total_cmp(&b.rect.iou(place)))
+                .filter(|o| o.rect.iou(place) > 0.5);
+            assert_eq!(
+                got.and_then(|o| o.label.clone()),
+                d.label,
+                "{got:?} at {place:?}"
+            );
+            let rect = got.map(|o| o.rect);
+            assert!(!seen.contains(&rect), "{rect:?} reads two places");
+            seen.push(rect);
+        }
     }
 
     /// Quick writing runs digits together along a baseline that drifts (issue 13): a run of

@@ -436,6 +436,40 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
     }
 }
 
+/// Whether a blob of box `r` is two lines of writing run together, on a frame whose digits
+/// are `typical` pixels tall: taller than [`TALLEST`] digits, and either no wider than one
+/// digit ([`ONE_DIGIT_WIDEST`]) or taller than a run of touching digits on one drifting line
+/// can be ([`LINE_HEIGHT`], [`RISE`]). Lines written close touch wherever a stroke of one
+/// reaches into the next, and a thick pen or small writing makes them touch more often.
+pub fn two_lines(r: Rect, typical: f32) -> bool {
+    let (w, h) = (r.w as f32, r.h as f32);
+    h > TALLEST * typical && (w <= ONE_DIGIT_WIDEST * h || h > LINE_HEIGHT.1 * typical + RISE * w)
+}
+
+/// How the model read one line's part of a blob of two lines, and its shape.
+#[derive(Clone, Copy, Debug)]
+pub struct LinePart {
+    /// Read as a digit the model is sure of ([`SURE`]).
+    pub sure: bool,
+    /// Read as a "1".
+    pub one: bool,
+    /// Width over height.
+    pub aspect: f32,
+    /// Width over the frame's typical digit width.
+    pub wider: f32,
+}
+
+/// Whether the parts of a blob of two lines, cut apart by [`stacked`], are the two lines'
+/// writing: each part a digit the model is sure of, or as wide as touching digits
+/// ([`may_cut`]), since a line's part holds as many digits as were written there and the
+/// reader then cuts it like any run; and not both ones, as a straight stroke twice the
+/// digits' height (a paper edge, a stretch of margin line) cut in two reads, while two ones
+/// written one above the other and touching are far rarer.
+pub fn lines_parted(parts: [LinePart; 2]) -> bool {
+    let line = |p: &LinePart| p.sure || may_cut(p.aspect, p.wider, false);
+    parts.iter().all(line) && !parts.iter().all(|p| p.one)
+}
+
 /// Width over height beyond which one digit is rare enough that a blob the model reads as a
 /// digit may still be two: wide zeros and twos reach about 1.0.
 pub const WIDER_THAN_ONE: f32 = 1.1;
@@ -626,6 +660,48 @@ mod tests {
         let course = course(&m, mw, |_| 5.0, 3, INK / stroke_width(&m, mw));
         assert!(course.iter().all(|&x| x == 4 || x == 5), "{course:?}");
         assert_eq!(crossed(&m, mw, &course), 3, "{course:?}");
+    }
+
+    #[test]
+    fn a_blob_taller_than_a_drifting_run_can_be_is_two_lines() {
+        let rect = |w, h| Rect { x: 0, y: 0, w, h };
+        // Digits 20 tall: one digit above another, no wider than one digit.
+        assert!(two_lines(rect(20, 42), 20.0));
+        // A run of touching digits rising along its 120 pixels stays one line...
+        assert!(!two_lines(rect(120, 45), 20.0));
+        // ...but no drift makes a run 60 tall: that is two lines of runs.
+        assert!(two_lines(rect(120, 60), 20.0));
+        // One line's height is not two lines.
+        assert!(!two_lines(rect(20, 30), 20.0));
+    }
+
+    #[test]
+    fn lines_are_parted_when_each_part_is_a_sure_digit_or_a_run() {
+        let part = |sure, one, aspect| LinePart {
+            sure,
+            one,
+            aspect,
+            wider: aspect,
+        };
+        // A sure digit above a run of touching digits the model doubts as one.
+        assert!(lines_parted([
+            part(true, false, 0.7),
+            part(false, false, 1.6)
+        ]));
+        // A fragment the model doubts is not a line's writing.
+        assert!(!lines_parted([
+            part(true, false, 0.7),
+            part(false, false, 0.5)
+        ]));
+        // A straight stroke twice the digits' height cut in two reads as two ones.
+        assert!(!lines_parted([
+            part(true, true, 0.2),
+            part(true, true, 0.2)
+        ]));
+        assert!(lines_parted([
+            part(true, true, 0.2),
+            part(true, false, 0.7)
+        ]));
     }
 
     #[test]
