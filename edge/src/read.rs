@@ -295,8 +295,30 @@ impl Reader {
                     wider: wider(r),
                 }
             };
-            if segment::lines_parted([line(0), line(1)]) {
+            let keep = segment::lines_parted([line(0), line(1)]);
+            if keep {
                 becomes[*i] = Some(k);
+            }
+            // Matched against a scene's truth, the log says which blobs of two lines were
+            // parted and how their parts read.
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let part = |j: usize| {
+                    let (r, p) = (parts[j].rect, &read[2 * k + j]);
+                    format!(
+                        "[{},{},{},{},{},{:.4}]",
+                        r.x, r.y, r.w, r.h, p.class, p.confidence
+                    )
+                };
+                let r = found.digits[*i].rect;
+                tracing::debug!(
+                    "lines {{\"blob\":[{},{},{},{}],\"parts\":[{},{}],\"parted\":{keep}}}",
+                    r.x,
+                    r.y,
+                    r.w,
+                    r.h,
+                    part(0),
+                    part(1)
+                );
             }
         }
         if becomes.iter().all(Option::is_none) {
