@@ -233,8 +233,8 @@ impl Reader {
     /// cut where its digits touch, so a line of several touching digits that reached into
     /// the next is read, not only a digit above a digit. `predictions` and `batch` follow the
     /// digits (`input` makes one's input, `wider` gives a box's width over the frame's typical
-    /// digit's) and the numbers their new indices; gives the number of digits, the time the
-    /// batch took and, for each part, its new index and its rows (frame pixels).
+    /// digit's) and the numbers their new indices; gives the time the batch took and, for
+    /// each part, its new index and its rows `[top, bottom)` in frame pixels.
     fn part_lines(
         &self,
         found: &mut Located,
