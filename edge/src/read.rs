@@ -441,13 +441,12 @@ impl Reader {
         // Two lines of writing run together are parted into their lines first, each then read
         // like any blob.
         let (parting, lines) = if self.split_touching && wholes >= 3 {
-            let width = |r: Rect| wider(r);
             self.part_lines(
                 &mut found,
                 &mut predictions,
                 &mut batch,
                 typical,
-                width,
+                wider,
                 input,
             )?
         } else {
