@@ -98,6 +98,53 @@ pub struct Reader {
     pub join_pieces: bool,
 }
 
+/// A digit that takes another's place: its blob, its prediction and its model input.
+type Digit<'a> = (Blob, Prediction, &'a [u8]);
+
+/// Replaces the digits of `found`: `with[i]` the digits that take digit `i`'s place (none
+/// where it went into another's), `None` to keep it; `predictions` and `batch` (inputs of
+/// `image` bytes) follow the digits, and each number takes its digits' places in order, each
+/// place once. Gives each old digit's new indices.
+fn replace_digits(
+    found: &mut Located,
+    predictions: &mut Vec<Prediction>,
+    batch: &mut Vec<u8>,
+    with: Vec<Option<Vec<Digit>>>,
+    image: usize,
+) -> Vec<Vec<usize>> {
+    let mut index: Vec<Vec<usize>> = vec![Vec::new(); with.len()];
+    let (mut digits, mut kept, mut images) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, new) in with.into_iter().enumerate() {
+        let new = new.unwrap_or_else(|| {
+            let img = &batch[i * image..(i + 1) * image];
+            vec![(found.digits[i].clone(), predictions[i].clone(), img)]
+        });
+        for (blob, p, img) in new {
+            index[i].push(digits.len());
+            digits.push(blob);
+            kept.push(p);
+            images.extend_from_slice(img);
+        }
+    }
+    let mut placed = vec![false; digits.len()];
+    found.numbers = found
+        .numbers
+        .iter()
+        .map(|number| {
+            number
+                .iter()
+                .flat_map(|&i| index.get(i).into_iter().flatten().copied())
+                .filter(|&k| !std::mem::replace(&mut placed[k], true))
+                .collect::<Vec<usize>>()
+        })
+        .filter(|number| !number.is_empty())
+        .collect();
+    found.digits = digits;
+    *predictions = kept;
+    *batch = images;
+    index
+}
+
 /// What [`Reader::part_lines`] gives: the time its batch took, and for each line's part of a
 /// blob of two lines its index among the digits and its rows `[top, bottom)` in frame pixels.
 type PartedLines = Result<(Duration, Vec<(usize, (f32, f32))>)>;
@@ -190,39 +237,19 @@ impl Reader {
                 members[1..].iter().for_each(|&i| gone[i] = true);
             }
         }
-        let mut index = vec![None; n];
-        let (mut digits, mut kept, mut images) = (Vec::new(), Vec::new(), Vec::new());
-        for i in (0..n).filter(|&i| !gone[i]) {
-            index[i] = Some(digits.len());
-            let (blob, p, img) = match becomes[i] {
-                Some(g) => (&wholes[g], &read[g], &inputs[g * image..(g + 1) * image]),
-                None => (
-                    &found.digits[i],
-                    &predictions[i],
-                    &batch[i * image..(i + 1) * image],
-                ),
-            };
-            digits.push(blob.clone());
-            kept.push(p.clone());
-            images.extend_from_slice(img);
-        }
         // A whole stands where its first piece stood, in that piece's number.
-        let mut placed = vec![false; digits.len()];
-        found.numbers = found
-            .numbers
-            .iter()
-            .map(|number| {
-                number
-                    .iter()
-                    .filter_map(|&i| index.get(i).copied().flatten())
-                    .filter(|&k| !std::mem::replace(&mut placed[k], true))
-                    .collect::<Vec<usize>>()
+        let with: Vec<Option<Vec<Digit>>> = (0..n)
+            .map(|i| match becomes[i] {
+                Some(g) => Some(vec![(
+                    wholes[g].clone(),
+                    read[g].clone(),
+                    &inputs[g * image..(g + 1) * image],
+                )]),
+                None if gone[i] => Some(Vec::new()),
+                None => None,
             })
-            .filter(|number| !number.is_empty())
             .collect();
-        found.digits = digits;
-        *predictions = kept;
-        *batch = images;
+        replace_digits(found, predictions, batch, with, image);
         Ok((found.digits.len(), took))
     }
 
@@ -324,39 +351,28 @@ impl Reader {
         if becomes.iter().all(Option::is_none) {
             return Ok((took, Vec::new()));
         }
-        let mut lines = Vec::new();
-        let mut index: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let (mut digits, mut kept, mut images) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..n {
-            match becomes[i] {
-                Some(k) => {
-                    for j in 0..2 {
-                        index[i].push(digits.len());
-                        lines.push((digits.len(), parted[k].2[j].rows));
-                        digits.push(parted[k].1[j].clone());
-                        kept.push(read[2 * k + j].clone());
-                        let at = (2 * k + j) * image;
-                        images.extend_from_slice(&inputs[at..at + image]);
-                    }
-                }
-                None => {
-                    index[i].push(digits.len());
-                    digits.push(found.digits[i].clone());
-                    kept.push(predictions[i].clone());
-                    images.extend_from_slice(&batch[i * image..(i + 1) * image]);
-                }
-            }
-        }
+        let with: Vec<Option<Vec<Digit>>> = becomes
+            .iter()
+            .map(|b| {
+                b.map(|k| {
+                    (0..2)
+                        .map(|j| {
+                            let at = (2 * k + j) * image;
+                            let p = read[2 * k + j].clone();
+                            (parted[k].1[j].clone(), p, &inputs[at..at + image])
+                        })
+                        .collect()
+                })
+            })
+            .collect();
         // The parts stand in the number of the blob for now: the reader groups the numbers
         // again once every digit is read.
-        found.numbers = found
-            .numbers
-            .iter()
-            .map(|number| number.iter().flat_map(|&i| index[i].clone()).collect())
+        let index = replace_digits(found, predictions, batch, with, image);
+        let lines = (0..n)
+            .filter_map(|i| becomes[i].map(|k| (i, k)))
+            .flat_map(|(i, k)| (0..2).map(move |j| (i, k, j)))
+            .map(|(i, k, j)| (index[i][j], parted[k].2[j].rows))
             .collect();
-        found.digits = digits;
-        *predictions = kept;
-        *batch = images;
         Ok((took, lines))
     }
 
