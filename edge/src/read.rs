@@ -703,17 +703,8 @@ fn thin_ones(widths: &[f32], sure: &[bool], ones: &[bool]) -> Vec<bool> {
 /// ink's horizontal runs within its box (a row crossing a stroke at a slant, or running along
 /// a bar, gives a longer run, never a shorter one).
 fn stroke_width(found: &Located, blob: &Blob) -> f32 {
-    let scale = found.scale.max(1);
-    let (hw, hh) = found.labels.dimensions();
-    let r = blob.rect;
-    let (x0, y0) = (r.x / scale, r.y / scale);
-    let x1 = (r.x + r.w).div_ceil(scale).min(hw);
-    let y1 = (r.y + r.h).div_ceil(scale).min(hh);
-    let mask: Vec<bool> = (y0..y1)
-        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
-        .map(|(x, y)| blob.labels.contains(&found.labels.get_pixel(x, y)[0]))
-        .collect();
-    let runs = crate::locate::ink_runs(&mask, x1.saturating_sub(x0) as usize);
+    let (mask, mw) = segment::blob_mask(found, blob);
+    let runs = crate::locate::ink_runs(&mask, mw);
     runs.get(runs.len() / 4).map_or(0.0, |&r| r as f32)
 }
 

@@ -67,17 +67,12 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     let scale = found.scale.max(1);
     let px = scale as f32;
     let MapBox { hx0, hy0, hx1, hy1 } = MapBox::of(found, r);
-    let (mw, mh) = ((hx1 - hx0) as usize, (hy1 - hy0) as usize);
-    let mut mask = vec![false; mw * mh];
-    let mut ink: Vec<(u32, u32)> = Vec::new();
-    for hy in hy0..hy1 {
-        for hx in hx0..hx1 {
-            if blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]) {
-                mask[(hy - hy0) as usize * mw + (hx - hx0) as usize] = true;
-                ink.push((hx - hx0, hy - hy0));
-            }
-        }
-    }
+    let (mask, mw) = blob_mask(found, blob);
+    let mh = mask.len() / mw.max(1);
+    let ink: Vec<(u32, u32)> = (0..mask.len())
+        .filter(|&i| mask[i])
+        .map(|i| ((i % mw) as u32, (i / mw) as u32))
+        .collect();
     // Too little ink to hold two digits: 12 half-resolution pixels.
     if ink.len() * ((scale * scale) as usize) < 48 {
         return out;
@@ -369,6 +364,17 @@ impl MapBox {
             hy1: (r.y + r.h).div_ceil(scale).min(hh),
         }
     }
+}
+
+/// The blob's own ink on the finder's map over its box (row by row, `mw` map pixels a row),
+/// and `mw`.
+pub(crate) fn blob_mask(found: &Located, blob: &Blob) -> (Vec<bool>, usize) {
+    let MapBox { hx0, hy0, hx1, hy1 } = MapBox::of(found, blob.rect);
+    let mask = (hy0..hy1)
+        .flat_map(|hy| (hx0..hx1).map(move |hx| (hx, hy)))
+        .map(|(hx, hy)| blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]))
+        .collect();
+    (mask, hx1.saturating_sub(hx0) as usize)
 }
 
 /// Two lines of writing run together into one blob ([`TALLEST`]): where a stroke of one
