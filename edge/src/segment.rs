@@ -386,11 +386,12 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
     let scale = found.scale.max(1);
     let px = scale as f32;
     let MapBox { hx0, hy0, hx1, hy1 } = MapBox::of(found, r);
-    let ink_in = |hy: u32| {
-        (hx0..hx1)
-            .filter(|&hx| blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]))
-            .count()
+    let (mask, mw) = blob_mask(found, blob);
+    let row = |hy: u32| {
+        let at = (hy - hy0) as usize * mw;
+        &mask[at..at + mw]
     };
+    let ink_in = |hy: u32| row(hy).iter().filter(|&&m| m).count();
     let rows = hy1.saturating_sub(hy0);
     let (lo, hi) = (hy0 + rows * 3 / 10, hy0 + rows * 7 / 10);
     let mid = hy0 + rows / 2;
@@ -408,11 +409,9 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
             if y < top || y >= bottom {
                 continue;
             }
-            for hx in hx0..hx1 {
-                if blob.labels.contains(&found.labels.get_pixel(hx, hy)[0]) {
-                    (x0, y0, x1, y1) = (x0.min(hx), y0.min(hy), x1.max(hx), y1.max(hy));
-                    n += 1;
-                }
+            for (hx, _) in (hx0..hx1).zip(row(hy)).filter(|(_, &m)| m) {
+                (x0, y0, x1, y1) = (x0.min(hx), y0.min(hy), x1.max(hx), y1.max(hy));
+                n += 1;
             }
         }
         // At least 6 half-resolution pixels of ink (24 frame pixels).
