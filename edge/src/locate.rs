@@ -16,6 +16,7 @@ use image::{GrayImage, ImageBuffer, Luma};
 
 pub use geometry::{ink_runs, Blob, Rect};
 pub use ground::strength_of;
+pub use group::WIDER_THAN_TYPICAL;
 pub use select::WIDEST;
 
 pub(crate) use ground::extreme_filter;

@@ -479,11 +479,10 @@ pub fn lines_parted(parts: [LinePart; 2]) -> bool {
 /// digit may still be two: wide zeros and twos reach about 1.0.
 pub const WIDER_THAN_ONE: f32 = 1.1;
 
-/// Width, over the median width of the frame's digits, from which a blob may hold two: one
-/// writer writes digits of one width, and two narrow digits that touch (a "1" and a "7", or
-/// two upright digits written close) make a blob no wider than it is tall, which
-/// [`WIDER_THAN_ONE`] alone would never cut.
-pub const WIDER_THAN_TYPICAL: f32 = 1.7;
+/// Width, over the median width of the frame's digits, from which a blob may hold two
+/// (touching narrow digits, which [`WIDER_THAN_ONE`] alone would never cut); the finder
+/// counts such blobs as digits written with no gap when it judges a writer's spacing.
+pub use crate::locate::WIDER_THAN_TYPICAL;
 
 /// Width over height beyond which a blob is rarely one digit; left uncut, it is reported as
 /// unknown unless the model is sure of it (see [`too_wide`]).
