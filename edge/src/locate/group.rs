@@ -21,6 +21,13 @@ const SPACING_TIMES: f32 = 3.0;
 /// Fewest gaps within a number from which a page's spacing is judged.
 const SPACING_SAMPLES: usize = 3;
 
+/// Height, over its neighbour's, from which a mark is no digit of the neighbour's number: one
+/// writer writes one number's digits at one size, and even two lines of writing run together
+/// (which the reader parts later) are under 2.5 digits tall. Taller marks beside writing are
+/// the dark strip past the sheet's edge or a shadow's, whose height would otherwise stretch
+/// the gap allowed to the next digit.
+const TALLER_THAN_A_NUMBER: f32 = 2.5;
+
 /// Width, over the median width of the frame's digits, from which a blob may hold two: one
 /// writer writes digits of one width, and two narrow digits that touch (a "1" and a "7", or
 /// two upright digits written close) make a blob no wider than it is tall.
@@ -94,6 +101,7 @@ fn nearest_right(digits: &[Blob], i: usize, widest: f32) -> Option<(f32, usize)>
             let overlap = (a.y + a.h).min(b.y + b.h) as f32 - a.y.max(b.y) as f32;
             let starts_right = b.x as f32 + b.w as f32 / 2.0 > a.x as f32 + a.w as f32;
             (starts_right
+                && h <= TALLER_THAN_A_NUMBER * a.h.min(b.h) as f32
                 && gap <= widest * h
                 && gap >= -0.3 * h
                 && overlap >= 0.4 * a.h.min(b.h) as f32)
@@ -187,6 +195,26 @@ mod tests {
         page.extend([(250, 24), (350, 24)]);
         page.extend((0..5).map(|k| (450 + 100 * k, 48)));
         assert_eq!(number_gap(&line(&page)), NUMBER_GAP);
+    }
+
+    #[test]
+    fn issue13_a_strip_past_the_sheets_edge_joins_no_number() {
+        // A dark strip 26 px wide and 160 tall (the table beside the sheet) 60 px left of a
+        // number: 60 px is under 0.7 of the strip's height, but the strip is no digit's size.
+        let mut digits = digits_at(&[100, 130, 160]);
+        let strip = Rect {
+            x: 14,
+            y: 40,
+            w: 26,
+            h: 160,
+        };
+        digits.push(Blob {
+            rect: strip,
+            labels: Vec::new(),
+            area: 26 * 160,
+            mark: strip,
+        });
+        assert_eq!(group(&digits), vec![vec![3], vec![0, 1, 2]]);
     }
 
     #[test]
