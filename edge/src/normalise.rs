@@ -3,7 +3,6 @@
 //! away from its strokes, fitted into a 20×20 box keeping its aspect ratio, placed on 28×28
 //! with its centre of mass in the middle (sizes scale with `S`).
 
-use image::imageops::{resize, FilterType};
 use image::GrayImage;
 
 use crate::locate::{extreme_filter, strength_of, Blob, Ink, Located};
@@ -190,7 +189,7 @@ pub fn place(ink: &GrayImage, side: usize) -> Vec<u8> {
     let scale = fit / w.max(h) as f32;
     let nw = ((w as f32 * scale).round() as u32).clamp(1, side as u32);
     let nh = ((h as f32 * scale).round() as u32).clamp(1, side as u32);
-    let small = resize(ink, nw, nh, FilterType::Triangle);
+    let small = resize_triangle(ink, nw, nh);
     let (mut mass, mut mx, mut my) = (0f32, 0f32, 0f32);
     for (x, y, p) in small.enumerate_pixels() {
         let v = f32::from(p[0]);
@@ -212,8 +211,123 @@ pub fn place(ink: &GrayImage, side: usize) -> Vec<u8> {
     out
 }
 
+/// Input pixels and weights of one output pixel along an axis of `len` input pixels resampled
+/// to `new_len`: the triangle (linear) filter, widened by the ratio when shrinking.
+struct Taps {
+    first: usize,
+    weights: Vec<f32>,
+}
+
+/// The taps of every output pixel along one axis, computed as `image`'s `resize` computes them
+/// (the same operations in the same order), so the result is bit for bit the same.
+fn triangle_taps(len: u32, new_len: u32) -> Vec<Taps> {
+    let ratio = len as f32 / new_len as f32;
+    let sratio = if ratio < 1.0 { 1.0 } else { ratio };
+    let support = sratio;
+    (0..new_len)
+        .map(|o| {
+            let centre = (o as f32 + 0.5) * ratio;
+            let left = ((centre - support).floor() as i64).clamp(0, i64::from(len) - 1);
+            let right = ((centre + support).ceil() as i64).clamp(left + 1, i64::from(len));
+            let centre = centre - 0.5;
+            let mut weights: Vec<f32> = (left..right)
+                .map(|i| {
+                    let x = ((i as f32 - centre) / sratio).abs();
+                    if x < 1.0 {
+                        1.0 - x
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mut sum = 0.0;
+            for w in &weights {
+                sum += w;
+            }
+            for w in &mut weights {
+                *w /= sum;
+            }
+            Taps {
+                first: left as usize,
+                weights,
+            }
+        })
+        .collect()
+}
+
+/// `ink` resampled to `nw × nh` with the triangle filter: the same pixels as
+/// `image::imageops::resize(ink, nw, nh, FilterType::Triangle)` (columns, then rows, through
+/// f32), on one grey channel where that function works on four.
+fn resize_triangle(ink: &GrayImage, nw: u32, nh: u32) -> GrayImage {
+    let (w, h) = ink.dimensions();
+    if w == 0 || h == 0 {
+        return GrayImage::new(nw, nh);
+    }
+    if (nw, nh) == (w, h) {
+        return ink.clone();
+    }
+    let (wu, nwu) = (w as usize, nw as usize);
+    let src = ink.as_raw();
+    // Down the columns: `nh` rows of `w` values.
+    let mut tall = vec![0f32; wu * nh as usize];
+    for (row, taps) in tall.chunks_exact_mut(wu).zip(triangle_taps(h, nh)) {
+        for (x, out) in row.iter_mut().enumerate() {
+            let mut t = 0.0;
+            for (i, wgt) in taps.weights.iter().enumerate() {
+                t += f32::from(src[(taps.first + i) * wu + x]) * wgt;
+            }
+            *out = t;
+        }
+    }
+    // Across the rows, rounded to the nearest grey level.
+    let across = triangle_taps(w, nw);
+    let mut out = vec![0u8; nwu * nh as usize];
+    for (dst, row) in out.chunks_exact_mut(nwu).zip(tall.chunks_exact(wu)) {
+        for (o, taps) in dst.iter_mut().zip(&across) {
+            let mut t = 0.0;
+            for (i, wgt) in taps.weights.iter().enumerate() {
+                t += row[taps.first + i] * wgt;
+            }
+            *o = t.clamp(0.0, 255.0).round() as u8;
+        }
+    }
+    GrayImage::from_raw(nw, nh, out).unwrap_or_else(|| GrayImage::new(nw, nh))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_triangle_resize_gives_images_pixels_bit_for_bit() {
+        use image::imageops::{resize, FilterType};
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            seed >> 8
+        };
+        for _ in 0..400 {
+            let (w, h) = (1 + next() % 160, 1 + next() % 160);
+            // Mostly ground with a few levels, as a digit's input is, and noise.
+            let img = GrayImage::from_fn(w, h, |_, _| {
+                let v = next();
+                Luma([if v % 3 == 0 { 0 } else { (v % 256) as u8 }])
+            });
+            let (nw, nh) = (1 + next() % 28, 1 + next() % 28);
+            let ours = resize_triangle(&img, nw, nh);
+            let theirs = resize(&img, nw, nh, FilterType::Triangle);
+            assert_eq!(ours.as_raw(), theirs.as_raw(), "{w}x{h} -> {nw}x{nh}");
+        }
+        // Faint ink of one or two grey levels, whose weighted sums fall a rounding error
+        // under a half: where adding a half before truncating would round up.
+        for _ in 0..3000 {
+            let (w, h) = (1 + next() % 12, 1 + next() % 12);
+            let img = GrayImage::from_fn(w, h, |_, _| Luma([(next() % 3) as u8]));
+            let (nw, nh) = (1 + next() % 28, 1 + next() % 28);
+            let ours = resize_triangle(&img, nw, nh);
+            let theirs = resize(&img, nw, nh, FilterType::Triangle);
+            assert_eq!(ours.as_raw(), theirs.as_raw(), "{w}x{h} -> {nw}x{nh}");
+        }
+    }
+
     use super::*;
     use crate::locate::{locate, LocateConfig};
     use image::Luma;
