@@ -271,12 +271,13 @@ fn resize_triangle(ink: &GrayImage, nw: u32, nh: u32) -> GrayImage {
     // Down the columns: `nh` rows of `w` values.
     let mut tall = vec![0f32; wu * nh as usize];
     for (row, taps) in tall.chunks_exact_mut(wu).zip(triangle_taps(h, nh)) {
-        for (x, out) in row.iter_mut().enumerate() {
-            let mut t = 0.0;
-            for (i, wgt) in taps.weights.iter().enumerate() {
-                t += f32::from(src[(taps.first + i) * wu + x]) * wgt;
+        // Tap by tap over the whole row: each output pixel sums its taps in the same order as
+        // pixel by pixel, and the row's loop runs over contiguous memory.
+        for (i, &wgt) in taps.weights.iter().enumerate() {
+            let line = &src[(taps.first + i) * wu..][..wu];
+            for (out, &p) in row.iter_mut().zip(line) {
+                *out += f32::from(p) * wgt;
             }
-            *out = t;
         }
     }
     // Across the rows, rounded to the nearest grey level.
