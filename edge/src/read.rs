@@ -534,19 +534,6 @@ impl Reader {
                 &confidences,
                 self.min_confidence,
             ) {
-                // A wide digit whose halves each read as it stays whole.
-                Some(c)
-                    if segment::repeats_the_whole(
-                        predictions[i].class,
-                        whole,
-                        &cands.segmentations[c]
-                            .iter()
-                            .map(|&k| predictions[first + k].class)
-                            .collect::<Vec<_>>(),
-                    ) =>
-                {
-                    (None, false)
-                }
                 Some(c) => (Some(c), false),
                 None => (
                     segment::choose_in_part(whole, aspect, &confidences, self.min_confidence),

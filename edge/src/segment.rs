@@ -552,15 +552,6 @@ pub fn choose(
     (weakest >= min_confidence.max(sure) && weakest > whole).then_some(best)
 }
 
-/// Whether a cut only repeats the whole's reading: the model reads the whole surely ([`SURE`])
-/// as digit `class` at `confidence`, and every piece (`pieces`, their classes) as that digit
-/// too. A wide "2", "5" or "6" cut at its middle leaves a head and a tail that each still look
-/// like the digit, while two touching copies of one digit are seldom read surely as one; the
-/// reader keeps such a blob whole.
-pub fn repeats_the_whole(class: usize, confidence: f32, pieces: &[usize]) -> bool {
-    confidence >= SURE && !pieces.is_empty() && pieces.iter().all(|&p| p == class)
-}
-
 /// Mean confidence of its pieces from which a segmentation that [`choose`] refused is still
 /// taken in part: touching digits run together unevenly (one pair only touches where the next
 /// overlaps), so a cut may part most digits of a run cleanly and leave one piece straddling
@@ -771,17 +762,6 @@ mod tests {
         assert_eq!(choose(0.6, 0.8, 1.2, &[vec![0.95, 0.97]], 0.5), None);
         // Doubted, but narrower than two digits: a "1" or a "7" is never cut.
         assert_eq!(choose(0.3, 0.45, 1.0, &[vec![0.95, 0.97]], 0.5), None);
-    }
-
-    #[test]
-    fn a_sure_whole_cut_into_pieces_of_its_own_digit_stays_one_wide_digit() {
-        // A wide "2" read surely whole, its head and tail each read "2": one digit.
-        assert!(repeats_the_whole(2, 0.95, &[2, 2]));
-        // Two touching twos the model doubts as one: the cut stands.
-        assert!(!repeats_the_whole(2, 0.79, &[2, 2]));
-        // A sure whole whose pieces read otherwise ("21" read as "2"): the cut stands.
-        assert!(!repeats_the_whole(2, 0.95, &[2, 1]));
-        assert!(!repeats_the_whole(2, 0.95, &[]));
     }
 
     #[test]
