@@ -18,7 +18,7 @@ const WIDEST_NUMBER_GAP: f32 = 1.0;
 /// stand apart has its numbers further apart too ([`number_gap`]).
 const SPACING_TIMES: f32 = 3.0;
 
-/// Fewest gaps within a number from which a page's spacing is judged.
+/// Fewest gaps (touching blobs among them) from which a page's spacing is judged.
 const SPACING_SAMPLES: usize = 3;
 
 /// Height, over its neighbour's, from which a mark is no digit of the neighbour's number: one
@@ -88,8 +88,9 @@ pub(crate) fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// The nearest digit to the right of digit `i` on its line of writing with a gap of at most
-/// `widest` digit heights (of the taller of the two), and that gap over the height.
+/// The nearest digit to the right of digit `i` on its line of writing, of a size with it
+/// ([`TALLER_THAN_A_NUMBER`]) and with a gap of at most `widest` digit heights (of the taller
+/// of the two), and that gap over the height.
 fn nearest_right(digits: &[Blob], i: usize, widest: f32) -> Option<(f32, usize)> {
     let a = digits[i].rect;
     (0..digits.len())
