@@ -39,9 +39,14 @@ pub const WIDER_THAN_TYPICAL: f32 = 1.7;
 /// whole. Numbers are then ordered line by line, left to right.
 pub(crate) fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
     let n = digits.len();
-    let widest = number_gap(digits);
-    let successor = |i: usize| nearest_right(digits, i, widest).map(|(_, j)| j);
-    let next: Vec<Option<usize>> = (0..n).map(successor).collect();
+    // Each digit's nearest neighbour within the widest gap any page allows, found once: the
+    // page's spacing is judged on the nearer ones, and the links kept are those within it.
+    let nearest = links(digits);
+    let widest = number_gap(digits, &nearest);
+    let next: Vec<Option<usize>> = nearest
+        .iter()
+        .map(|l| l.filter(|l| l.within(widest)).map(|l| l.to))
+        .collect();
     let mut prev: Vec<Option<usize>> = vec![None; n];
     for (i, s) in next.iter().enumerate() {
         if let Some(j) = *s {
@@ -88,10 +93,36 @@ pub(crate) fn group(digits: &[Blob]) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// The nearest digit to the right of digit `i` on its line of writing, of a size with it
-/// ([`TALLER_THAN_A_NUMBER`]) and with a gap of at most `widest` digit heights (of the taller
-/// of the two), and that gap over the height.
-fn nearest_right(digits: &[Blob], i: usize, widest: f32) -> Option<(f32, usize)> {
+/// A digit's nearest right-hand neighbour on its line of writing ([`nearest_right`]).
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    /// Pixels between the two digits' boxes (negative where they overlap).
+    gap: f32,
+    /// The taller digit's height.
+    h: f32,
+    /// The neighbour's index.
+    to: usize,
+}
+
+impl Link {
+    /// Whether the gap is at most `widest` digit heights.
+    fn within(self, widest: f32) -> bool {
+        self.gap <= widest * self.h
+    }
+}
+
+/// Each digit's [`nearest_right`] neighbour within [`WIDEST_NUMBER_GAP`]: the nearest within
+/// any narrower gap is the same digit, or none.
+fn links(digits: &[Blob]) -> Vec<Option<Link>> {
+    (0..digits.len())
+        .map(|i| nearest_right(digits, i, WIDEST_NUMBER_GAP))
+        .collect()
+}
+
+/// The nearest digit, by gap over height, to the right of digit `i` on its line of writing,
+/// of a size with it ([`TALLER_THAN_A_NUMBER`]) and with a gap of at most `widest` digit
+/// heights (of the taller of the two).
+fn nearest_right(digits: &[Blob], i: usize, widest: f32) -> Option<Link> {
     let a = digits[i].rect;
     (0..digits.len())
         .filter(|&j| j != i)
@@ -101,23 +132,24 @@ fn nearest_right(digits: &[Blob], i: usize, widest: f32) -> Option<(f32, usize)>
             let gap = b.x as f32 - (a.x + a.w) as f32;
             let overlap = (a.y + a.h).min(b.y + b.h) as f32 - a.y.max(b.y) as f32;
             let starts_right = b.x as f32 + b.w as f32 / 2.0 > a.x as f32 + a.w as f32;
+            let link = Link { gap, h, to: j };
             (starts_right
                 && h <= TALLER_THAN_A_NUMBER * a.h.min(b.h) as f32
-                && gap <= widest * h
+                && link.within(widest)
                 && gap >= -0.3 * h
                 && overlap >= 0.4 * a.h.min(b.h) as f32)
-                .then_some((gap / h, j))
+                .then_some(link)
         })
-        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .min_by(|x, y| (x.gap / x.h).total_cmp(&(y.gap / y.h)))
 }
 
 /// The widest gap, over the digit height, between two digits of one number on this page:
 /// [`SPACING_TIMES`] the writer's own spacing, from [`NUMBER_GAP`] to [`WIDEST_NUMBER_GAP`].
-/// The spacing is the median gap from each digit to its nearest neighbour within
+/// The spacing is the median gap of the digits' `nearest` neighbours ([`links`]) within
 /// [`NUMBER_GAP`], where a blob [`WIDER_THAN_TYPICAL`] (touching digits, written with no
 /// gap) counts as a gap of 0. A page with fewer than [`SPACING_SAMPLES`] gaps keeps
 /// [`NUMBER_GAP`].
-fn number_gap(digits: &[Blob]) -> f32 {
+fn number_gap(digits: &[Blob], nearest: &[Option<Link>]) -> f32 {
     let mut widths: Vec<u32> = digits.iter().map(|d| d.rect.w).collect();
     widths.sort_unstable();
     let typical = widths.get(widths.len() / 2).copied().unwrap_or(0) as f32;
@@ -125,8 +157,11 @@ fn number_gap(digits: &[Blob]) -> f32 {
         .iter()
         .filter(|d| d.rect.w as f32 >= WIDER_THAN_TYPICAL * typical)
         .map(|_| 0.0);
-    let mut gaps: Vec<f32> = (0..digits.len())
-        .filter_map(|i| nearest_right(digits, i, NUMBER_GAP).map(|(g, _)| g))
+    let mut gaps: Vec<f32> = nearest
+        .iter()
+        .flatten()
+        .filter(|l| l.within(NUMBER_GAP))
+        .map(|l| l.gap / l.h)
         .chain(touching)
         .collect();
     if gaps.len() < SPACING_SAMPLES {
@@ -161,6 +196,11 @@ mod tests {
             .collect()
     }
 
+    /// The page's widest gap within a number for `digits`.
+    fn page_gap(digits: &[Blob]) -> f32 {
+        number_gap(digits, &links(digits))
+    }
+
     /// Blobs 24 px wide at `starts`.
     fn digits_at(starts: &[u32]) -> Vec<Blob> {
         line(&starts.iter().map(|&x| (x, 24)).collect::<Vec<_>>())
@@ -171,7 +211,7 @@ mod tests {
         // Digits 16 px apart (0.4 of the height) and once 36 px (0.9), numbers 80 px (2.0)
         // apart: this writer's spacing makes 0.9 a gap within a number.
         let digits = digits_at(&[10, 50, 90, 150, 254, 294]);
-        assert_eq!(number_gap(&digits), WIDEST_NUMBER_GAP);
+        assert_eq!(page_gap(&digits), WIDEST_NUMBER_GAP);
         assert_eq!(group(&digits), vec![vec![0, 1, 2, 3], vec![4, 5]]);
     }
 
@@ -180,7 +220,7 @@ mod tests {
         // Digits 6 px apart (0.15 of the height), numbers 34 px (0.85) apart: wider than
         // this writer's spacing calls for, though under the widest gap a number may hold.
         let digits = digits_at(&[10, 40, 70, 128, 158, 188]);
-        assert_eq!(number_gap(&digits), NUMBER_GAP);
+        assert_eq!(page_gap(&digits), NUMBER_GAP);
         assert_eq!(group(&digits), vec![vec![0, 1, 2], vec![3, 4, 5]]);
     }
 
@@ -188,14 +228,14 @@ mod tests {
     fn touching_digits_count_as_no_gap_in_a_writers_spacing() {
         // Digits 12 px apart (0.3 of the height): alone they say numbers part at 0.9.
         let spaced = [(10, 24), (46, 24), (82, 24), (118, 24), (154, 24)];
-        let alone = number_gap(&line(&spaced));
+        let alone = page_gap(&line(&spaced));
         assert!((alone - 0.9).abs() < 1e-4, "{alone}");
         // Two more digits standing alone and five blobs of two touching digits (48 px wide),
         // all far apart: the touching pairs are gaps of 0, and the numbers part at 0.7.
         let mut page = spaced.to_vec();
         page.extend([(250, 24), (350, 24)]);
         page.extend((0..5).map(|k| (450 + 100 * k, 48)));
-        assert_eq!(number_gap(&line(&page)), NUMBER_GAP);
+        assert_eq!(page_gap(&line(&page)), NUMBER_GAP);
     }
 
     #[test]
@@ -221,7 +261,7 @@ mod tests {
     #[test]
     fn a_page_with_too_few_gaps_keeps_the_fixed_number_gap() {
         let digits = digits_at(&[10, 66]);
-        assert_eq!(number_gap(&digits), NUMBER_GAP);
+        assert_eq!(page_gap(&digits), NUMBER_GAP);
         assert_eq!(group(&digits), vec![vec![0], vec![1]]);
     }
 }
