@@ -584,11 +584,15 @@ impl Reader {
         for i in taken_in_part {
             // Only a piece read without ambiguity is reported (see `segment::CERTAIN`).
             if kept[i].confidence < segment::CERTAIN {
-                kept[i].confidence = 0.0;
+                unknown(
+                    &mut kept[i],
+                    blobs[i].rect,
+                    "a piece read in part under CERTAIN",
+                );
             }
         }
         for i in too_wide {
-            kept[i].confidence = 0.0;
+            unknown(&mut kept[i], blobs[i].rect, "too wide or tall, left whole");
         }
         // A "1" spans its line of writing as every digit does; a lone stroke much shorter
         // than the frame's digits is something else (a stem broken off a digit, a stretch of
@@ -597,7 +601,7 @@ impl Reader {
             for (p, blob) in kept.iter_mut().zip(&blobs) {
                 let one = contract.labels.get(p.class).is_some_and(|l| l == "1");
                 if one && (blob.rect.h as f32) < SHORT_ONE * typical {
-                    p.confidence = 0.0;
+                    unknown(p, blob.rect, "a 1 shorter than the writing");
                 }
             }
         }
@@ -612,9 +616,10 @@ impl Reader {
                 .iter()
                 .map(|p| contract.labels.get(p.class).is_some_and(|l| l == "1"))
                 .collect();
-            for (p, thin) in kept.iter_mut().zip(thin_ones(&widths, &sure, &ones)) {
+            let thin = thin_ones(&widths, &sure, &ones);
+            for ((p, thin), blob) in kept.iter_mut().zip(thin).zip(&blobs) {
                 if thin {
-                    p.confidence = 0.0;
+                    unknown(p, blob.rect, "a 1 far thinner than the pen");
                 }
             }
         }
@@ -678,6 +683,21 @@ impl Reader {
             inputs,
         })
     }
+}
+
+/// Makes `p` unknown (confidence 0) for the reader's rule `why`, named in the debug log with
+/// the box and what the model had read.
+fn unknown(p: &mut Prediction, rect: Rect, why: &str) {
+    tracing::debug!(
+        "read: unknown, {why}: [{},{},{},{}] was {} ({:.2})",
+        rect.x,
+        rect.y,
+        rect.w,
+        rect.h,
+        p.class,
+        p.confidence
+    );
+    p.confidence = 0.0;
 }
 
 /// Which digits are "1"s far thinner than the pen ([`THIN_ONE`]), given each digit's stroke
