@@ -148,10 +148,6 @@ pub struct TrainArgs {
     /// Train on --extra's marks that are not digits too, towards equal odds for every digit.
     #[arg(long, requires = "extra")]
     pub not_digits: bool,
-    /// Show MNIST's training images this many times an epoch, so that many --extra digits do
-    /// not outnumber them.
-    #[arg(long, default_value_t = 1)]
-    pub mnist_repeats: usize,
     /// Distil from this checkpoint: learn its softened outputs as well as the labels.
     #[arg(long)]
     pub teacher: Option<PathBuf>,

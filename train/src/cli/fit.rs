@@ -51,7 +51,6 @@ pub fn train_command(a: TrainArgs) -> Result<()> {
         init: a.init,
         extra: a.extra,
         not_digits: a.not_digits,
-        mnist_repeats: a.mnist_repeats,
         distill: a.teacher.map(|teacher| train::fit::config::Distill {
             teacher,
             weight: a.distill_weight,

@@ -51,15 +51,6 @@ pub struct TrainConfig {
     /// Also train on the marks that are not digits in `extra` (towards equal odds).
     #[serde(default)]
     pub not_digits: bool,
-    /// Times MNIST's training images are shown per epoch: many `extra` digits would
-    /// otherwise outnumber them and pull the model off MNIST, which it must keep reading.
-    #[serde(default = "one")]
-    pub mnist_repeats: usize,
-}
-
-/// Serde's default for [`TrainConfig::mnist_repeats`].
-fn one() -> usize {
-    1
 }
 
 /// Knowledge distillation (Hinton et al. 2015): the loss is `(1 − weight) · CE(labels) +
@@ -93,7 +84,6 @@ impl Default for TrainConfig {
             extra: None,
             distill: None,
             not_digits: false,
-            mnist_repeats: 1,
         }
     }
 }
@@ -107,9 +97,6 @@ impl TrainConfig {
         }
         if self.batch == 0 || self.accumulate == 0 {
             return bad("--batch and --accumulate must be at least 1");
-        }
-        if self.mnist_repeats == 0 {
-            return bad("--mnist-repeats must be at least 1");
         }
         if self.accumulate > self.batch {
             return bad("--accumulate cannot exceed --batch (each micro-batch needs an image)");

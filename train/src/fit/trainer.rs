@@ -269,12 +269,7 @@ fn batch_images(
 /// The images a run trains and is judged on: MNIST's (limited as the run says) and the extra
 /// digits of `--extra`; refused when either is empty, which would write an untrained model.
 fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits)> {
-    let mnist = limit(&data.train, config.train_limit);
-    let mut train_set = mnist.clone();
-    for _ in 1..config.mnist_repeats {
-        train_set.images.extend_from_slice(&mnist.images);
-        train_set.labels.extend_from_slice(&mnist.labels);
-    }
+    let mut train_set = limit(&data.train, config.train_limit);
     if let Some(dir) = &config.extra {
         let extra = crate::data::extra::read_extra(dir, config.not_digits)?;
         tracing::info!(

@@ -195,40 +195,8 @@ fn validation_rejects_nonsense() {
             lr: -1.0,
             ..ok.clone()
         },
-        TrainConfig {
-            mnist_repeats: 0,
-            ..ok.clone()
-        },
     ] {
         assert!(bad.validate().is_err());
-    }
-}
-
-/// Many harvested page digits outnumbered MNIST's and pulled the model under the accuracy a
-/// default must keep: `mnist_repeats` shows MNIST's images that many times, the extra ones once.
-#[test]
-fn mnist_repeats_show_mnist_that_many_times_and_the_extra_digits_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let extra = Digits {
-        images: vec![7; 3 * PIXELS],
-        labels: vec![1, 2, 3],
-    };
-    crate::data::extra::write_extra(dir.path(), &extra, &[]).unwrap();
-    let data = tiny_mnist(5, 2);
-    for repeats in [1, 3] {
-        let config = TrainConfig {
-            extra: Some(dir.path().to_path_buf()),
-            mnist_repeats: repeats,
-            ..TrainConfig::default()
-        };
-        let (train_set, test_set) = data_sets(&config, &data).unwrap();
-        assert_eq!(train_set.len(), 5 * repeats + 3);
-        assert_eq!(test_set.len(), 5);
-        assert_eq!(
-            &train_set.labels[5 * (repeats - 1)..5 * repeats],
-            &data.train.labels[..]
-        );
-        assert_eq!(&train_set.labels[5 * repeats..], &[1, 2, 3]);
     }
 }
 
