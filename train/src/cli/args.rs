@@ -157,6 +157,10 @@ pub struct TrainArgs {
     /// Temperature that softens the teacher's and student's outputs.
     #[arg(long, default_value_t = 4.0, requires = "teacher")]
     pub temperature: f64,
+    /// Distil MNIST's own images from this checkpoint instead (usually --init's), the extra
+    /// digits from --teacher: the fine-tuned network keeps what it read before.
+    #[arg(long, requires = "teacher")]
+    pub keep: Option<PathBuf>,
 }
 
 /// Options of `train fetch`.

@@ -55,6 +55,7 @@ pub fn train_command(a: TrainArgs) -> Result<()> {
             teacher,
             weight: a.distill_weight,
             temperature: a.temperature,
+            keep: a.keep,
         }),
     };
     let out = a

@@ -133,6 +133,7 @@ pub fn run(config: &BenchConfig, device: &Device) -> Result<BenchReport> {
             ours.as_mut(),
             &pixels,
             &labels,
+            &[],
             n,
             1e-3,
             device,

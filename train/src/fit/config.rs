@@ -64,6 +64,11 @@ pub struct Distill {
     pub weight: f64,
     /// Softening temperature T (> 0).
     pub temperature: f64,
+    /// Learning without forgetting (Li & Hoiem 2016): MNIST's own images are distilled
+    /// towards this network's outputs (the one being fine-tuned), only the extra digits towards
+    /// `teacher`'s, so what the network already reads well stays its target.
+    #[serde(default)]
+    pub keep: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {

@@ -70,8 +70,8 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
     crate::atomic::writable_dir(&opts.out)?;
     let ckpt_path = opts.out.join(CHECKPOINT);
     let (config, model, varmap, mut opt, mut history, pruning) = start(config, &ckpt_path, opts)?;
-    let (train_set, test_set) = data_sets(&config, data)?;
-    let teacher = teacher(&config, &opts.device)?;
+    let (train_set, test_set, mnist_count) = data_sets(&config, data)?;
+    let teachers = teachers(&config, &opts.device)?;
     let cost = config.arch.cost();
     tracing::info!(
         "{}: {} parameters, {} multiply-accumulates per image; {} training images, {} test images, device {}",
@@ -107,11 +107,12 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
                 scope,
                 &train_set,
                 &order,
+                mnist_count,
                 config.batch,
                 config.augment.as_ref(),
                 aug_rng,
             );
-            for (k, (images, labels)) in batches.iter().enumerate() {
+            for (k, (images, labels, from_mnist)) in batches.iter().enumerate() {
                 let step = epoch as u64 * steps_per_epoch + k as u64;
                 lr = config.schedule.rate(config.lr, step, total_steps);
                 // Out of GPU memory, the micro-batch halves; the step stays the same step.
@@ -121,10 +122,15 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
                         opt.as_mut(),
                         &images,
                         &labels,
+                        &from_mnist,
                         micro,
                         lr,
                         &opts.device,
-                        teacher.as_ref().map(|(m, d)| (m, d)),
+                        teachers.as_ref().map(|(m, keep, d)| Teacher {
+                            model: m,
+                            keep: keep.as_ref(),
+                            distill: d,
+                        }),
                     ) {
                         Ok(stats) => break stats,
                         Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
@@ -225,23 +231,28 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
 /// more than a few batches of pixels.
 const PREFETCH: usize = 4;
 
-/// The epoch's batches (pixels, labels) in `order`, `batch` images each, gathered and
-/// augmented on a thread of `scope` up to [`PREFETCH`] batches ahead. Dropping the receiver
-/// stops the thread.
+/// One batch: pixels, labels, and whether each image is one of MNIST's own (the first
+/// `mnist_count` of the training set) rather than an extra digit.
+type Batch = (Vec<u8>, Vec<u8>, Vec<bool>);
+
+/// The epoch's batches in `order`, `batch` images each, gathered and augmented on a thread of
+/// `scope` up to [`PREFETCH`] batches ahead. Dropping the receiver stops the thread.
 fn prefetch<'scope, 'env>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     set: &'env Digits,
     order: &'env [usize],
+    mnist_count: usize,
     batch: usize,
     how: Option<&'env crate::data::augment::AugmentConfig>,
     mut rng: ChaCha8Rng,
-) -> std::sync::mpsc::Receiver<(Vec<u8>, Vec<u8>)> {
+) -> std::sync::mpsc::Receiver<Batch> {
     let (tx, rx) = std::sync::mpsc::sync_channel(PREFETCH);
     scope.spawn(move || {
         for idx in order.chunks(batch) {
             let images = batch_images(set, idx, how, &mut rng);
             let labels: Vec<u8> = idx.iter().map(|&i| set.labels[i]).collect();
-            if tx.send((images, labels)).is_err() {
+            let from_mnist = idx.iter().map(|&i| i < mnist_count).collect();
+            if tx.send((images, labels, from_mnist)).is_err() {
                 return;
             }
         }
@@ -266,10 +277,12 @@ fn batch_images(
     images
 }
 
-/// The images a run trains and is judged on: MNIST's (limited as the run says) and the extra
-/// digits of `--extra`; refused when either is empty, which would write an untrained model.
-fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits)> {
+/// The images a run trains and is judged on: MNIST's (limited as the run says) followed by the
+/// extra digits of `--extra`, and how many of the training images are MNIST's; refused when
+/// either set is empty, which would write an untrained model.
+fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits, usize)> {
     let mut train_set = limit(&data.train, config.train_limit);
+    let mnist_count = train_set.len();
     if let Some(dir) = &config.extra {
         let extra = crate::data::extra::read_extra(dir, config.not_digits)?;
         tracing::info!(
@@ -291,24 +304,50 @@ fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits)> {
             "no test images (an empty test set, or --test-limit 0)".into(),
         ));
     }
-    Ok((train_set, test_set))
+    Ok((train_set, test_set, mnist_count))
 }
 
-/// The teacher network of a distilling run, loaded once.
-fn teacher(config: &TrainConfig, device: &Device) -> Result<Option<(Model, Distill)>> {
+/// The teacher network of a distilling run and the one MNIST's images keep, loaded once.
+fn teachers(
+    config: &TrainConfig,
+    device: &Device,
+) -> Result<Option<(Model, Option<Model>, Distill)>> {
     let Some(d) = &config.distill else {
         return Ok(None);
     };
-    let ckpt = checkpoint::load(&d.teacher, device)?;
-    let (model, _) = ckpt.model(&d.teacher, device)?;
-    tracing::info!(
-        "distilling from {} ({}), weight {}, temperature {}",
-        d.teacher.display(),
-        ckpt.header.arch.arch(),
-        d.weight,
-        d.temperature
-    );
-    Ok(Some((model, d.clone())))
+    let load = |path: &Path| -> Result<Model> {
+        let ckpt = checkpoint::load(path, device)?;
+        Ok(ckpt.model(path, device)?.0)
+    };
+    let model = load(&d.teacher)?;
+    let keep = d.keep.as_deref().map(load).transpose()?;
+    match &d.keep {
+        Some(k) => tracing::info!(
+            "distilling the extra digits from {} and MNIST's from {}, weight {}, temperature {}",
+            d.teacher.display(),
+            k.display(),
+            d.weight,
+            d.temperature
+        ),
+        None => tracing::info!(
+            "distilling from {}, weight {}, temperature {}",
+            d.teacher.display(),
+            d.weight,
+            d.temperature
+        ),
+    }
+    Ok(Some((model, keep, d.clone())))
+}
+
+/// What a distilling step learns from besides the labels.
+#[derive(Clone, Copy)]
+pub struct Teacher<'a> {
+    /// The teacher of every image, or of the extra digits alone when `keep` is given.
+    pub model: &'a Model,
+    /// The network whose outputs MNIST's own images are distilled towards.
+    pub keep: Option<&'a Model>,
+    /// Weight and temperature of the teacher's term.
+    pub distill: &'a Distill,
 }
 
 type Start = (
@@ -396,18 +435,20 @@ pub struct StepStats {
 
 /// One optimizer step over `labels.len()` images, in micro-batches of `micro` whose gradients
 /// are summed, each weighted by its share of the batch so the step equals a full-batch step.
-/// With a teacher, the loss also pulls towards its softened outputs (see [`Distill`]); the
-/// reported loss stays the cross-entropy against the labels.
+/// With a teacher, the loss also pulls towards its softened outputs (see [`Distill`]), those of
+/// `keep` for the images `from_mnist` marks; the reported loss stays the cross-entropy against
+/// the labels.
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: &Model,
     opt: &mut dyn Optimizer,
     images: &[u8],
     labels: &[u8],
+    from_mnist: &[bool],
     micro: usize,
     lr: f64,
     device: &Device,
-    teacher: Option<(&Model, &Distill)>,
+    teacher: Option<Teacher<'_>>,
 ) -> Result<StepStats> {
     let n = labels.len();
     let vars: Vec<_> = opt.vars().iter().map(|(_, v)| v.clone()).collect();
@@ -419,8 +460,23 @@ pub fn train_step(
         let logits = model.forward(&xs)?;
         let loss = labels_loss(&logits, &labels[start..end], device)?;
         let total = match teacher {
-            Some((t, d)) => {
-                let soft = softmax(&(t.forward(&xs)?.detach() / d.temperature)?, 1)?;
+            Some(t) => {
+                let d = t.distill;
+                let soften = |m: &Model| softmax(&(m.forward(&xs)?.detach() / d.temperature)?, 1);
+                let soft = soften(t.model)?;
+                let soft = match t.keep {
+                    Some(keep) => {
+                        let mask: Vec<f32> = (start..end)
+                            .map(|i| {
+                                f32::from(u8::from(from_mnist.get(i).copied().unwrap_or(false)))
+                            })
+                            .collect();
+                        let mask = Tensor::from_vec(mask, (end - start, 1), device)?;
+                        (soften(keep)?.broadcast_mul(&mask)?
+                            + soft.broadcast_mul(&mask.affine(-1.0, 1.0)?)?)?
+                    }
+                    None => soft,
+                };
                 let log_student = log_softmax(&(&logits / d.temperature)?, 1)?;
                 let kd = ((soft * log_student)?.sum(1)?.mean(0)?.neg()?
                     * (d.temperature * d.temperature))?;

@@ -223,6 +223,7 @@ pub fn run(
         teacher: cam_run.join(trainer::WEIGHTS),
         weight: cfg.distill_weight,
         temperature: 4.0,
+        keep: None,
     });
     stages.push(train(
         "fine-tune pruned",

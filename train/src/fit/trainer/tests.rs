@@ -80,6 +80,7 @@ fn accumulated_micro_batches_equal_one_full_batch() {
             opt.as_mut(),
             &px,
             &labels,
+            &[],
             micro,
             1e-3,
             &Device::Cpu,
@@ -116,6 +117,7 @@ fn distilling_from_an_identical_teacher_gives_no_gradient() {
         teacher: PathBuf::from("unused"),
         weight: 1.0,
         temperature: 3.0,
+        keep: None,
     };
     let sgd = OptimizerConfig {
         kind: crate::fit::optim::OptimizerKind::Sgd,
@@ -140,10 +142,15 @@ fn distilling_from_an_identical_teacher_gives_no_gradient() {
             opt.as_mut(),
             &px,
             &labels,
+            &[],
             8,
             0.1,
             &Device::Cpu,
-            Some((&teacher, &d)),
+            Some(Teacher {
+                model: &teacher,
+                keep: None,
+                distill: &d,
+            }),
         )
         .unwrap();
         let after: Vec<f32> = optim::named_vars(&varmap)
@@ -157,6 +164,63 @@ fn distilling_from_an_identical_teacher_gives_no_gradient() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert_eq!(moved > 1e-6, moves, "weight {weight}: moved {moved}");
+    }
+}
+
+/// Learning without forgetting: MNIST's images follow `keep`, the extra digits the teacher.
+/// With a `keep` identical to the student and every image MNIST's, a teacher that differs
+/// moves nothing; marked as extra digits, the same images follow that teacher and move it.
+#[test]
+fn mnist_images_are_distilled_from_keep_and_extra_digits_from_the_teacher() {
+    let (px, labels) = images(8, 6);
+    let arch = Arch::Strided.config();
+    let (other, _) = Model::fresh(&arch, 11, &Device::Cpu).unwrap();
+    let (same, _) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
+    let d = Distill {
+        teacher: PathBuf::from("unused"),
+        weight: 1.0,
+        temperature: 3.0,
+        keep: Some(PathBuf::from("unused")),
+    };
+    let sgd = OptimizerConfig {
+        kind: crate::fit::optim::OptimizerKind::Sgd,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        ..OptimizerConfig::default()
+    };
+    let flat = |varmap: &candle_nn::VarMap| -> Vec<f32> {
+        optim::named_vars(varmap)
+            .unwrap()
+            .iter()
+            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect()
+    };
+    for (mnist, moves) in [(true, false), (false, true)] {
+        let (model, varmap) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
+        let before = flat(&varmap);
+        let mut opt = optim::build(&sgd, optim::named_vars(&varmap).unwrap()).unwrap();
+        train_step(
+            &model,
+            opt.as_mut(),
+            &px,
+            &labels,
+            &[mnist; 8],
+            4,
+            0.1,
+            &Device::Cpu,
+            Some(Teacher {
+                model: &other,
+                keep: Some(&same),
+                distill: &d,
+            }),
+        )
+        .unwrap();
+        let moved = before
+            .iter()
+            .zip(&flat(&varmap))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert_eq!(moved > 1e-6, moves, "MNIST's: {mnist}, moved {moved}");
     }
 }
 
@@ -263,15 +327,20 @@ fn issue18_prefetched_batches_are_the_ones_one_thread_draws() {
     let order: Vec<usize> = (0..set.len()).rev().collect();
     let how = crate::data::augment::AugmentConfig::default();
     let mut rng = epoch_rng(5, 1, 1);
-    let alone: Vec<(Vec<u8>, Vec<u8>)> = order
+    // The first 100 images stand for MNIST's, the other 50 for extra digits.
+    let alone: Vec<Batch> = order
         .chunks(32)
         .map(|idx| {
             let images = batch_images(&set, idx, Some(&how), &mut rng);
-            (images, idx.iter().map(|&i| set.labels[i]).collect())
+            (
+                images,
+                idx.iter().map(|&i| set.labels[i]).collect(),
+                idx.iter().map(|&i| i < 100).collect(),
+            )
         })
         .collect();
-    let ahead: Vec<(Vec<u8>, Vec<u8>)> = std::thread::scope(|scope| {
-        prefetch(scope, &set, &order, 32, Some(&how), epoch_rng(5, 1, 1))
+    let ahead: Vec<Batch> = std::thread::scope(|scope| {
+        prefetch(scope, &set, &order, 100, 32, Some(&how), epoch_rng(5, 1, 1))
             .iter()
             .collect()
     });
@@ -288,7 +357,7 @@ fn issue18_a_failed_step_stops_the_prefetching_thread() {
     let set = tiny_mnist(400, 4).train;
     let order: Vec<usize> = (0..set.len()).collect();
     let got = std::thread::scope(|scope| {
-        let rx = prefetch(scope, &set, &order, 8, None, epoch_rng(1, 0, 1));
+        let rx = prefetch(scope, &set, &order, 400, 8, None, epoch_rng(1, 0, 1));
         rx.recv().map(|b| b.1.len())
     });
     assert_eq!(got, Ok(8));
