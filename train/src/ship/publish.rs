@@ -237,11 +237,17 @@ fn write_card(p: &Publish, ckpt: &Checkpoint, eval: &Evaluation, entry: &Value) 
             );
         }
         if let Some(d) = &t.distill {
+            let images = match &d.keep {
+                Some(k) => format!(
+                    "The extra digits distilled from `{}` and MNIST's own images from `{}`, learning without forgetting",
+                    d.teacher.display(),
+                    k.display()
+                ),
+                None => format!("Distilled from `{}`", d.teacher.display()),
+            };
             md.push_str(&format!(
-                "Distilled from `{}` (share of its softened outputs in the loss {}, temperature {}).\n\n",
-                d.teacher.display(),
-                d.weight,
-                d.temperature
+                "{images} (share of the softened outputs in the loss {}, temperature {}).\n\n",
+                d.weight, d.temperature
             ));
         }
     }
