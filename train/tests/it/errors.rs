@@ -300,3 +300,36 @@ fn issue17_a_confidence_threshold_outside_0_to_1_is_refused_by_publish_and_pipel
         );
     }
 }
+
+/// `--keep` (MNIST's images distilled from a network of their own) reaches the trainer: a run
+/// with it trains and says whom each kind of image follows; a missing `--keep` checkpoint is
+/// said in one line naming it, and no model is written.
+#[test]
+fn a_keep_checkpoint_is_loaded_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = crate::common::workspace().join("models/seed.safetensors");
+    let out = dir.path().join("run");
+    let ran = crate::common::run(
+        one_epoch(200, &out)
+            .arg("--teacher")
+            .arg(&seed)
+            .arg("--keep")
+            .arg(&seed)
+            .env("RUST_LOG", "info"),
+    );
+    let err = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{err}");
+    assert!(err.contains("and MNIST's from"), "{err}");
+    assert!(out.join("model.safetensors").exists());
+    let gone = dir.path().join("gone.safetensors");
+    let out = dir.path().join("run-gone");
+    let line = fails(
+        one_epoch(200, &out)
+            .arg("--teacher")
+            .arg(&seed)
+            .arg("--keep")
+            .arg(&gone),
+    );
+    assert!(line.contains("gone.safetensors"), "{line}");
+    assert!(!out.join("model.safetensors").exists());
+}
