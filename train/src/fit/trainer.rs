@@ -126,11 +126,7 @@ pub fn train(config: TrainConfig, data: &Mnist, opts: &RunOptions) -> Result<Out
                         micro,
                         lr,
                         &opts.device,
-                        teachers.as_ref().map(|(m, keep, d)| Teacher {
-                            model: m,
-                            keep: keep.as_ref(),
-                            distill: d,
-                        }),
+                        teachers.as_ref().map(Teachers::view),
                     ) {
                         Ok(stats) => break stats,
                         Err(Error::Candle(e)) if device::is_out_of_memory(&e) && micro > 1 => {
@@ -307,11 +303,26 @@ fn data_sets(config: &TrainConfig, data: &Mnist) -> Result<(Digits, Digits, usiz
     Ok((train_set, test_set, mnist_count))
 }
 
+/// The networks a distilling run learns from, loaded once ([`teachers`]).
+struct Teachers {
+    model: Model,
+    keep: Option<Model>,
+    distill: Distill,
+}
+
+impl Teachers {
+    /// What each step borrows.
+    fn view(&self) -> Teacher<'_> {
+        Teacher {
+            model: &self.model,
+            keep: self.keep.as_ref(),
+            distill: &self.distill,
+        }
+    }
+}
+
 /// The teacher network of a distilling run and the one MNIST's images keep, loaded once.
-fn teachers(
-    config: &TrainConfig,
-    device: &Device,
-) -> Result<Option<(Model, Option<Model>, Distill)>> {
+fn teachers(config: &TrainConfig, device: &Device) -> Result<Option<Teachers>> {
     let Some(d) = &config.distill else {
         return Ok(None);
     };
@@ -336,7 +347,11 @@ fn teachers(
             d.temperature
         ),
     }
-    Ok(Some((model, keep, d.clone())))
+    Ok(Some(Teachers {
+        model,
+        keep,
+        distill: d.clone(),
+    }))
 }
 
 /// What a distilling step learns from besides the labels.

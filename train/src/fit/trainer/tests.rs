@@ -24,6 +24,56 @@ fn tiny_mnist(n: usize, seed: u64) -> Mnist {
     }
 }
 
+/// Every weight of `varmap`, flattened in its variables' order.
+fn weights(varmap: &candle_nn::VarMap) -> Vec<f32> {
+    optim::named_vars(varmap)
+        .unwrap()
+        .iter()
+        .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect()
+}
+
+/// The largest change of any weight between `a` and `b`.
+fn largest_change(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
+/// How far one plain SGD step (no momentum, no decay, lr 0.1) distilled from `teacher` moves
+/// a fresh strided network of seed 4, in micro-batches of `micro`.
+fn distilled_step_moves(
+    px: &[u8],
+    labels: &[u8],
+    from_mnist: &[bool],
+    micro: usize,
+    teacher: Teacher<'_>,
+) -> f32 {
+    let sgd = OptimizerConfig {
+        kind: crate::fit::optim::OptimizerKind::Sgd,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        ..OptimizerConfig::default()
+    };
+    let (model, varmap) = Model::fresh(&Arch::Strided.config(), 4, &Device::Cpu).unwrap();
+    let before = weights(&varmap);
+    let mut opt = optim::build(&sgd, optim::named_vars(&varmap).unwrap()).unwrap();
+    train_step(
+        &model,
+        opt.as_mut(),
+        px,
+        labels,
+        from_mnist,
+        micro,
+        0.1,
+        &Device::Cpu,
+        Some(teacher),
+    )
+    .unwrap();
+    largest_change(&before, &weights(&varmap))
+}
+
 /// A resumed fine-tuning run once read its --init checkpoint again for the pruning
 /// history, and failed when that file had moved since the run began.
 #[test]
@@ -67,7 +117,7 @@ fn issue17_a_fine_tuning_run_resumes_after_its_init_checkpoint_moved() {
 #[test]
 fn accumulated_micro_batches_equal_one_full_batch() {
     let (px, labels) = images(12, 5);
-    let mut weights = Vec::new();
+    let mut stepped = Vec::new();
     for micro in [12, 4, 5] {
         let (model, varmap) = Model::fresh(&Arch::Light.config(), 9, &Device::Cpu).unwrap();
         let mut opt = optim::build(
@@ -88,19 +138,10 @@ fn accumulated_micro_batches_equal_one_full_batch() {
         )
         .unwrap();
         assert!(stats.loss_sum > 0.0);
-        let w: Vec<f32> = optim::named_vars(&varmap)
-            .unwrap()
-            .iter()
-            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect();
-        weights.push(w);
+        stepped.push(weights(&varmap));
     }
-    for other in &weights[1..] {
-        let max = weights[0]
-            .iter()
-            .zip(other)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+    for other in &stepped[1..] {
+        let max = largest_change(&stepped[0], other);
         assert!(max < 1e-5, "accumulation changed the step by {max}");
     }
 }
@@ -111,58 +152,20 @@ fn accumulated_micro_batches_equal_one_full_batch() {
 #[test]
 fn distilling_from_an_identical_teacher_gives_no_gradient() {
     let (px, labels) = images(8, 6);
-    let arch = Arch::Strided.config();
-    let (teacher, _) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
-    let distill = Distill {
-        teacher: PathBuf::from("unused"),
-        weight: 1.0,
-        temperature: 3.0,
-        keep: None,
-    };
-    let sgd = OptimizerConfig {
-        kind: crate::fit::optim::OptimizerKind::Sgd,
-        weight_decay: 0.0,
-        momentum: 0.0,
-        ..OptimizerConfig::default()
-    };
+    let (teacher, _) = Model::fresh(&Arch::Strided.config(), 4, &Device::Cpu).unwrap();
     for (weight, moves) in [(1.0, false), (0.0, true)] {
-        let (model, varmap) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
-        let before: Vec<f32> = optim::named_vars(&varmap)
-            .unwrap()
-            .iter()
-            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect();
-        let mut opt = optim::build(&sgd, optim::named_vars(&varmap).unwrap()).unwrap();
         let d = Distill {
+            teacher: PathBuf::from("unused"),
             weight,
-            ..distill.clone()
+            temperature: 3.0,
+            keep: None,
         };
-        train_step(
-            &model,
-            opt.as_mut(),
-            &px,
-            &labels,
-            &[],
-            8,
-            0.1,
-            &Device::Cpu,
-            Some(Teacher {
-                model: &teacher,
-                keep: None,
-                distill: &d,
-            }),
-        )
-        .unwrap();
-        let after: Vec<f32> = optim::named_vars(&varmap)
-            .unwrap()
-            .iter()
-            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect();
-        let moved = before
-            .iter()
-            .zip(&after)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let teacher = Teacher {
+            model: &teacher,
+            keep: None,
+            distill: &d,
+        };
+        let moved = distilled_step_moves(&px, &labels, &[], 8, teacher);
         assert_eq!(moved > 1e-6, moves, "weight {weight}: moved {moved}");
     }
 }
@@ -182,44 +185,13 @@ fn mnist_images_are_distilled_from_keep_and_extra_digits_from_the_teacher() {
         temperature: 3.0,
         keep: Some(PathBuf::from("unused")),
     };
-    let sgd = OptimizerConfig {
-        kind: crate::fit::optim::OptimizerKind::Sgd,
-        weight_decay: 0.0,
-        momentum: 0.0,
-        ..OptimizerConfig::default()
-    };
-    let flat = |varmap: &candle_nn::VarMap| -> Vec<f32> {
-        optim::named_vars(varmap)
-            .unwrap()
-            .iter()
-            .flat_map(|(_, v)| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-            .collect()
-    };
     for (mnist, moves) in [(true, false), (false, true)] {
-        let (model, varmap) = Model::fresh(&arch, 4, &Device::Cpu).unwrap();
-        let before = flat(&varmap);
-        let mut opt = optim::build(&sgd, optim::named_vars(&varmap).unwrap()).unwrap();
-        train_step(
-            &model,
-            opt.as_mut(),
-            &px,
-            &labels,
-            &[mnist; 8],
-            4,
-            0.1,
-            &Device::Cpu,
-            Some(Teacher {
-                model: &other,
-                keep: Some(&same),
-                distill: &d,
-            }),
-        )
-        .unwrap();
-        let moved = before
-            .iter()
-            .zip(&flat(&varmap))
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let teacher = Teacher {
+            model: &other,
+            keep: Some(&same),
+            distill: &d,
+        };
+        let moved = distilled_step_moves(&px, &labels, &[mnist; 8], 4, teacher);
         assert_eq!(moved > 1e-6, moves, "MNIST's: {mnist}, moved {moved}");
     }
 }
