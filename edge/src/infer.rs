@@ -17,6 +17,7 @@ use crate::contract::Contract;
 use crate::{Error, Result};
 
 mod float_form;
+mod on_grid;
 
 /// Which of tract's kernels run a quantized model's convolutions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +111,8 @@ impl Classifier {
 
     /// [`Classifier::from_bytes`], its convolutions run by `kernels`.
     pub fn from_bytes_with(bytes: &[u8], path: &Path, kernels: Kernels) -> Result<Self> {
-        let onnx = tract_onnx::onnx();
+        let mut onnx = tract_onnx::onnx();
+        on_grid::register(&mut onnx);
         let unreadable = |e: &dyn std::fmt::Display| {
             model_error(
                 path,
@@ -124,6 +126,7 @@ impl Classifier {
             float_form::float_form(&mut proto, |why| {
                 tracing::debug!("{}: left on the integer kernels, {why}", path.display())
             });
+            on_grid::fold(&mut proto);
         }
         let model = onnx
             .model_for_proto_model(&proto)

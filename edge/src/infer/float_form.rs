@@ -8,7 +8,8 @@
 //! thousands of terms). What changes is the kernels tract runs: its f32 convolutions and
 //! matrix products are tuned for every SIMD level, while its integer ones are not everywhere
 //! (on an AVX2 CPU without AVX-512 the page-trained default read a batch 16 times slower
-//! through them, see README "Notebook pages").
+//! through them, see README "Notebook pages"). Each `QuantizeLinear` and the next layer's
+//! `DequantizeLinear` are then one step onto the grid ([`super::on_grid`]).
 
 use tract_onnx::data_resolver::FopenDataResolver;
 use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
@@ -122,7 +123,7 @@ fn rewrite(
 
 /// The values of a constant, as f32 (tract's own reading of an ONNX tensor, every type and
 /// layout, then a cast).
-fn values(t: &TensorProto) -> Result<Vec<f32>, String> {
+pub(super) fn values(t: &TensorProto) -> Result<Vec<f32>, String> {
     let why = |e: &dyn std::fmt::Display| format!("constant {:?}: {e}", t.name);
     let tensor = load_tensor(&FopenDataResolver, t, None).map_err(|e| why(&e))?;
     let floats = tensor.cast_to::<f32>().map_err(|e| why(&e))?;
