@@ -143,12 +143,12 @@ fn float_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use tract_onnx::prelude::Framework;
 
     /// The shipped default, `strided-pages-int8`, as ONNX protobuf.
-    fn default_model() -> ModelProto {
+    pub(in crate::infer) fn default_model() -> ModelProto {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
         tract_onnx::onnx()
@@ -156,7 +156,8 @@ mod tests {
             .unwrap()
     }
 
-    fn ops(model: &ModelProto) -> Vec<String> {
+    /// The operator types of `model`'s nodes, in order.
+    pub(in crate::infer) fn ops(model: &ModelProto) -> Vec<String> {
         model
             .graph
             .iter()

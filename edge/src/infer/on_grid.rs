@@ -220,8 +220,9 @@ pub fn fold(model: &mut ModelProto) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::float_form::float_form;
+    use super::super::float_form::tests::{default_model, ops};
     use super::*;
-    use tract_onnx::prelude::Framework;
     use tract_onnx::tract_core::ops::quant::quantize_linear_f32_u8;
 
     /// What tract's `QuantizeLinear` → `DequantizeLinear` pair gives for `x`.
@@ -267,15 +268,8 @@ mod tests {
 
     /// The shipped default in the float form, before folding.
     fn default_float_form() -> ModelProto {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(root.join("../models/strided-pages-int8.onnx")).unwrap();
-        let mut proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut &bytes[..])
-            .unwrap();
-        assert_eq!(
-            super::super::float_form::float_form(&mut proto, |w| panic!("{w}")),
-            3
-        );
+        let mut proto = default_model();
+        assert_eq!(float_form(&mut proto, |w| panic!("{w}")), 3);
         proto
     }
 
@@ -301,15 +295,6 @@ mod tests {
             .unwrap()
             .iter()
             .copied()
-            .collect()
-    }
-
-    fn ops(proto: &ModelProto) -> Vec<String> {
-        proto
-            .graph
-            .iter()
-            .flat_map(|g| &g.node)
-            .map(|n| n.op_type.clone())
             .collect()
     }
 
