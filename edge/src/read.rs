@@ -587,12 +587,18 @@ impl Reader {
                 unknown(
                     &mut kept[i],
                     blobs[i].rect,
+                    &contract.labels,
                     "a piece read in part under CERTAIN",
                 );
             }
         }
         for i in too_wide {
-            unknown(&mut kept[i], blobs[i].rect, "too wide or tall, left whole");
+            unknown(
+                &mut kept[i],
+                blobs[i].rect,
+                &contract.labels,
+                "too wide or tall, left whole",
+            );
         }
         // A "1" spans its line of writing as every digit does; a lone stroke much shorter
         // than the frame's digits is something else (a stem broken off a digit, a stretch of
@@ -601,7 +607,12 @@ impl Reader {
             for (p, blob) in kept.iter_mut().zip(&blobs) {
                 let one = contract.labels.get(p.class).is_some_and(|l| l == "1");
                 if one && (blob.rect.h as f32) < SHORT_ONE * typical {
-                    unknown(p, blob.rect, "a 1 shorter than the writing");
+                    unknown(
+                        p,
+                        blob.rect,
+                        &contract.labels,
+                        "a 1 shorter than the writing",
+                    );
                 }
             }
         }
@@ -619,7 +630,12 @@ impl Reader {
             let thin = thin_ones(&widths, &sure, &ones);
             for ((p, thin), blob) in kept.iter_mut().zip(thin).zip(&blobs) {
                 if thin {
-                    unknown(p, blob.rect, "a 1 far thinner than the pen");
+                    unknown(
+                        p,
+                        blob.rect,
+                        &contract.labels,
+                        "a 1 far thinner than the pen",
+                    );
                 }
             }
         }
@@ -686,15 +702,15 @@ impl Reader {
 }
 
 /// Makes `p` unknown (confidence 0) for the reader's rule `why`, named in the debug log with
-/// the box and what the model had read.
-fn unknown(p: &mut Prediction, rect: Rect, why: &str) {
+/// the box and what the model had read (its label among `labels`).
+fn unknown(p: &mut Prediction, rect: Rect, labels: &[String], why: &str) {
     tracing::debug!(
         "read: unknown, {why}: [{},{},{},{}] was {} ({:.2})",
         rect.x,
         rect.y,
         rect.w,
         rect.h,
-        p.class,
+        labels.get(p.class).map_or("?", String::as_str),
         p.confidence
     );
     p.confidence = 0.0;
