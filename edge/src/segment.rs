@@ -774,6 +774,22 @@ mod tests {
         assert!(!too_wide(1.56, 0.9));
     }
 
+    /// The reader does not read the pieces of a blob read as one digit (and not doubted):
+    /// no candidate of any shape could be chosen, whole or in part.
+    #[test]
+    fn no_segmentation_is_taken_from_a_blob_read_as_one_digit() {
+        let splits = [vec![1.0, 1.0], vec![1.0, 1.0, 1.0, 1.0], vec![0.99; 6]];
+        for whole in [ONE_DIGIT, 0.8, 0.95, 1.0] {
+            for aspect in [0.5, 1.2, 1.6, 3.0, 4.5] {
+                for min_confidence in [0.0, 0.4, ONE_DIGIT] {
+                    let wider = aspect * 2.0;
+                    assert_eq!(choose(whole, aspect, wider, &splits, min_confidence), None);
+                    assert_eq!(choose_in_part(whole, aspect, &splits, min_confidence), None);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_blob_the_model_doubts_is_cut_when_it_is_as_wide_as_two_digits() {
         // As wide as two narrow digits, of the frame's digit width, the whole not a digit.
