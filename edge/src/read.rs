@@ -478,10 +478,11 @@ impl Reader {
             .map(|(i, (b, p))| {
                 let aspect = b.rect.w as f32 / b.rect.h.max(1) as f32;
                 let doubted = p.confidence < self.min_confidence;
-                // Read as one digit and reported, it is neither cut nor taken in part: its
-                // pieces need not be read.
-                let one = p.confidence >= segment::ONE_DIGIT && !doubted;
-                if self.split_touching && !one && segment::may_cut(aspect, wider(b.rect), doubted) {
+                let one_digit = segment::one_digit(p.confidence, self.min_confidence);
+                if self.split_touching
+                    && !one_digit
+                    && segment::may_cut(aspect, wider(b.rect), doubted)
+                {
                     let mut cands = segment::candidates(&found, b, typical);
                     // A line's part keeps to its rows.
                     if let Some(&(_, rows)) = lines.iter().find(|(k, _)| *k == i) {

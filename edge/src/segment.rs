@@ -496,6 +496,13 @@ pub const ONE_DIGIT_WIDEST: f32 = 1.5;
 /// as a whole, and 14 of the 33 single digits that were cut in two did.
 pub const ONE_DIGIT: f32 = 0.75;
 
+/// Whether a blob whose whole the model reads at `whole` is read as one digit and reported
+/// (not under the reader's `min_confidence`): then neither [`choose`] nor [`choose_in_part`]
+/// takes any of its segmentations, and its pieces need not be read.
+pub fn one_digit(whole: f32, min_confidence: f32) -> bool {
+    whole >= ONE_DIGIT && whole >= min_confidence
+}
+
 /// Whether a blob `aspect` times as wide as tall, whose whole the model reads at `whole`, is
 /// too wide to be one digit: wider than [`ONE_DIGIT_WIDEST`] and not read as one digit
 /// ([`ONE_DIGIT`]). Some hands write zeros, twos and fives wide, and the model reads those
@@ -774,20 +781,29 @@ mod tests {
         assert!(!too_wide(1.56, 0.9));
     }
 
-    /// The reader does not read the pieces of a blob read as one digit (and not doubted):
-    /// no candidate of any shape could be chosen, whole or in part.
+    /// The reader does not read the pieces of a blob read as one digit ([`one_digit`]): no
+    /// candidate of any shape could be chosen, whole or in part.
     #[test]
     fn no_segmentation_is_taken_from_a_blob_read_as_one_digit() {
         let splits = [vec![1.0, 1.0], vec![1.0, 1.0, 1.0, 1.0], vec![0.99; 6]];
-        for whole in [ONE_DIGIT, 0.8, 0.95, 1.0] {
-            for aspect in [0.5, 1.2, 1.6, 3.0, 4.5] {
-                for min_confidence in [0.0, 0.4, ONE_DIGIT] {
+        let mut seen = 0;
+        for whole in [0.5, 0.7, ONE_DIGIT, 0.8, 0.95, 1.0] {
+            for min_confidence in [0.0, 0.4, ONE_DIGIT, 0.9] {
+                if !one_digit(whole, min_confidence) {
+                    continue;
+                }
+                seen += 1;
+                for aspect in [0.5, 1.2, 1.6, 3.0, 4.5] {
                     let wider = aspect * 2.0;
                     assert_eq!(choose(whole, aspect, wider, &splits, min_confidence), None);
                     assert_eq!(choose_in_part(whole, aspect, &splits, min_confidence), None);
                 }
             }
         }
+        assert_eq!(seen, 14);
+        // Under the reader's threshold a blob may be taken in part however surely it reads.
+        assert!(!one_digit(0.8, 0.9));
+        assert!(choose_in_part(0.8, 3.0, &splits, 0.9).is_some());
     }
 
     #[test]
