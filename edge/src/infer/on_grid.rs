@@ -169,11 +169,11 @@ pub fn fold(model: &mut ModelProto) -> usize {
             }
             for &k in consumers.get(t).map(Vec::as_slice).unwrap_or(&[]) {
                 let n = &graph.node[k];
-                let moves = matches!(n.op_type.as_str(), "Reshape" | "Flatten")
-                    && n.domain.is_empty()
-                    && n.input.first().map(String::as_str) == Some(t);
-                let ends_here = n.op_type == "DequantizeLinear"
-                    && n.domain.is_empty()
+                // The tensor must be the node's data (its first input), not a shape or scale.
+                let data = n.domain.is_empty() && n.input.first().map(String::as_str) == Some(t);
+                let moves = data && matches!(n.op_type.as_str(), "Reshape" | "Flatten");
+                let ends_here = data
+                    && n.op_type == "DequantizeLinear"
                     && n.input.len() == 3
                     && grid(&n.input[1], &n.input[2]) == Some(g);
                 if moves {
