@@ -9,6 +9,7 @@ mod geometry;
 mod ground;
 mod group;
 pub mod ink;
+mod print;
 pub mod rulings;
 mod select;
 
@@ -128,10 +129,15 @@ pub(crate) const FULL: f32 = 1.0;
 /// length, a whole sheet before a 640×480 camera) is read again at full resolution.
 pub const SMALL_WRITING: u32 = 30;
 
+/// Share of a page's pixels under the strength of its writing, in hundredths: ink covers a few
+/// percent of a page, so the strongest percent is writing (or the print, where the print is
+/// stronger).
+const WRITING: u32 = 99;
+
 /// Finds the digits of `frame`: on the half-resolution map, and again at full resolution where
 /// the writing is small ([`SMALL_WRITING`]).
 pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
-    let mut half = locate_at(frame, cfg, 2);
+    let mut half = locate_at(frame, cfg, 2, None);
     half.marks.sort_unstable();
     // The frame's polarity is the same at either resolution: the full-resolution pass takes
     // the half-resolution vote instead of voting again.
@@ -140,10 +146,10 @@ pub fn locate(frame: &GrayImage, cfg: &LocateConfig) -> Located {
         ..cfg.clone()
     };
     match half.marks.get(half.marks.len() / 2) {
-        Some(&h) if h < SMALL_WRITING => locate_at(frame, &full, 1).found,
+        Some(&h) if h < SMALL_WRITING => locate_at(frame, &full, 1, half.tilts).found,
         // Ink, but no mark a digit tall: the thin strokes of small writing fall apart at half
         // resolution (a stroke two pixels wide across two map pixels keeps half its strength).
-        None if half.pieces > 0 => locate_at(frame, &full, 1).found,
+        None if half.pieces > 0 => locate_at(frame, &full, 1, half.tilts).found,
         _ => half.found,
     }
 }
@@ -155,10 +161,18 @@ struct Pass {
     marks: Vec<u32>,
     /// Marks of ink of any size.
     pieces: usize,
+    /// The tilts of the print, where they were sought ([`print::Tilts`]).
+    tilts: Option<print::Tilts>,
 }
 
-/// Finds the digits of `frame` on a map `scale` frame pixels to the map pixel (1 or 2).
-fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
+/// Finds the digits of `frame` on a map `scale` frame pixels to the map pixel (1 or 2);
+/// `tilts`, the print's tilts where another pass found them.
+fn locate_at(
+    frame: &GrayImage,
+    cfg: &LocateConfig,
+    scale: u32,
+    tilts: Option<print::Tilts>,
+) -> Pass {
     let scale = scale.clamp(1, 2);
     // Map pixels per half-resolution pixel: the sizes below are said at half resolution.
     let per_half = 2 / scale;
@@ -182,19 +196,39 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         fixed => (fixed, ground_level(&map, fixed, stroke)),
     };
     let level = |c: f32| (c / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
-    let strength = ink_strength(&map, &ground, ink, floor);
+    let mut ground = ground;
+    let mut strength = ink_strength(&map, &ground, ink, floor);
+    let base = ink::InkLevels {
+        faint: level(cfg.faint),
+        mark: level(cfg.threshold),
+        edge: cfg.edge,
+        ridges: scale == 2,
+    };
+    let mut levels = base.above_ground(&strength);
+    // The page's texture lifted the levels: on squared or ruled paper that is its print. Where
+    // the writing is no stronger over the print than the level the print set (pencil on a fine
+    // grid), the print is taken into the ground ([`print`]) and the levels set again over it.
+    let mut found_tilts = None;
+    if cfg.rulings && ink == Ink::Dark && levels.faint > base.faint {
+        let t = tilts.unwrap_or_else(|| print::Tilts::of(&strength));
+        found_tilts = Some(t);
+        let mut with_print = ground.clone();
+        print::into_ground(&map, &mut with_print, t, print::LENGTH);
+        let over_print = ink_strength(&map, &with_print, ink, floor);
+        if ink::percentile(&over_print, WRITING, 100) < levels.mark {
+            let least = print::residue_level(levels.faint);
+            levels = base.above_ground(&over_print);
+            levels.faint = levels.faint.max(least);
+            levels.mark = levels.mark.max(least.saturating_mul(2));
+            ground = with_print;
+            strength = over_print;
+        }
+    }
     let (mw, mh) = strength.dimensions();
     let (mw, mh) = (mw as usize, mh as usize);
     // A stroke's reach: its core lies within this many map pixels of its edges.
     let mut local = strength.as_raw().clone();
     extreme_filter(&mut local, mw, mh, REACH * per_half as usize, true);
-    let levels = ink::InkLevels {
-        faint: level(cfg.faint),
-        mark: level(cfg.threshold),
-        edge: cfg.edge,
-        ridges: scale == 2,
-    }
-    .above_ground(&strength);
     let ink::Masks {
         ink: mut mask,
         seen: mut whole,
@@ -311,6 +345,7 @@ fn locate_at(frame: &GrayImage, cfg: &LocateConfig, scale: u32) -> Pass {
         },
         marks,
         pieces,
+        tilts: found_tilts,
     }
 }
 

@@ -214,21 +214,28 @@ pub(super) fn ink_strength(img: &GrayImage, ground: &GrayImage, ink: Ink, floor:
 pub(crate) fn extreme_filter(img: &mut [u8], w: usize, h: usize, r: usize, max: bool) {
     let neutral = if max { 0u8 } else { 255 };
     let k = 2 * r + 1;
-    // Rows: each padded by r on both sides, laid end to end; a window never leaves its row.
-    let stride = w + 2 * r;
-    let mut rows = vec![neutral; h * stride];
-    for (dst, src) in rows.chunks_exact_mut(stride).zip(img.chunks_exact(w)) {
-        dst[r..r + w].copy_from_slice(src);
-    }
-    let across = window_extreme(rows, k, 1, max);
-    for (dst, src) in img.chunks_exact_mut(w).zip(across.chunks(stride)) {
-        dst.copy_from_slice(&src[..w]);
-    }
+    rows_extreme(img, w, h, r, max);
     // Columns: r neutral rows above and below; a window of k rows is a step of w.
     let mut cols = vec![neutral; (h + 2 * r) * w];
     cols[r * w..(r + h) * w].copy_from_slice(img);
     let down = window_extreme(cols, k, w, max);
     img.copy_from_slice(&down[..w * h]);
+}
+
+/// Replaces each pixel of the `w × h` image by the maximum (`max`) or minimum of the `2r + 1`
+/// pixels of its row around it (clipped to the row): each row padded by `r` neutral pixels on
+/// both sides, laid end to end, so a window never leaves its row.
+pub(super) fn rows_extreme(img: &mut [u8], w: usize, h: usize, r: usize, max: bool) {
+    let neutral = if max { 0u8 } else { 255 };
+    let stride = w + 2 * r;
+    let mut rows = vec![neutral; h * stride];
+    for (dst, src) in rows.chunks_exact_mut(stride).zip(img.chunks_exact(w)) {
+        dst[r..r + w].copy_from_slice(src);
+    }
+    let across = window_extreme(rows, 2 * r + 1, 1, max);
+    for (dst, src) in img.chunks_exact_mut(w).zip(across.chunks(stride)) {
+        dst.copy_from_slice(&src[..w]);
+    }
 }
 
 /// `out[i]` = extreme of `src[i]`, `src[i + step]`, …, `src[i + (k−1)·step]`, for every `i`

@@ -41,19 +41,7 @@ impl InkLevels {
     /// board, a few grey levels of sensor noise are a large relative contrast). The faint
     /// level stays at twice that, and a mark's core at twice the faint level.
     pub fn above_ground(self, strength: &GrayImage) -> InkLevels {
-        let mut hist = [0u32; 256];
-        for &s in strength.as_raw().iter().step_by(3) {
-            hist[usize::from(s)] += 1;
-        }
-        let total: u32 = hist.iter().sum();
-        let mut seen = 0;
-        let p80 = hist
-            .iter()
-            .position(|&n| {
-                seen += n;
-                seen * 5 >= total * 4
-            })
-            .unwrap_or(0) as u32;
+        let p80 = u32::from(percentile(strength, 4, 5));
         let faint = self.faint.max((2 * p80).min(255) as u8);
         InkLevels {
             faint,
@@ -61,6 +49,23 @@ impl InkLevels {
             ..self
         }
     }
+}
+
+/// The strength under which `parts` in `of` of the pixels of `strength` lie (every third
+/// pixel counted).
+pub fn percentile(strength: &GrayImage, parts: u32, of: u32) -> u8 {
+    let mut hist = [0u32; 256];
+    for &s in strength.as_raw().iter().step_by(3) {
+        hist[usize::from(s)] += 1;
+    }
+    let total: u32 = hist.iter().sum();
+    let mut seen = 0;
+    hist.iter()
+        .position(|&n| {
+            seen += n;
+            seen * of >= total * parts
+        })
+        .unwrap_or(0) as u8
 }
 
 /// The ink mask (1 = ink) of `strength` under `levels`; `local` is the strongest ink within a

@@ -13,7 +13,7 @@
 //! so does ink clearly darker than the ruling itself (a pen over a printed rule).
 
 /// Steepest ruling, in degrees from the horizontal (or vertical).
-const MAX_TILT: f32 = 14.0;
+pub(super) const MAX_TILT: f32 = 14.0;
 /// Angle step of the search, in degrees: a line found at up to half a step off drifts 1.2
 /// pixels over 280 (a page's width here), within the 1.5 pixels [`Along::hits`] looks either side.
 const STEP: f32 = 0.5;
@@ -157,7 +157,7 @@ impl Sizes {
 /// The `h × w` transpose of a `w × h` map, eight rows at a time: an 8×8 block of bytes is
 /// read as eight words and turned in registers, where a byte-by-byte loop writes every
 /// output byte to a different row.
-fn transpose(v: &[u8], w: usize, h: usize) -> Vec<u8> {
+pub(super) fn transpose(v: &[u8], w: usize, h: usize) -> Vec<u8> {
     let mut out = vec![0u8; w * h];
     let (bw, bh) = (w - w % 8, h - h % 8);
     let word = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
@@ -379,7 +379,7 @@ fn remove_horizontal(
 /// fraction `v − trunc(v)` is exact in this range, so the vote loop vectorises and gives the
 /// same bins.
 #[inline]
-fn round(v: f32) -> i32 {
+pub(super) fn round(v: f32) -> i32 {
     let t = v as i32;
     let f = v - t as f32;
     t + i32::from(f >= 0.5) - i32::from(f <= -0.5)

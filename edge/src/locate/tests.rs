@@ -149,7 +149,7 @@ fn issue13_small_digits_written_close_are_found_apart_at_full_resolution() {
     for d in &found.digits {
         assert!((9..=12).contains(&d.rect.w), "{:?}", d.rect);
     }
-    let half = locate_at(&img, &LocateConfig::default(), 2).found;
+    let half = locate_at(&img, &LocateConfig::default(), 2, None).found;
     assert!(half.digits.len() < 5, "{:?}", half.digits);
     // Writing of ordinary size stays on the half-resolution map.
     let big = page(230, 40);
@@ -285,4 +285,85 @@ fn issue13_lit_patches_on_a_dim_page_do_not_turn_the_ink_to_chalk() {
     let found = locate(&img, &LocateConfig::default());
     assert_eq!(found.ink, Ink::Dark);
     assert_eq!(found.digits.len(), 2, "{:?}", found.digits);
+}
+
+/// A page of squared paper (grey 200, lines of 170 every 12 pixels, 2 wide, tilted 3°, under
+/// the camera's blur) with pencil "0"s 20 pixels tall, `pencil` times the grey of whatever
+/// they cover, eight in a row twice.
+fn pencil_on_a_fine_grid(pencil: f32) -> (GrayImage, Vec<Rect>) {
+    let (w, h) = (640u32, 480u32);
+    let tan = 3f32.to_radians().tan();
+    let sharp = GrayImage::from_fn(w, h, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let across = (y - x * tan).rem_euclid(12.0) < 2.0;
+        let down = (x + y * tan).rem_euclid(12.0) < 2.0;
+        Luma([if across || down { 170 } else { 200 }])
+    });
+    let mut img = imageproc::filter::box_filter(&sharp, 1, 1);
+    let mut boxes = Vec::new();
+    for (row, y0) in [150u32, 260].into_iter().enumerate() {
+        for k in 0..8u32 {
+            let x0 = 120 + k * 30 + row as u32 * 7;
+            // A "0": the rim of a 12 × 20 box, strokes 2 pixels.
+            for y in y0..y0 + 20 {
+                for x in x0..x0 + 12 {
+                    if x < x0 + 2 || x >= x0 + 10 || y < y0 + 2 || y >= y0 + 18 {
+                        let v = f32::from(img.get_pixel(x, y)[0]) * pencil;
+                        img.put_pixel(x, y, Luma([v as u8]));
+                    }
+                }
+            }
+            boxes.push(Rect {
+                x: x0,
+                y: y0,
+                w: 12,
+                h: 20,
+            });
+        }
+    }
+    (img, boxes)
+}
+
+/// Issue 13: small pencil writing on a fine grid, barely darker than the grid's lines (its 0.2
+/// of contrast against their 0.15), was never ink: the grid set the level a mark's core must
+/// reach. With the print taken into the ground the digits are found, and the grid is not.
+#[test]
+fn issue13_pencil_as_faint_as_a_fine_grid_is_found() {
+    let (img, boxes) = pencil_on_a_fine_grid(0.8);
+    let found = locate(&img, &LocateConfig::default());
+    let hit = |b: &Rect| found.digits.iter().any(|d| d.rect.iou(*b) > 0.5);
+    let hits = boxes.iter().filter(|b| hit(b)).count();
+    assert!(hits >= 15, "{hits} of 16 found: {:?}", found.digits);
+    let stray = found
+        .digits
+        .iter()
+        .filter(|d| !boxes.iter().any(|b| d.rect.iou(*b) > 0.2))
+        .count();
+    assert_eq!(stray, 0, "{:?}", found.digits);
+}
+
+/// A page of squared paper seen in perspective (lines of grey `line` on 200, 2 wide, every 14
+/// pixels at the top and 18 at the bottom, their tilts fanning out by 3° across the frame),
+/// under the camera's blur and JPEG-like grain, with nothing written on it.
+fn empty_grid_in_perspective(line: u8) -> GrayImage {
+    let (w, h) = (640u32, 480u32);
+    let sharp = GrayImage::from_fn(w, h, |x, y| {
+        let (xf, yf) = (x as f32, y as f32);
+        // The pitch grows down the frame; the lines down lean out from the middle.
+        let pitch = 14.0 + 4.0 * yf / h as f32;
+        let across = (yf / pitch * 14.0 + xf * 0.03).rem_euclid(14.0) < 2.0;
+        let lean = (xf - 320.0) / 320.0 * 1.5f32.to_radians().tan();
+        let down = ((xf - 320.0) / (1.0 + 0.25 * yf / h as f32) + yf * lean).rem_euclid(14.0) < 2.0;
+        let grain = ((x * 7919 + y * 104_729) % 7) as u8;
+        Luma([if across || down { line } else { 200 } - grain])
+    });
+    imageproc::filter::box_filter(&sharp, 1, 1)
+}
+
+#[test]
+fn issue13_an_empty_grid_in_perspective_has_no_digits() {
+    for line in [170u8, 150, 130] {
+        let found = locate(&empty_grid_in_perspective(line), &LocateConfig::default());
+        assert!(found.digits.is_empty(), "lines {line}: {:?}", found.digits);
+    }
 }
