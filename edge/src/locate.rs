@@ -1,5 +1,6 @@
 //! Finds the digits in a grey frame `[H, W]`: a background estimate that follows uneven light
-//! and shadows, ink strength relative to it (either polarity), connected components (by runs,
+//! and shadows (and the paper's print, where the writing is as faint as it), ink strength
+//! relative to it (either polarity), connected components (by runs,
 //! tested against imageproc's labelling), rejection of what is not a digit (specks, paper
 //! edges, lines, solid blobs), merging of the strokes of one digit, and grouping into numbers
 //! read left to right, line after line.
