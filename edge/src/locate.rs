@@ -10,6 +10,7 @@ mod geometry;
 mod ground;
 mod group;
 pub mod ink;
+mod lines;
 mod print;
 pub mod rulings;
 mod select;

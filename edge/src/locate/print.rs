@@ -17,7 +17,7 @@
 use image::GrayImage;
 
 use super::ground::rows_extreme;
-use super::rulings::{round, transpose, MAX_TILT};
+use super::lines::{round, transpose, MAX_TILT};
 
 /// Length of the window along a printed line, in map pixels: longer than any straight stroke
 /// of writing small enough to be read at full resolution ([`super::SMALL_WRITING`] frame

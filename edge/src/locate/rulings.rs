@@ -12,8 +12,8 @@
 //! stroke crossing the line puts there stays (ink continues on both sides of the line), and
 //! so does ink clearly darker than the ruling itself (a pen over a printed rule).
 
-/// Steepest ruling, in degrees from the horizontal (or vertical).
-pub(super) const MAX_TILT: f32 = 14.0;
+use super::lines::{round, transpose, MAX_TILT};
+
 /// Angle step of the search, in degrees: a line found at up to half a step off drifts 1.2
 /// pixels over 280 (a page's width here), within the 1.5 pixels [`Along::hits`] looks either side.
 const STEP: f32 = 0.5;
@@ -152,53 +152,6 @@ impl Sizes {
             near: 1.5 * k as f32,
         }
     }
-}
-
-/// The `h × w` transpose of a `w × h` map, eight rows at a time: an 8×8 block of bytes is
-/// read as eight words and turned in registers, where a byte-by-byte loop writes every
-/// output byte to a different row.
-pub(super) fn transpose(v: &[u8], w: usize, h: usize) -> Vec<u8> {
-    let mut out = vec![0u8; w * h];
-    let (bw, bh) = (w - w % 8, h - h % 8);
-    let word = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
-    for y in (0..bh).step_by(8) {
-        for x in (0..bw).step_by(8) {
-            let block = transpose8(std::array::from_fn(|k| word((y + k) * w + x)));
-            for (k, row) in block.iter().enumerate() {
-                let at = (x + k) * h + y;
-                out[at..at + 8].copy_from_slice(&row.to_le_bytes());
-            }
-        }
-    }
-    // The rows and columns past the last whole block.
-    for y in 0..h {
-        let from = if y < bh { bw } else { 0 };
-        for x in from..w {
-            out[x * h + y] = v[y * w + x];
-        }
-    }
-    out
-}
-
-/// Transposes an 8×8 block of bytes held as eight little-endian words (row `i`, byte `k` is
-/// element `(i, k)`): swapping 4×4, then 2×2, then 1×1 sub-blocks across the diagonal.
-fn transpose8(mut r: [u64; 8]) -> [u64; 8] {
-    for (shift, mask, pairs) in [
-        (
-            32,
-            0x0000_0000_FFFF_FFFF_u64,
-            [(0, 4), (1, 5), (2, 6), (3, 7)],
-        ),
-        (16, 0x0000_FFFF_0000_FFFF, [(0, 2), (1, 3), (4, 6), (5, 7)]),
-        (8, 0x00FF_00FF_00FF_00FF, [(0, 1), (2, 3), (4, 5), (6, 7)]),
-    ] {
-        for (i, j) in pairs {
-            let t = ((r[i] >> shift) ^ r[j]) & mask;
-            r[i] ^= t << shift;
-            r[j] ^= t;
-        }
-    }
-    r
 }
 
 /// Length of the vertical run of ink through each pixel (0 for ground), capped at 255. Row by
@@ -374,17 +327,6 @@ fn remove_horizontal(
     removed
 }
 
-/// `v.round() as i32` (halves away from zero) for |v| < 2²³, without the C library's `roundf`
-/// that the baseline x86-64 and Arm targets call per element: the cast truncates and the
-/// fraction `v − trunc(v)` is exact in this range, so the vote loop vectorises and gives the
-/// same bins.
-#[inline]
-pub(super) fn round(v: f32) -> i32 {
-    let t = v as i32;
-    let f = v - t as f32;
-    t + i32::from(f >= 0.5) - i32::from(f <= -0.5)
-}
-
 /// `v.floor()` as an index (0 below 0) without the C library's `floorf`, which the baseline
 /// x86-64 target calls per column of every candidate line: for v ≥ 0 the cast truncates,
 /// which is the floor, and a negative v casts to 0.
@@ -540,10 +482,10 @@ mod tests {
         (mask, strength)
     }
 
-    /// The run lengths and the transpose against the plain column walk and index swap, on a
-    /// map with runs of every length up to past the 255 cap, touching the top and bottom.
+    /// The run lengths against the plain column walk, on a map with runs of every length up
+    /// to past the 255 cap, touching the top and bottom.
     #[test]
-    fn runs_and_transpose_match_the_plain_loops() {
+    fn runs_match_the_plain_column_walk() {
         let (w, h) = (37, 300);
         let mask: Vec<u8> = (0..w * h)
             .map(|i| {
@@ -567,9 +509,6 @@ mod tests {
         }
         assert_eq!(vertical_runs(&mask, w, h), plain);
         assert_eq!(plain[0], 255, "the full column is capped");
-        let t = transpose(&mask, w, h);
-        assert!((0..w * h).all(|i| t[(i % w) * h + i / w] == mask[i]));
-        assert_eq!(transpose(&t, h, w), mask);
     }
 
     #[test]
@@ -578,21 +517,6 @@ mod tests {
             for v in [i as f32 * 0.25, i as f32 * 0.37 + 0.001, i as f32] {
                 assert_eq!(floor_index(v), v.floor().max(0.0) as usize, "{v}");
                 assert_eq!(ceil_index(v), v.ceil() as usize, "{v}");
-            }
-        }
-    }
-
-    #[test]
-    fn round_matches_the_standard_rounding_on_halves_and_near_them() {
-        for i in -4000..4000 {
-            for v in [i as f32 * 0.25, i as f32 * 0.1 + 0.05, i as f32 * 0.5] {
-                for v in [
-                    v,
-                    f32::from_bits(v.to_bits() + 1),
-                    f32::from_bits(v.to_bits().saturating_sub(1)),
-                ] {
-                    assert_eq!(round(v), v.round() as i32, "{v}");
-                }
             }
         }
     }
