@@ -8,7 +8,7 @@
 //! ink. What tells the print from the writing before any level is chosen: a printed line is
 //! straight and runs across the page at one tilt (the page is flat), longer than any stroke of
 //! small writing, while a digit's strokes are short and bend. So the ground is also taken
-//! along the print: a closing along lines at the print's tilt ([`tilt`]), over a window longer
+//! along the print: a closing along lines at the print's tilt ([`Tilts`]), over a window longer
 //! than a stroke ([`LENGTH`]), keeps each printed line at its own grey and fills the writing
 //! in, and the darker of that and the square ground is the paper with its print. Over it a
 //! pencil stroke keeps the contrast it has over the line it crosses (the two darken the paper
@@ -43,24 +43,25 @@ pub struct Tilts {
 
 impl Tilts {
     /// The tilts of the print on `strength` (ink strength over the square ground, in which the
-    /// print shows as thin strong lines) ([`tilt`]).
+    /// print shows as thin strong lines) ([`tilt_of_columns`]).
     pub fn of(strength: &GrayImage) -> Tilts {
         let (w, h) = (strength.width() as usize, strength.height() as usize);
+        // The sums run along columns: those of the map turned for lines across, its rows
+        // (the columns of the turned map) for lines down.
         Tilts {
-            across: tilt(strength.as_raw(), w, h),
-            down: tilt(&transpose(strength.as_raw(), w, h), h, w),
+            across: tilt_of_columns(&transpose(strength.as_raw(), w, h), w, h),
+            down: tilt_of_columns(strength.as_raw(), h, w),
         }
     }
 }
 
-/// The tangent of the tilt of near-horizontal printed lines in `strength` (`w × h`): the tilt
-/// within [`MAX_TILT`] at which the sums of strength along lines are most uneven from one line
-/// to the next (at the print's tilt each printed line adds up in one or two sums, the gaps
-/// between them in others; the writing adds up evenly at every tilt).
-pub fn tilt(strength: &[u8], w: usize, h: usize) -> f32 {
-    // Columns laid out as rows: a line y = y₀ + x·tan adds column x into the sums shifted by
-    // round(x·tan).
-    let columns = transpose(strength, w, h);
+/// The tangent of the tilt of the near-horizontal printed lines of a `w × h` strength map
+/// given by its columns (`w` of them, `h` pixels each, laid out as rows): the tilt within
+/// [`MAX_TILT`] at which the sums of strength along lines are most uneven from one line to the
+/// next (at the print's tilt each printed line adds up in one or two sums, the gaps between
+/// them in others; the writing adds up evenly at every tilt).
+fn tilt_of_columns(columns: &[u8], w: usize, h: usize) -> f32 {
+    // A line y = y₀ + x·tan adds column x into the sums shifted by round(x·tan).
     let pad = (w as f32 * MAX_TILT.to_radians().tan()).ceil() as usize + 1;
     let mut sums = vec![0u32; h + 2 * pad];
     // Every fourth column: the print runs the whole width, so a quarter of it finds it.
@@ -204,7 +205,8 @@ mod tests {
             let tan = deg.to_radians().tan();
             // Strength: the lines bright on a dark page.
             let s: Vec<u8> = grid(w, h, tan).iter().map(|&v| 200 - v).collect();
-            let found = tilt(&s, w, h).atan().to_degrees();
+            let s = GrayImage::from_raw(w as u32, h as u32, s).unwrap();
+            let found = Tilts::of(&s).across.atan().to_degrees();
             assert!((found - deg).abs() <= STEP + 1e-3, "{deg}° found {found}°");
         }
     }
