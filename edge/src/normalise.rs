@@ -5,6 +5,7 @@
 
 use image::GrayImage;
 
+use crate::locate::ink::level_under;
 use crate::locate::{extreme_filter, strength_of, Blob, Ink, Located};
 
 /// Frame pixels off a digit's strokes that its input keeps whatever their strength: the soft
@@ -153,7 +154,7 @@ pub fn piece(
     for &v in &own {
         hist[usize::from(v)] += 1;
     }
-    let peak = u32::from(percentile(&hist, 0.9).max(1));
+    let peak = u32::from(level_under(&hist, 9, 10).max(1));
     let mut stretch = [0u8; 256];
     for (v, s) in stretch.iter_mut().enumerate() {
         *s = (v as u32 * 255 / peak).min(255) as u8;
@@ -162,20 +163,6 @@ pub fn piece(
         p[0] = stretch[usize::from(p[0])];
     }
     place(&crop, side)
-}
-
-/// The level under which a fraction `q` of the histogram's pixels lie.
-fn percentile(hist: &[u32; 256], q: f32) -> u8 {
-    let total: u32 = hist.iter().sum();
-    let want = (total as f32 * q).ceil() as u32;
-    let mut seen = 0;
-    for (v, &n) in hist.iter().enumerate() {
-        seen += n;
-        if seen >= want.max(1) {
-            return v as u8;
-        }
-    }
-    255
 }
 
 /// Fits `ink` (bright on zero) into the MNIST box and centres it by mass on `side × side`.

@@ -58,14 +58,19 @@ pub fn percentile(strength: &GrayImage, parts: u32, of: u32) -> u8 {
     for &s in strength.as_raw().iter().step_by(3) {
         hist[usize::from(s)] += 1;
     }
+    level_under(&hist, parts, of)
+}
+
+/// The level under which `parts` in `of` of a histogram's pixels lie; 255 where it is empty.
+pub fn level_under(hist: &[u32; 256], parts: u32, of: u32) -> u8 {
     let total: u32 = hist.iter().sum();
     let mut seen = 0;
     hist.iter()
         .position(|&n| {
             seen += n;
-            seen * of >= total * parts
+            total > 0 && seen * of >= total * parts
         })
-        .unwrap_or(0) as u8
+        .unwrap_or(255) as u8
 }
 
 /// The ink mask (1 = ink) of `strength` under `levels`; `local` is the strongest ink within a
@@ -214,6 +219,20 @@ mod tests {
         (0..m.width())
             .filter(|&x| m.get_pixel(x, 20)[0] != 0)
             .collect()
+    }
+
+    /// The level under which a share of a histogram lies, counted exactly at the boundary (the
+    /// 90th percentile of ten pixels is the ninth), and 255 for an empty histogram.
+    #[test]
+    fn level_under_counts_the_share_exactly_and_an_empty_histogram_is_full() {
+        let mut hist = [0u32; 256];
+        for v in 1..=10u8 {
+            hist[usize::from(v) * 10] = 1;
+        }
+        assert_eq!(level_under(&hist, 9, 10), 90);
+        assert_eq!(level_under(&hist, 4, 5), 80);
+        assert_eq!(level_under(&hist, 1, 1), 100);
+        assert_eq!(level_under(&[0; 256], 9, 10), 255);
     }
 
     #[test]
