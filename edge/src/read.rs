@@ -149,6 +149,9 @@ fn replace_digits(
 /// blob of two lines its index among the digits and its rows `[top, bottom)` in frame pixels.
 type PartedLines = Result<(Duration, Vec<(usize, (f32, f32))>)>;
 
+/// One way to part a blob of two lines: its upper and lower parts and their cuts.
+type LineWay = ([Blob; 2], [Cut; 2]);
+
 impl Reader {
     /// Replaces the predictions under the threshold by the mean probabilities of the input and
     /// its four one-pixel shifts (one more batch, of the unsure digits only): an MNIST digit's
@@ -255,8 +258,9 @@ impl Reader {
 
     /// Parts the digits of `found` that are two lines of writing run together
     /// ([`segment::two_lines`]) into their lines ([`segment::stacked`]), where the model's
-    /// reading of the parts says they are the lines' writing ([`segment::lines_parted`]): one
-    /// more batch, of the parts. Each part then stands as a digit of its own, read whole or
+    /// reading of the parts says they are the lines' writing ([`segment::lines_parted`]), of
+    /// the rows tried the one whose parts are nearest the writing's height: one more batch, of
+    /// the parts. Each part then stands as a digit of its own, read whole or
     /// cut where its digits touch, so a line of several touching digits that reached into
     /// the next is read, not only a digit above a digit. `predictions` and `batch` follow the
     /// digits (`input` makes one's input, `wider` gives a box's width over the frame's typical
@@ -272,24 +276,37 @@ impl Reader {
         input: impl Fn(&Located, &Blob, Option<&Cut>) -> Vec<u8>,
     ) -> PartedLines {
         let n = found.digits.len();
-        let mut parted: Vec<(usize, [Blob; 2], [Cut; 2])> = Vec::new();
+        // Per blob of two lines, each way to part it: its two parts and their cuts.
+        let mut parted: Vec<(usize, Vec<LineWay>)> = Vec::new();
         for (i, blob) in found.digits.iter().enumerate() {
             if !segment::two_lines(blob.rect, typical) {
                 continue;
             }
-            if let [up, down] = segment::stacked(found, blob).pieces.as_slice() {
-                let part = |rect: Rect, share: u32| Blob {
-                    rect,
-                    labels: blob.labels.clone(),
-                    area: share,
-                    mark: rect,
-                };
-                let up_share = blob.area / 2;
-                let parts = [
-                    part(up.rect, up_share),
-                    part(down.rect, blob.area - up_share),
-                ];
-                parted.push((i, parts, [up.clone(), down.clone()]));
+            let candidates = segment::stacked(found, blob, typical);
+            let part = |rect: Rect, share: u32| Blob {
+                rect,
+                labels: blob.labels.clone(),
+                area: share,
+                mark: rect,
+            };
+            let up_share = blob.area / 2;
+            let ways: Vec<LineWay> = candidates
+                .segmentations
+                .iter()
+                .filter_map(|s| match s.as_slice() {
+                    [u, d] => {
+                        let (up, down) = (&candidates.pieces[*u], &candidates.pieces[*d]);
+                        let parts = [
+                            part(up.rect, up_share),
+                            part(down.rect, blob.area - up_share),
+                        ];
+                        Some((parts, [up.clone(), down.clone()]))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !ways.is_empty() {
+                parted.push((i, ways));
             }
         }
         if parted.is_empty() {
@@ -299,7 +316,8 @@ impl Reader {
         let image = contract.side.pow(2);
         let inputs: Vec<u8> = parted
             .iter()
-            .flat_map(|(_, parts, cuts)| {
+            .flat_map(|(_, ways)| ways)
+            .flat_map(|(parts, cuts)| {
                 parts
                     .iter()
                     .zip(cuts)
@@ -310,27 +328,44 @@ impl Reader {
         let read = self.classifier.classify(&inputs)?;
         let took = start.elapsed();
         let sure = self.min_confidence.max(segment::SURE);
-        // Per digit: the two parts that take its place.
-        let mut becomes: Vec<Option<usize>> = vec![None; n];
-        for (k, (i, parts, _)) in parted.iter().enumerate() {
-            let line = |j: usize| {
-                let (p, r) = (&read[2 * k + j], parts[j].rect);
-                segment::LinePart {
-                    sure: p.confidence >= sure,
-                    one: contract.labels.get(p.class).is_some_and(|l| l == "1"),
-                    aspect: r.w as f32 / r.h.max(1) as f32,
-                    wider: wider(r),
+        // Per digit: the way (its first part's index in `read`, and the parted entry) whose
+        // two parts take its place.
+        let mut becomes: Vec<Option<(usize, usize, usize)>> = vec![None; n];
+        let mut at = 0;
+        for (k, (i, ways)) in parted.iter().enumerate() {
+            // The way kept: the lines' writing in both parts, each part nearest the
+            // writing's height (one writer writes one size on a page; a cut that leaves a
+            // "2" without its base reads as surely as a "7").
+            let mut best: Option<(f32, usize, usize)> = None;
+            for (w, (parts, _)) in ways.iter().enumerate() {
+                let first = at + 2 * w;
+                let line = |j: usize| {
+                    let (p, r) = (&read[first + j], parts[j].rect);
+                    segment::LinePart {
+                        sure: p.confidence >= sure,
+                        one: contract.labels.get(p.class).is_some_and(|l| l == "1"),
+                        aspect: r.w as f32 / r.h.max(1) as f32,
+                        wider: wider(r),
+                    }
+                };
+                let off: f32 = parts
+                    .iter()
+                    .map(|p| (p.rect.h as f32 - typical).abs())
+                    .sum();
+                let keep = segment::lines_parted([line(0), line(1)]);
+                if keep && best.is_none_or(|(b, _, _)| off < b) {
+                    best = Some((off, first, w));
                 }
-            };
-            let keep = segment::lines_parted([line(0), line(1)]);
-            if keep {
-                becomes[*i] = Some(k);
+            }
+            if let Some((_, first, w)) = best {
+                becomes[*i] = Some((first, k, w));
             }
             // Matched against a scene's truth, the log says which blobs of two lines were
             // parted and how their parts read.
             if tracing::enabled!(tracing::Level::DEBUG) {
+                let (first, w) = best.map_or((at, 0), |(_, f, w)| (f, w));
                 let part = |j: usize| {
-                    let (r, p) = (parts[j].rect, &read[2 * k + j]);
+                    let (r, p) = (ways[w].0[j].rect, &read[first + j]);
                     format!(
                         "[{},{},{},{},{},{:.4}]",
                         r.x, r.y, r.w, r.h, p.class, p.confidence
@@ -338,15 +373,18 @@ impl Reader {
                 };
                 let r = found.digits[*i].rect;
                 tracing::debug!(
-                    "lines {{\"blob\":[{},{},{},{}],\"parts\":[{},{}],\"parted\":{keep}}}",
+                    "lines {{\"blob\":[{},{},{},{}],\"parts\":[{},{}],\"parted\":{},\"ways\":{}}}",
                     r.x,
                     r.y,
                     r.w,
                     r.h,
                     part(0),
-                    part(1)
+                    part(1),
+                    best.is_some(),
+                    ways.len()
                 );
             }
+            at += 2 * ways.len();
         }
         if becomes.iter().all(Option::is_none) {
             return Ok((took, Vec::new()));
@@ -354,12 +392,12 @@ impl Reader {
         let with: Vec<Option<Vec<Digit>>> = becomes
             .iter()
             .map(|b| {
-                b.map(|k| {
+                b.map(|(first, k, w)| {
                     (0..2)
                         .map(|j| {
-                            let at = (2 * k + j) * image;
-                            let p = read[2 * k + j].clone();
-                            (parted[k].1[j].clone(), p, &inputs[at..at + image])
+                            let at = (first + j) * image;
+                            let p = read[first + j].clone();
+                            (parted[k].1[w].0[j].clone(), p, &inputs[at..at + image])
                         })
                         .collect()
                 })
@@ -369,9 +407,9 @@ impl Reader {
         // again once every digit is read.
         let index = replace_digits(found, predictions, batch, with, image);
         let lines = (0..n)
-            .filter_map(|i| becomes[i].map(|k| (i, k)))
-            .flat_map(|(i, k)| (0..2).map(move |j| (i, k, j)))
-            .map(|(i, k, j)| (index[i][j], parted[k].2[j].rows))
+            .filter_map(|i| becomes[i].map(|(_, k, w)| (i, k, w)))
+            .flat_map(|(i, k, w)| (0..2).map(move |j| (i, k, w, j)))
+            .map(|(i, k, w, j)| (index[i][j], parted[k].1[w].1[j].rows))
             .collect();
         Ok((took, lines))
     }

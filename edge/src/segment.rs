@@ -378,10 +378,10 @@ pub(crate) fn blob_mask(found: &Located, blob: &Blob) -> (Vec<bool>, usize) {
 }
 
 /// Two lines of writing run together into one blob ([`TALLEST`]): where a stroke of one
-/// line reaches into the next they touch at a point, so the blob is cut across at the row of
-/// its middle band (0.3–0.7 of its height) that the least of its ink crosses, into an upper
-/// and a lower piece (one segmentation); none if a piece would hold too little ink.
-pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
+/// line reaches into the next they touch at a point, so the blob is cut across into an upper
+/// and a lower piece, one segmentation per row tried ([`line_rows`]); none for a row that
+/// leaves a piece too little ink. The reader keeps the cut whose parts read best.
+pub fn stacked(found: &Located, blob: &Blob, typical: f32) -> Candidates {
     let r = blob.rect;
     let scale = found.scale.max(1);
     let px = scale as f32;
@@ -391,17 +391,9 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
         let at = (hy - hy0) as usize * mw;
         &mask[at..at + mw]
     };
-    let ink_in = |hy: u32| row(hy).iter().filter(|&&m| m).count();
-    let rows = hy1.saturating_sub(hy0);
-    let (lo, hi) = (hy0 + rows * 3 / 10, hy0 + rows * 7 / 10);
-    let mid = hy0 + rows / 2;
-    let Some(cut) =
-        (lo..=hi.min(hy1.saturating_sub(1))).min_by_key(|&y| (ink_in(y), y.abs_diff(mid)))
-    else {
-        return Candidates::default();
-    };
-    // The cut row's few pixels go with the upper line.
-    let y_cut = px * (cut + 1) as f32;
+    let ink: Vec<usize> = (hy0..hy1)
+        .map(|hy| row(hy).iter().filter(|&&m| m).count())
+        .collect();
     let part = |top: f32, bottom: f32| -> Option<Cut> {
         let (mut x0, mut y0, mut x1, mut y1, mut n) = (u32::MAX, u32::MAX, 0, 0, 0u32);
         for hy in hy0..hy1 {
@@ -432,13 +424,52 @@ pub fn stacked(found: &Located, blob: &Blob) -> Candidates {
             rect,
         })
     };
-    match (part(f32::NEG_INFINITY, y_cut), part(y_cut, f32::INFINITY)) {
-        (Some(up), Some(down)) => Candidates {
-            pieces: vec![up, down],
-            segmentations: vec![vec![0, 1]],
-        },
-        _ => Candidates::default(),
+    let mut out = Candidates::default();
+    for cut in line_rows(&ink, typical / px) {
+        // The cut row's few pixels go with the upper line.
+        let y_cut = px * (hy0 as usize + cut + 1) as f32;
+        if let (Some(up), Some(down)) = (part(f32::NEG_INFINITY, y_cut), part(y_cut, f32::INFINITY))
+        {
+            let at = out.pieces.len();
+            out.pieces.extend([up, down]);
+            out.segmentations.push(vec![at, at + 1]);
+        }
     }
+    out
+}
+
+/// Rows (of `ink`, the blob's ink per map row) across which to part two lines of writing
+/// `typical` map pixels tall, each in the blob's middle band (0.3–0.7 of its height): the row
+/// the least ink crosses, and the rows that leave the upper or the lower part one line's
+/// height (one writer writes one size on a page, and where two lines touch diagonally, a
+/// "6" reaching down into a "3", the row of least ink lies inside a digit), each as it is
+/// and moved to the least ink within a tenth of that height (a base stroke touching the
+/// line below makes the rows above it the least inked). Distinct rows, the least ink's first.
+fn line_rows(ink: &[usize], typical: f32) -> Vec<usize> {
+    let rows = ink.len();
+    if rows < 2 {
+        return Vec::new();
+    }
+    let (lo, hi) = (rows * 3 / 10, (rows * 7 / 10).min(rows - 1));
+    let least = |from: usize, to: usize, near: usize| {
+        (from.max(lo)..=to.min(hi)).min_by_key(|&y| (ink[y], y.abs_diff(near)))
+    };
+    let mid = rows / 2;
+    let reach = (0.1 * typical).round() as usize;
+    let mut out: Vec<usize> = least(lo, hi, mid).into_iter().collect();
+    let line = typical.round() as usize;
+    let below_first = line.saturating_sub(1);
+    let above_last = rows.saturating_sub(line + 1);
+    for near in [below_first, above_last] {
+        let near = near.clamp(lo, hi);
+        let nearest = least(near.saturating_sub(reach), near + reach, near);
+        for y in nearest.into_iter().chain([near]) {
+            if !out.contains(&y) {
+                out.push(y);
+            }
+        }
+    }
+    out
 }
 
 /// Whether a blob of box `r` is two lines of writing run together, on a frame whose digits
@@ -693,6 +724,23 @@ mod tests {
         assert!(two_lines(rect(120, 60), 20.0));
         // One line's height is not two lines.
         assert!(!two_lines(rect(20, 30), 20.0));
+    }
+
+    #[test]
+    fn issue13_two_lines_are_cut_also_where_each_part_is_one_line_tall() {
+        // Two lines of 50-row digits touching over four rows (46–53): the upper digit's waist
+        // (rows 30–36) is the least inked row of the middle band, the touch the most.
+        let ink: Vec<usize> = (0..100)
+            .map(|y| match y {
+                30..=36 => 1,
+                46..=53 => 9,
+                _ => 4,
+            })
+            .collect();
+        let rows = line_rows(&ink, 50.0);
+        // The waist's row nearest the middle first, then the row that leaves either line 50
+        // rows tall moved to the least ink within five rows (above the touch), then as it is.
+        assert_eq!(rows, [36, 45, 49]);
     }
 
     #[test]

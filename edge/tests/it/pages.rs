@@ -157,6 +157,49 @@ fn issue13_touching_digits_are_read_as_two() {
 }
 
 #[test]
+fn issue13_two_lines_touching_where_a_digit_reaches_into_the_next_are_both_read() {
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    // Above "14a0", below "75b9": the digits of the lines 16 pixels apart, but "b" written
+    // higher, into the "a" above it by four pixels.
+    let pairs = [
+        (6, 3),
+        (2, 2),
+        (3, 2),
+        (9, 5),
+        (4, 7),
+        (5, 8),
+        (8, 6),
+        (7, 9),
+        (0, 3),
+        (2, 6),
+        (3, 8),
+        (9, 0),
+    ];
+    for (k, (a, b)) in pairs.iter().enumerate() {
+        let mut page = sheet(230.0, None);
+        let mut x = 100.0;
+        for d in [1, 4, *a, 0] {
+            x = write(&mut page, &digits[d].1, x, 200.0, 50.0, 0.85) + 12.0;
+        }
+        let mut x = 100.0;
+        for (i, d) in [7, 5, *b, 9].into_iter().enumerate() {
+            let base = if i == 2 { 246.0 } else { 266.0 };
+            x = write(&mut page, &digits[d].1, x, base, 50.0, 0.85) + 12.0;
+        }
+        save(&page, &dir.path().join(format!("lines-{k:02}.png")));
+    }
+    let read = numbers(dir.path());
+    let right = read
+        .iter()
+        .zip(pairs)
+        .filter(|((_, n), (a, b))| *n == [format!("14{a}0"), format!("75{b}9")])
+        .count();
+    // Cut only across the least inked row of the blob's middle, 4 of the 12 read.
+    assert!(right >= 6, "{right} of 12 pairs of lines read: {read:?}");
+}
+
+#[test]
 fn issue13_pencil_is_read() {
     let digits = one_of_each();
     let dir = tempfile::tempdir().unwrap();
