@@ -278,6 +278,12 @@ fn locate_at(
     let map_size = (map.width(), map.height());
     let (mut digits, marks) = select(components, map_size, &map_cfg, per_half, &mark_of);
     let marks = marks.into_iter().map(|h| h * scale).collect();
+    let pen = select::of_the_pen(&digits, &labels, &strength);
+    let mut pen = pen.into_iter();
+    digits.retain(|d| {
+        let keep = pen.next().unwrap_or(true);
+        logged(keep, "fainter than the page's pen", d.rect, scale)
+    });
     digits.retain(|d| {
         let keep = bordered_by_ground(&map, &ground, &labels, &printed, d, ink);
         logged(keep, "not bordered by ground", d.rect, scale)
