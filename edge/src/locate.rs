@@ -55,7 +55,13 @@ pub struct LocateConfig {
     /// Take the paper's rules and grid lines out of the ink ([`rulings`]).
     pub rulings: bool,
     /// Least grey-level difference taken as ink; raised to 4σ of the measured sensor noise.
+    /// Light ink (chalk on a board, whose dust and smudges are strong) and the polarity vote
+    /// use it.
     pub noise_floor: f32,
+    /// [`Self::noise_floor`] for dark ink on paper: paper is smooth, and pencil in a dim
+    /// frame (a hand's or a phone's shadow) darkens it by only 5–7 grey levels, of which a
+    /// floor of 4 leaves too little; raised to 4σ of the sensor noise the same way.
+    pub paper_floor: f32,
     /// Smallest digit height in pixels.
     pub min_height: u32,
     /// Largest digit height as a fraction of the frame height (paper edges are taller).
@@ -72,6 +78,7 @@ impl Default for LocateConfig {
             edge: 0.5,
             rulings: true,
             noise_floor: 4.0,
+            paper_floor: 3.0,
             min_height: 10,
             max_height: 0.4,
         }
@@ -184,7 +191,8 @@ fn locate_at(
         full_resolution(frame)
     };
     // Sensor noise that survives the map's 2×2 mean (which halves it) sets the noise floor.
-    let floor = cfg.noise_floor.max(4.0 * noise_sigma(frame) / 2.0);
+    let noise = 4.0 * noise_sigma(frame) / 2.0;
+    let floor = cfg.noise_floor.max(noise);
     let stroke = cfg.stroke.div_ceil(scale);
     let (ink, ground) = match cfg.ink {
         Ink::Auto => {
@@ -196,6 +204,10 @@ fn locate_at(
             }
         }
         fixed => (fixed, ground_level(&map, fixed, stroke)),
+    };
+    let floor = match ink {
+        Ink::Dark => cfg.paper_floor.max(noise),
+        _ => floor,
     };
     let level = |c: f32| (c / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
     let mut ground = ground;

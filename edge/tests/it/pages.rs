@@ -214,6 +214,20 @@ fn issue13_pencil_is_read() {
 }
 
 #[test]
+fn issue13_pencil_in_a_dim_frame_is_read() {
+    let digits = one_of_each();
+    let dir = tempfile::tempdir().unwrap();
+    // Paper in a phone's shadow (grey 50), pencil darkening it by 7 grey levels at most.
+    let mut page = sheet(50.0, None);
+    let mut x = 120.0;
+    for d in [3usize, 5, 8, 6] {
+        x = write(&mut page, &digits[d].1, x, 260.0, 40.0, 0.15) + 10.0;
+    }
+    save(&page, &dir.path().join("dim-pencil.png"));
+    assert_eq!(numbers(dir.path())[0].1, ["3586"]);
+}
+
+#[test]
 fn issue13_digits_on_squared_paper_are_read_and_the_grid_is_not() {
     let digits = one_of_each();
     let dir = tempfile::tempdir().unwrap();
