@@ -379,7 +379,7 @@ pub(crate) fn blob_mask(found: &Located, blob: &Blob) -> (Vec<bool>, usize) {
 
 /// Two lines of writing run together into one blob ([`TALLEST`]): where a stroke of one
 /// line reaches into the next they touch at a point, so the blob is cut across into an upper
-/// and a lower piece, one segmentation per row tried ([`line_rows`], the writing's digits
+/// and a lower piece, one segmentation per row tried (`line_rows`, the writing's digits
 /// `typical` frame pixels tall); none for a row that leaves a piece too little ink. The reader
 /// reads every way and keeps one whose parts are the lines' writing ([`lines_parted`]).
 pub fn stacked(found: &Located, blob: &Blob, typical: f32) -> Candidates {
