@@ -118,6 +118,13 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
                 cuts.push(m);
             }
         }
+        // Where digits overlap, their ink fills the columns between them and the profile has
+        // no valley there, but the outline does: the gap between their tops, or bottoms.
+        for valley in outline_valleys(&sheared, &ink, lo, bins, mh, first.max(1)..last) {
+            if cuts.iter().all(|&c| c.abs_diff(valley) > 1) {
+                cuts.push(valley);
+            }
+        }
         cuts.sort_unstable();
         // Each cut's course: the sheared line through the valley, and that line bent around
         // the strokes.
@@ -173,6 +180,46 @@ pub fn candidates(found: &Located, blob: &Blob, typical: f32) -> Candidates {
         }
     }
     out
+}
+
+/// Depth, as a share of the blob's height, from which a valley of its upper or lower outline
+/// is the gap between two digits' tops or bottoms ([`outline_valleys`]); a digit's own outline
+/// dips less (the notch of a "3", the top of a "4" between its strokes).
+const OUTLINE_DEPTH: f32 = 1.0 / 3.0;
+
+/// The deepest valley of the blob's upper outline and of its lower outline, in the column
+/// profile's bins (`sheared` the sheared frame x of each `ink` pixel, bin 0 at `lo`, `bins`
+/// bins of two frame pixels, the mask `mh` rows tall), within `inner` and at least
+/// [`OUTLINE_DEPTH`] of the blob's height from its top or bottom: two digits written
+/// overlapping leave no valley in the column profile, but their outlines part between them.
+fn outline_valleys(
+    sheared: &[f32],
+    ink: &[(u32, u32)],
+    lo: f32,
+    bins: usize,
+    mh: usize,
+    inner: std::ops::Range<usize>,
+) -> Vec<usize> {
+    // Rows of ink from the top and from the bottom, per bin (the blob's height where empty).
+    let mut from_top = vec![mh as f32; bins];
+    let mut from_bottom = vec![mh as f32; bins];
+    for (&s, &(_, y)) in sheared.iter().zip(ink) {
+        let b = (((s - lo) / 2.0) as usize).min(bins - 1);
+        from_top[b] = from_top[b].min(y as f32);
+        from_bottom[b] = from_bottom[b].min((mh as f32 - 1.0 - y as f32).max(0.0));
+    }
+    let least = OUTLINE_DEPTH * mh as f32;
+    [from_top, from_bottom]
+        .iter()
+        .filter_map(|depth| {
+            inner
+                .clone()
+                .filter(|&i| i >= 1 && i + 1 < bins)
+                .filter(|&i| depth[i] >= depth[i - 1] && depth[i] >= depth[i + 1])
+                .filter(|&i| depth[i] >= least && depth[i] < mh as f32)
+                .max_by(|&a, &b| depth[a].total_cmp(&depth[b]))
+        })
+        .collect()
 }
 
 /// How far a cut's course may bend from its straight line, as a fraction of the digit's
@@ -725,6 +772,49 @@ mod tests {
         assert!(two_lines(rect(120, 60), 20.0));
         // One line's height is not two lines.
         assert!(!two_lines(rect(20, 30), 20.0));
+    }
+
+    /// [`outline_valleys`] of a mask read as a blob on the half-resolution map (one profile
+    /// bin a column).
+    fn valleys_of(rows: &[&str]) -> Vec<usize> {
+        let (m, mw) = mask(rows);
+        let ink: Vec<(u32, u32)> = (0..m.len())
+            .filter(|&i| m[i])
+            .map(|i| ((i % mw) as u32, (i / mw) as u32))
+            .collect();
+        let sheared: Vec<f32> = ink.iter().map(|&(x, _)| 2.0 * (x as f32 + 0.5)).collect();
+        outline_valleys(&sheared, &ink, 0.0, mw, rows.len(), 1..mw - 1)
+    }
+
+    #[test]
+    fn issue13_two_digits_written_overlapping_are_parted_where_their_outlines_dip() {
+        // Two "0"s whose sides bow into each other and touch over the middle rows only: the
+        // column profile is flat (two pixels of ink a column), the outlines dip between them.
+        let touching = [
+            ".###......###.",
+            "#...#....#...#",
+            "#....#..#....#",
+            "#.....##.....#",
+            "#.....##.....#",
+            "#....#..#....#",
+            "#...#....#...#",
+            ".###......###.",
+        ];
+        let v = valleys_of(&touching);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v.iter().all(|c| (6..=7).contains(c)), "{v:?}");
+        // Sides that touch over most of the height leave a dip of a row: a digit's own notch.
+        let alongside = [
+            ".###..###.",
+            "#...##...#",
+            "#...##...#",
+            "#...##...#",
+            "#...##...#",
+            "#...##...#",
+            "#...##...#",
+            ".###..###.",
+        ];
+        assert!(valleys_of(&alongside).is_empty());
     }
 
     #[test]
