@@ -58,9 +58,10 @@ pub struct LocateConfig {
     /// Light ink (chalk on a board, whose dust and smudges are strong) and the polarity vote
     /// use it.
     pub noise_floor: f32,
-    /// [`Self::noise_floor`] for dark ink on paper: paper is smooth, and pencil in a dim
-    /// frame (a hand's or a phone's shadow) darkens it by only 5–7 grey levels, of which a
-    /// floor of 4 leaves too little; raised to 4σ of the sensor noise the same way.
+    /// [`Self::noise_floor`] for dark ink on paper with no pen's stroke on it: paper is smooth,
+    /// and pencil in a dim frame (a hand's or a phone's shadow) darkens it by only 5–7 grey
+    /// levels, of which a floor of 4 leaves too little; raised to 4σ of the sensor noise the
+    /// same way.
     pub paper_floor: f32,
     /// Smallest digit height in pixels.
     pub min_height: u32,
@@ -127,6 +128,17 @@ const REACH: usize = 3;
 /// ([`components::join_faint`]), while ink flows into continuous lines and the gaps between
 /// strong strokes are the gaps between digits.
 const FAINT_STROKE: f32 = 0.35;
+
+/// Share of the map's pixels (999 in 1,000) under whose strength the page's strongest ink
+/// lies: a page whose strongest thousandth stays under [`PEN_STROKE`] holds no pen's stroke,
+/// and only such a page takes [`LocateConfig::paper_floor`].
+const PENCIL_PAGE: (u32, u32) = (999, 1000);
+
+/// Relative contrast that a pen's stroke reaches and pencil does not: a pen's core is 0.7–0.9
+/// darker than its paper, pencil's 0.15–0.35, and the sheet's edge or a shadow's between. On
+/// a page written in pen the lower floor finds nothing more, and next to the pen's strokes a
+/// compressed stream's ringing (H.264 from an IP camera) reaches three grey levels.
+const PEN_STROKE: f32 = 0.65;
 
 /// Relative contrast at which the strength map saturates.
 pub(crate) const FULL: f32 = 1.0;
@@ -205,13 +217,20 @@ fn locate_at(
         }
         fixed => (fixed, ground_level(&map, fixed, stroke)),
     };
-    let floor = match ink {
-        Ink::Dark => cfg.paper_floor.max(noise),
-        _ => floor,
-    };
     let level = |c: f32| (c / FULL * 255.0).round().clamp(1.0, 255.0) as u8;
     let mut ground = ground;
     let mut strength = ink_strength(&map, &ground, ink, floor);
+    // Pencil's lower floor only on a page with no pen's stroke (`PENCIL_PAGE`).
+    let floor = if ink == Ink::Dark
+        && cfg.paper_floor < floor
+        && ink::percentile(&strength, PENCIL_PAGE.0, PENCIL_PAGE.1) < level(PEN_STROKE)
+    {
+        let paper = cfg.paper_floor.max(noise);
+        strength = ink_strength(&map, &ground, ink, paper);
+        paper
+    } else {
+        floor
+    };
     let base = ink::InkLevels {
         faint: level(cfg.faint),
         mark: level(cfg.threshold),
